@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+
+/**
+ * The `wordle-grpo` command. Each sub-command lives in src/cli/commands/<name>.ts and exports
+ * `register(program)`; this file only wires them together.
+ */
+const program = new Command();
+program
+  .name("wordle-grpo")
+  .description("Post-train language models with GRPO + LoRA to play Wordle, and watch whether it works.")
+  .showHelpAfterError();
+
+// Sub-commands (one line each; keep alphabetical).
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`wordle-grpo: ${message}\n`);
+  process.exit(1);
+});
