@@ -12,3 +12,7 @@ export {
 export type { Feedback, LetterMark } from "./wordle/score.js";
 export { loadWordLists } from "./wordle/words.js";
 export type { AllowedListName, WordLists } from "./wordle/words.js";
+export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
+export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
+export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
+export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
