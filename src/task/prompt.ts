@@ -1,0 +1,138 @@
+/**
+ * Prompt templates: a Wordle position (secret + history) becomes the text the model continues.
+ *
+ * `course` reproduces the predibase/wordle-grpo prompt byte for byte:
+ *
+ *   <|im_start|>system\n{SYSTEM}<|im_end|>\n
+ *   <|im_start|>user\n{USER}<|im_end|>\n
+ *   <|im_start|>assistant\nLet me solve this step by step.\n<think>
+ *
+ * SYSTEM is data/predibase-wordle-system-prompt.txt verbatim (it starts and ends with "\n").
+ * USER is `Make your first 5-letter word guess.` on an empty history, otherwise
+ * `Make a new 5-letter word guess.\n\n Here is some previous feedback:\n` followed by one line per
+ * turn, `Guess 1: CRANE -> Feedback: C(x) R(x) A(-) N(x) E(-)`, joined by "\n". Note the dataset's
+ * quirks, kept on purpose: a space before "Here", and an ASCII "->" (the system prompt's example
+ * uses "→").
+ *
+ * `compact` is for small models with short contexts (about a third of the tokens):
+ *
+ *   system: Wordle: find the secret 5-letter word. Feedback per letter: ✓ right spot, ~ in the word
+ *           elsewhere, × not in the word. Reply as <think>short reasoning</think>\n<guess>WORD</guess>
+ *   user:   First guess?                                  (empty history)
+ *           Guesses so far:\nCRANE C× R× A~ N× E~\n...\nNext guess?
+ *   assistant prefill: <think>
+ *
+ * Both end with a pre-filled `<think>`, so every reward's "`<think>` + completion" reading holds.
+ * Without a chat template the messages are wrapped in Qwen2.5's ChatML (as the dataset is); with a
+ * model's Jinja chat template they are rendered by it and cut after the prefill.
+ */
+import { readFileSync } from "node:fs";
+import { dataPath } from "../paths.js";
+import type { HistoryEntry } from "../wordle/candidates.js";
+import { renderFeedback } from "../wordle/feedback.js";
+import { applyChatTemplate, type ChatMessage, type TokenizerConfigLike } from "./chat-template.js";
+
+export type PromptTemplateName = "course" | "compact";
+export const PROMPT_TEMPLATES: readonly PromptTemplateName[] = ["course", "compact"];
+
+export const COURSE_SYSTEM_PROMPT_FILE = "predibase-wordle-system-prompt.txt";
+export const COURSE_ASSISTANT_PREFILL = "Let me solve this step by step.\n<think>";
+export const COMPACT_ASSISTANT_PREFILL = "<think>";
+export const COMPACT_SYSTEM_PROMPT =
+  "Wordle: find the secret 5-letter word. Feedback per letter: ✓ right spot, ~ in the word elsewhere, " +
+  "× not in the word. Reply as <think>short reasoning</think>\n<guess>WORD</guess>";
+
+let cachedSystemPrompt: string | undefined;
+
+/** The course system prompt, read once from data/. */
+export function courseSystemPrompt(): string {
+  cachedSystemPrompt ??= readFileSync(dataPath(COURSE_SYSTEM_PROMPT_FILE), "utf8");
+  return cachedSystemPrompt;
+}
+
+/** What a prompt needs from a position; the secret is deliberately not part of it. */
+export interface PromptState {
+  history: readonly HistoryEntry[];
+}
+
+export interface RenderPromptOptions {
+  template?: PromptTemplateName;
+  /** A Jinja chat template to render the messages with (overrides the built-in ChatML). */
+  chatTemplate?: string;
+  /** A tokenizer_config.json object; its chat_template and special tokens are used. */
+  tokenizerConfig?: TokenizerConfigLike;
+}
+
+export interface RenderedPrompt {
+  /** The full text the model continues. */
+  text: string;
+  /** system, user and the pre-filled assistant turn (for a model's own chat template). */
+  messages: ChatMessage[];
+  template: PromptTemplateName;
+  /** The assistant prefill the completion continues (its last characters are `<think>`). */
+  assistantPrefill: string;
+}
+
+function courseUserTurn(history: readonly HistoryEntry[]): string {
+  if (history.length === 0) return "Make your first 5-letter word guess.";
+  const lines = history.map(
+    (h, i) =>
+      `Guess ${i + 1}: ${h.guess.toUpperCase()} -> Feedback: ${renderFeedback(h.guess, h.feedback, "dataset")}`,
+  );
+  return `Make a new 5-letter word guess.\n\n Here is some previous feedback:\n${lines.join("\n")}`;
+}
+
+function compactUserTurn(history: readonly HistoryEntry[]): string {
+  if (history.length === 0) return "First guess?";
+  const lines = history.map(
+    (h) => `${h.guess.toUpperCase()} ${renderFeedback(h.guess, h.feedback, "symbols")}`,
+  );
+  return `Guesses so far:\n${lines.join("\n")}\nNext guess?`;
+}
+
+/** The three messages of a prompt (system, user, assistant prefill) for a template. */
+export function promptMessages(state: PromptState, template: PromptTemplateName = "course"): ChatMessage[] {
+  if (template === "course") {
+    return [
+      { role: "system", content: courseSystemPrompt() },
+      { role: "user", content: courseUserTurn(state.history) },
+      { role: "assistant", content: COURSE_ASSISTANT_PREFILL },
+    ];
+  }
+  if (template === "compact") {
+    return [
+      { role: "system", content: COMPACT_SYSTEM_PROMPT },
+      { role: "user", content: compactUserTurn(state.history) },
+      { role: "assistant", content: COMPACT_ASSISTANT_PREFILL },
+    ];
+  }
+  throw new Error(
+    `renderPrompt: template must be one of ${PROMPT_TEMPLATES.join(", ")}, got ${JSON.stringify(template)}`,
+  );
+}
+
+/** Qwen2.5 ChatML, ending inside the assistant turn right after its prefill. */
+export function chatMlWithPrefill(messages: readonly ChatMessage[]): string {
+  const last = messages.length - 1;
+  return messages
+    .map((m, i) =>
+      i === last && m.role === "assistant"
+        ? `<|im_start|>${m.role}\n${m.content}`
+        : `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`,
+    )
+    .join("");
+}
+
+/** Render the prompt for a position. */
+export function renderPrompt(state: PromptState, options: RenderPromptOptions = {}): RenderedPrompt {
+  const template = options.template ?? "course";
+  const messages = promptMessages(state, template);
+  const useJinja = options.chatTemplate !== undefined || options.tokenizerConfig?.chat_template !== undefined;
+  const text = useJinja
+    ? applyChatTemplate(messages, {
+        chatTemplate: options.chatTemplate,
+        tokenizerConfig: options.tokenizerConfig,
+      })
+    : chatMlWithPrefill(messages);
+  return { text, messages, template, assistantPrefill: messages[messages.length - 1].content };
+}
