@@ -1,0 +1,218 @@
+import { z } from "zod";
+
+/**
+ * The training configuration schema. Every key a user may write lives here, once, with its
+ * default. Names and defaults follow TRL's `GRPOConfig` (and the HF `TrainingArguments` it extends)
+ * wherever the concept is the same, so a TRL user can read a config without a dictionary; the
+ * keys that are ours (model, LoRA, rewards, monitor, evaluation) are grouped in nested sections.
+ *
+ * Objects are strict: unknown keys are errors (config.ts turns them into "did you mean" messages).
+ * Nested sections use `.prefault({})` so that an absent section is parsed from `{}` and gets
+ * every inner default.
+ */
+
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+const positiveInt = z.int().positive();
+const nonNegativeInt = z.int().nonnegative();
+const probability = z.number().min(0).max(1);
+
+export const LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo"] as const;
+export type LossType = (typeof LOSS_TYPES)[number];
+
+export const SCALE_REWARDS = ["group", "batch", "none"] as const;
+export type ScaleRewards = (typeof SCALE_REWARDS)[number];
+
+export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
+export type LrSchedulerType = (typeof LR_SCHEDULERS)[number];
+
+export const REWARD_PRESETS = ["seed", "course", "exact"] as const;
+export type RewardPresetName = (typeof REWARD_PRESETS)[number];
+
+/**
+ * Reward functions of each preset (shared/REWARDS.md). `total` is their weighted sum. Kept here so
+ * that a misspelt `reward.weights` key is caught when the config is read, not at step 1.
+ */
+export const REWARD_FUNCTIONS: Record<RewardPresetName, readonly string[]> = {
+  seed: ["format", "feedback", "info_gain"],
+  course: ["format", "feedback", "info_gain"],
+  exact: ["format", "feedback", "info_gain", "win"],
+};
+
+/** The plan's success test (shared/REWARDS.md, preset `seed`). */
+export const DEFAULT_SUCCESS_CRITERIA = ["running_mean(total) > 1.5 AND running_mean(feedback) > 0"];
+
+/** TRL accepts `scale_rewards: true|false` from older versions; map them to the string modes. */
+const scaleRewards = z.preprocess(
+  (value) => (value === true ? "group" : value === false ? "none" : value),
+  z.enum(SCALE_REWARDS),
+);
+
+/** HF spells AdamW `adamw_torch` (and friends); we have one AdamW, so accept those names for it. */
+const optimizer = z.preprocess(
+  (value) => (typeof value === "string" && /^adamw(_torch|_hf|_torch_fused)?$/.test(value) ? "adamw" : value),
+  z.enum(["adamw", "sgd"]),
+);
+
+const loraSchema = z.strictObject({
+  /** Rank of the update B·A. 16 is a common middle ground for small models on narrow tasks. */
+  r: positiveInt.default(16),
+  /** Scale numerator: the update is multiplied by alpha / r (alpha / sqrt(r) with rsLoRA). */
+  alpha: positive.default(32),
+  dropout: z.number().min(0).lt(1).default(0.05),
+  /** Linear layers that get adapters, by their HF module names. All of Qwen2/Llama's by default. */
+  target_modules: z
+    .array(z.string().min(1))
+    .min(1)
+    .default(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+  use_rslora: z.boolean().default(false),
+});
+
+const rewardSchema = z.strictObject({
+  preset: z.enum(REWARD_PRESETS).default("exact"),
+  /** Per-function weights; a function not named keeps weight 1. Names: REWARD_FUNCTIONS[preset]. */
+  weights: z.record(z.string(), z.number()).default({}),
+});
+
+const temperatureScheduleSchema = z.strictObject({
+  /** Temperature at step 0; defaults to `temperature`. */
+  start: positive.optional(),
+  /** Temperature at the last step. */
+  end: positive,
+  decay: z.enum(["linear", "cosine"]).default("linear"),
+});
+
+const milestoneSchema = z.strictObject({
+  /** Training step at which the expectation is checked. */
+  step: positiveInt,
+  /** An expression over metrics, e.g. `running_mean(format_rate) >= 0.9`. */
+  expect: z.string().min(1),
+  label: z.string().optional(),
+});
+
+const plateauSchema = z.strictObject({
+  /** Steps over which the running total must improve by at least min_delta. */
+  window: positiveInt.default(500),
+  min_delta: nonNegative.default(0.02),
+  /** Stop training (after a save) when a plateau is detected. */
+  early_stop: z.boolean().default(false),
+  /** Which running metric is watched (a name the monitor understands: total, format, eval/win_rate...). */
+  metric: z.string().min(1).default("total"),
+});
+
+const evalSchema = z.strictObject({
+  /** Multi-turn games per evaluation. */
+  games: nonNegativeInt.default(100),
+  /** Answer words held out from training and used as evaluation secrets. */
+  held_out_secrets: nonNegativeInt.default(100),
+  /** Also play FROST, the word the original project demonstrated on. */
+  include_frost: z.boolean().default(true),
+  /** greedy: deterministic argmax decoding; sampled: the training sampler settings. */
+  sampling: z.enum(["greedy", "sampled"]).default("greedy"),
+});
+
+const configObject = z.strictObject({
+  // ---- model and hardware (ours) --------------------------------------------------------------
+  /** Hugging Face model directory; null means the small model shipped in models/. */
+  model: z.string().min(1).nullable().default(null),
+  device: z
+    .string()
+    .regex(/^(auto|cpu|mps|cuda(:\d+)?)$/, "expected auto, cpu, mps, cuda or cuda:N")
+    .default("auto"),
+  /** auto: bfloat16 where the device runs it fast (CUDA, AVX-512 CPUs), else float32. */
+  dtype: z.enum(["auto", "float32", "bfloat16", "float16"]).default("auto"),
+  output_dir: z.string().min(1).default("runs/wordle-grpo"),
+  /** single_state: one guess per prompt (the seed's setup); multi_turn: whole games as episodes. */
+  mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
+  lora: loraSchema.prefault({}),
+  reward: rewardSchema.prefault({}),
+  /** Name of a prompt template in the task layer (src/task). */
+  prompt_template: z.string().min(1).default("course"),
+
+  // ---- GRPO (TRL GRPOConfig) ---------------------------------------------------------------------
+  learning_rate: positive.default(1e-6),
+  /** KL coefficient against the adapter-off reference; 0 skips the reference forward pass. */
+  beta: nonNegative.default(0.0),
+  /** Lower clip: the ratio may fall to 1 - epsilon. */
+  epsilon: z.number().positive().lt(1).default(0.2),
+  /** Upper clip: the ratio may rise to 1 + epsilon_high; null means epsilon (TRL). */
+  epsilon_high: positive.nullable().default(null),
+  loss_type: z.enum(LOSS_TYPES).default("dapo"),
+  scale_rewards: scaleRewards.default("group"),
+  num_generations: positiveInt.default(8),
+  /** Completions (not prompts) per micro-batch, as in TRL. */
+  per_device_train_batch_size: positiveInt.default(8),
+  gradient_accumulation_steps: positiveInt.default(1),
+  /** Optimisation passes over each generated batch (PPO-style reuse; old log-probs kept). */
+  num_iterations: positiveInt.default(1),
+  max_prompt_length: positiveInt.nullable().default(512),
+  max_completion_length: positiveInt.default(256),
+  temperature: positive.default(1.0),
+  top_p: z.number().gt(0).max(1).default(1.0),
+  /** 0 or null: no top-k filtering. */
+  top_k: nonNegativeInt.nullable().default(null),
+  min_p: probability.nullable().default(null),
+  repetition_penalty: positive.default(1.0),
+  /** Exclude completions cut off at max_completion_length from the loss. */
+  mask_truncated_completions: z.boolean().default(false),
+
+  // ---- optimisation and schedule (HF TrainingArguments) ------------------------------------------
+  /** 0 disables gradient clipping. */
+  max_grad_norm: nonNegative.default(1.0),
+  num_train_epochs: positive.default(3),
+  /** > 0 overrides num_train_epochs. */
+  max_steps: z.int().min(-1).default(-1),
+  lr_scheduler_type: z.enum(LR_SCHEDULERS).default("linear"),
+  warmup_ratio: z.number().min(0).lt(1).default(0),
+  /** > 0 overrides warmup_ratio (HF). */
+  warmup_steps: nonNegativeInt.default(0),
+  optim: optimizer.default("adamw"),
+  weight_decay: nonNegative.default(0),
+  adam_beta1: z.number().min(0).lt(1).default(0.9),
+  adam_beta2: z.number().min(0).lt(1).default(0.999),
+  adam_epsilon: positive.default(1e-8),
+  /** SGD momentum (ours; HF passes it through optim_args). */
+  momentum: z.number().min(0).lt(1).default(0),
+  gradient_checkpointing: z.boolean().default(false),
+  seed: z.int().default(42),
+
+  // ---- logging, evaluation, checkpoints (HF TrainingArguments) -----------------------------------
+  logging_steps: positiveInt.default(10),
+  /** Evaluate every N steps; null: only at the end (HF's default eval_strategy "no"). */
+  eval_steps: positiveInt.nullable().default(null),
+  save_steps: positiveInt.default(500),
+  /** Keep at most this many checkpoint-<step>/ folders (the best is never deleted); null keeps all. */
+  save_total_limit: positiveInt.nullable().default(null),
+  metric_for_best_model: z.string().min(1).default("eval/win_rate"),
+  greater_is_better: z.boolean().default(true),
+
+  // ---- monitor (ours) ---------------------------------------------------------------------------
+  /** Expressions over metrics that must all hold for the run to count as a success. */
+  success_criteria: z.array(z.string().min(1)).default(DEFAULT_SUCCESS_CRITERIA),
+  milestones: z.array(milestoneSchema).default([]),
+  /** Running means average the logged rows of the last N training steps. */
+  running_mean_window: positiveInt.default(100),
+  plateau: plateauSchema.prefault({}),
+  temperature_schedule: temperatureScheduleSchema.nullable().default(null),
+  eval: evalSchema.prefault({}),
+});
+
+/** Fill the defaults that depend on other keys (TRL: epsilon_high defaults to epsilon). */
+export const configSchema = configObject.transform((c) => ({
+  ...c,
+  epsilon_high: c.epsilon_high ?? c.epsilon,
+  temperature_schedule:
+    c.temperature_schedule === null
+      ? null
+      : { ...c.temperature_schedule, start: c.temperature_schedule.start ?? c.temperature },
+}));
+
+/** A fully resolved, validated configuration. */
+export type GrpoConfig = z.output<typeof configSchema>;
+/** What a user may write: every key optional, sections partial. */
+export type GrpoConfigInput = z.input<typeof configSchema>;
+export type LoraConfig = GrpoConfig["lora"];
+export type MilestoneConfig = GrpoConfig["milestones"][number];
+export type PlateauConfig = GrpoConfig["plateau"];
+export type EvalConfig = GrpoConfig["eval"];
+export type TemperatureSchedule = NonNullable<GrpoConfig["temperature_schedule"]>;

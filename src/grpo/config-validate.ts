@@ -1,0 +1,133 @@
+import { parseExpression } from "../run/expression.js";
+import { metricAliases } from "../run/metric-names.js";
+import { didYouMean } from "./config-suggest.js";
+import { type GrpoConfig, REWARD_FUNCTIONS } from "./config-schema.js";
+
+/**
+ * Checks that need more than one key. Each error names the settings involved, their values, and a
+ * concrete fix, because the person reading it is about to start a multi-hour run. Warnings are for
+ * settings that are legal but probably not what was meant.
+ */
+
+export interface ConfigProblems {
+  errors: string[];
+  warnings: string[];
+}
+
+/** Smallest value >= `from` such that value * other is a multiple of `g`. */
+function smallestFitting(from: number, other: number, g: number): number {
+  let v = from;
+  while ((v * other) % g !== 0) v++;
+  return v;
+}
+
+/** The divisor of `generationBatch` (at least 2) closest to the requested group size, if any. */
+function nearestGroupSize(generationBatch: number, wanted: number): number | undefined {
+  let best: number | undefined;
+  for (let d = 2; d <= generationBatch; d++) {
+    if (generationBatch % d === 0 && (best === undefined || Math.abs(d - wanted) < Math.abs(best - wanted))) best = d;
+  }
+  return best;
+}
+
+export function validateConfig(c: GrpoConfig): ConfigProblems {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const G = c.num_generations;
+  const batch = c.per_device_train_batch_size;
+  const accum = c.gradient_accumulation_steps;
+
+  if (G < 2) {
+    errors.push(
+      `num_generations = ${G}: GRPO's advantage is a completion's reward minus its group's mean, so a group of one ` +
+        `always has advantage 0 and nothing is learnt. Fix: set num_generations to 2 or more (TRL default 8).`,
+    );
+  }
+  const generationBatch = batch * accum;
+  if (G >= 1 && generationBatch % G !== 0) {
+    const fixBatch = smallestFitting(batch, accum, G);
+    const fixAccum = smallestFitting(accum, batch, G);
+    errors.push(
+      `per_device_train_batch_size (${batch}) × gradient_accumulation_steps (${accum}) = ${generationBatch} completions ` +
+        `per step is not divisible by num_generations (${G}): every prompt needs all ${G} of its completions in the ` +
+        `same step. (per_device_train_batch_size counts completions, as in TRL.) Fix: set ` +
+        `per_device_train_batch_size to ${fixBatch}` +
+        (fixAccum !== accum ? `, or gradient_accumulation_steps to ${fixAccum}` : "") +
+        (nearestGroupSize(generationBatch, G) !== undefined
+          ? `, or num_generations to ${nearestGroupSize(generationBatch, G)}`
+          : "") +
+        ".",
+    );
+  }
+  if (c.epsilon_high < c.epsilon) {
+    errors.push(
+      `epsilon_high (${c.epsilon_high}) < epsilon (${c.epsilon}): the upper clip 1 + epsilon_high should be at least ` +
+        `as wide as the lower clip 1 - epsilon (DAPO's "clip-higher" widens it). Fix: set epsilon_high >= ${c.epsilon}, ` +
+        `or remove it to use epsilon.`,
+    );
+  }
+  if (c.max_steps === 0) {
+    errors.push(`max_steps = 0 trains nothing. Fix: set max_steps to -1 (use num_train_epochs) or a positive count.`);
+  }
+  if (c.temperature_schedule !== null && c.temperature_schedule.end > c.temperature_schedule.start) {
+    warnings.push(
+      `temperature_schedule rises from ${c.temperature_schedule.start} to ${c.temperature_schedule.end}; ` +
+        `schedules usually decay (explore early, exploit late). Check start/end.`,
+    );
+  }
+  if (c.optim === "adamw" && c.momentum > 0) {
+    warnings.push(`momentum (${c.momentum}) only applies to optim = "sgd"; AdamW uses adam_beta1 instead.`);
+  }
+  if (c.optim === "sgd" && c.learning_rate <= 1e-6) {
+    warnings.push(
+      `optim = "sgd" with learning_rate ${c.learning_rate}: plain SGD on LoRA weights usually needs a far larger ` +
+        `rate than AdamW (e.g. 1e-3 to 1e-2); the run may not move.`,
+    );
+  }
+  if (c.eval_steps !== null && c.save_steps % c.eval_steps !== 0) {
+    warnings.push(
+      `save_steps (${c.save_steps}) is not a multiple of eval_steps (${c.eval_steps}): some checkpoints will have no ` +
+        `evaluation, so "best" can only point at evaluated steps (best/ is written at evaluation time).`,
+    );
+  }
+  if (c.eval.sampling === "greedy" && c.eval.games > c.eval.held_out_secrets + (c.eval.include_frost ? 1 : 0)) {
+    warnings.push(
+      `eval.games (${c.eval.games}) exceeds the held-out secrets (${c.eval.held_out_secrets}` +
+        `${c.eval.include_frost ? " + FROST" : ""}); greedy games on the same secret repeat exactly.`,
+    );
+  }
+
+  // Reward weights must name functions of the chosen preset.
+  const functions = REWARD_FUNCTIONS[c.reward.preset];
+  for (const name of Object.keys(c.reward.weights)) {
+    if (!functions.includes(name)) {
+      errors.push(
+        `reward.weights.${name}: the "${c.reward.preset}" reward preset has no function \`${name}\` ` +
+          `(it has ${functions.join(", ")}).${didYouMean(name, functions)}`,
+      );
+    }
+  }
+
+  // Expressions: parse them now so a typo fails before step 1, not at the first log.
+  const names = metricAliases(functions);
+  const tryParse = (source: string, label: string) => {
+    try {
+      parseExpression(source, names, { label });
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  };
+  c.success_criteria.forEach((source, i) => tryParse(source, `success_criteria[${i}]`));
+  c.milestones.forEach((m, i) => tryParse(m.expect, `milestones[${i}].expect`));
+  if (!names.has(c.plateau.metric)) {
+    errors.push(
+      `plateau.metric: unknown metric \`${c.plateau.metric}\`.${didYouMean(c.plateau.metric, [...names.keys()])}`,
+    );
+  }
+  const steps = c.milestones.map((m) => m.step);
+  const duplicate = steps.find((s, i) => steps.indexOf(s) !== i);
+  if (duplicate !== undefined) {
+    warnings.push(`milestones: two milestones at step ${duplicate}; both are checked.`);
+  }
+  return { errors, warnings };
+}

@@ -1,0 +1,105 @@
+import { findUnknownKeys } from "./config-keys.js";
+import {
+  type ConfigLayer,
+  deepMerge,
+  layerHasPath,
+  loadConfigFile,
+  nestDottedKeys,
+  parseSetOverrides,
+} from "./config-load.js";
+import { configSchema, type GrpoConfig } from "./config-schema.js";
+import { validateConfig } from "./config-validate.js";
+import { getPreset } from "./presets.js";
+
+/**
+ * Resolving a training configuration: preset, then a JSON/TOML file, then overrides (`--set k=v`
+ * or CLI flags), each layer on top of the previous; then the schema (types, ranges, defaults) and
+ * the cross-setting checks. Every problem is reported at once, naming the layer it came from.
+ */
+
+export * from "./config-schema.js";
+export { type ConfigProblems, validateConfig } from "./config-validate.js";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n${problems.map((p) => `  - ${p.replaceAll("\n", "\n    ")}`).join("\n")}`,
+    );
+  }
+}
+
+export interface ResolveOptions {
+  /** Preset name (default: "default"). */
+  preset?: string;
+  /** Path of a .json or .toml config file. */
+  file?: string;
+  /** `["lora.r=8", ...]` as from `--set`, or an object (dotted keys allowed), e.g. from CLI flags. */
+  overrides?: readonly string[] | Record<string, unknown>;
+}
+
+export interface ResolvedConfig {
+  config: GrpoConfig;
+  /** Legal but suspicious settings, for the console. */
+  warnings: string[];
+}
+
+interface Layer {
+  label: string;
+  values: ConfigLayer;
+}
+
+export function resolveConfig(options: ResolveOptions = {}): ResolvedConfig {
+  const presetName = options.preset ?? "default";
+  const layers: Layer[] = [{ label: `preset "${presetName}"`, values: getPreset(presetName).config as ConfigLayer }];
+  if (options.file !== undefined) layers.push({ label: `config file ${options.file}`, values: loadConfigFile(options.file) });
+  if (options.overrides !== undefined) {
+    const values = Array.isArray(options.overrides)
+      ? parseSetOverrides(options.overrides as readonly string[])
+      : nestDottedKeys(options.overrides as Record<string, unknown>);
+    layers.push({ label: "overrides (--set / flags)", values });
+  }
+  return resolveLayers(layers);
+}
+
+/** Merge and validate explicit layers (lowest priority first). */
+export function resolveLayers(layers: readonly Layer[]): ResolvedConfig {
+  const problems: string[] = [];
+  for (const layer of layers) {
+    for (const unknown of findUnknownKeys(configSchema, layer.values)) {
+      problems.push(`${layer.label}: ${unknown.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const merged = layers.reduce<ConfigLayer>((acc, layer) => deepMerge(acc, layer.values), {});
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map(String).join(".") || "(top level)";
+      const from = [...layers].reverse().find((l) => layerHasPath(l.values, issue.path));
+      const value = issue.path.reduce<unknown>(
+        (node, key) => (node as Record<string, unknown> | undefined)?.[String(key)],
+        merged,
+      );
+      problems.push(
+        `${path}: ${issue.message}${value === undefined ? "" : ` (got ${JSON.stringify(value)})`}` +
+          (from ? ` [from ${from.label}]` : ""),
+      );
+    }
+    throw new ConfigError(problems);
+  }
+  const { errors, warnings } = validateConfig(parsed.data);
+  if (errors.length > 0) throw new ConfigError(errors);
+  return { config: parsed.data, warnings };
+}
+
+/** Validate an already-merged object (e.g. a run's saved config.json when resuming). */
+export function parseConfig(values: unknown, label = "config"): ResolvedConfig {
+  if (typeof values !== "object" || values === null || Array.isArray(values)) {
+    throw new ConfigError([`${label}: expected an object of settings`]);
+  }
+  return resolveLayers([{ label, values: values as ConfigLayer }]);
+}

@@ -1,0 +1,137 @@
+import type { GrpoConfigInput } from "./config-schema.js";
+import { didYouMean } from "./config-suggest.js";
+
+/**
+ * Named starting points. A preset is just the first config layer; a file and `--set` go on top.
+ * Keys a preset does not mention keep the schema defaults (TRL's).
+ */
+
+export interface Preset {
+  description: string;
+  config: GrpoConfigInput;
+}
+
+/**
+ * `seed`: the original project's training plan and script, as faithfully as we know them
+ * (issue 4; shared/REWARDS.md). Its learning rate is not recorded, so TRL's default stays.
+ * Note the TRL semantics it inherits: batch 2 with G = 2 is ONE prompt per step, so 70 epochs of
+ * 60 prompts is 4,200 steps, not the 2,100 the plan expected (`wordle-grpo plan --preset seed`).
+ */
+const seed: Preset = {
+  description: "the original training plan: batch 2, G 2, 70 epochs, SGD momentum, seed rewards",
+  config: {
+    reward: { preset: "seed" },
+    prompt_template: "course",
+    mode: "single_state",
+    per_device_train_batch_size: 2,
+    num_generations: 2,
+    gradient_accumulation_steps: 1,
+    max_completion_length: 128,
+    gradient_checkpointing: true,
+    num_train_epochs: 70,
+    logging_steps: 10,
+    eval_steps: 100,
+    save_steps: 100,
+    save_total_limit: 10,
+    // The original script's sampler and optimiser.
+    temperature: 0.3,
+    temperature_schedule: { start: 0.3, end: 0.1, decay: "linear" },
+    top_p: 0.9,
+    top_k: 50,
+    min_p: 0.05,
+    repetition_penalty: 1.2,
+    beta: 0.1,
+    scale_rewards: "none",
+    max_grad_norm: 0.5,
+    optim: "sgd",
+    momentum: 0.9,
+    // The plan's success test and its milestones.
+    success_criteria: ["running_mean(total) > 1.5 AND running_mean(feedback) > 0"],
+    milestones: [
+      { step: 500, expect: "running_mean(format_rate) >= 0.9", label: "format rate >= 90%" },
+      { step: 1000, expect: "running_mean(feedback) > 0", label: "feedback reward > 0" },
+      { step: 1500, expect: "running_mean(total) > 1.5", label: "total reward > 1.5" },
+      {
+        step: 2100,
+        expect: "running_mean(total) > 1.5 AND running_mean(feedback) > 0",
+        label: "all success criteria",
+      },
+    ],
+  },
+};
+
+/**
+ * `default`: what we would run for real (the shipped small model on a laptop CPU up to a 0.5B-7B
+ * model on a GPU). Each choice departs from the seed for a stated reason.
+ */
+const defaults: Preset = {
+  description: "recommended: G 8, 2 prompts/step, AdamW 2e-5 with cosine decay, exact rewards, clip-higher",
+  config: {
+    // Correct duplicate-letter semantics, exact information gain and a win bonus (REWARDS.md).
+    reward: { preset: "exact" },
+    prompt_template: "course",
+    mode: "single_state",
+    // G = 8 (TRL's default): with G = 2 most groups score both completions the same, their
+    // advantages are 0 and the step learns nothing (the seed's frac_reward_zero_std problem).
+    num_generations: 8,
+    // 16 completions = 2 prompts per step: two different game states per update steadies the gradient.
+    per_device_train_batch_size: 16,
+    gradient_accumulation_steps: 1,
+    // Long enough for a short <think> and the <guess>; truncated completions are left out of the
+    // loss (DAPO's overlong filtering) rather than taught that stopping mid-thought is bad.
+    max_completion_length: 256,
+    mask_truncated_completions: true,
+    // Sample from the model's own distribution: GRPO needs diverse groups, and the loss's
+    // log-probs then match the sampler's exactly.
+    temperature: 1.0,
+    top_p: 1.0,
+    // LoRA moves few parameters: AdamW at 2e-5 is a usual LoRA-RL rate (1e-6 is TRL's full-model default).
+    optim: "adamw",
+    learning_rate: 2e-5,
+    lr_scheduler_type: "cosine",
+    warmup_ratio: 0.05,
+    max_grad_norm: 1.0,
+    // No KL term (TRL's default since DAPO / Dr. GRPO): it saves the reference forward pass, and
+    // the clipped ratio already limits each update. epsilon_high 0.28 is DAPO's clip-higher, which
+    // keeps rare good tokens from being clipped away and entropy from collapsing.
+    beta: 0.0,
+    epsilon: 0.2,
+    epsilon_high: 0.28,
+    loss_type: "dapo",
+    scale_rewards: "group",
+    // A fixed step budget: the dataset may be the 60 seed prompts or generated game states.
+    max_steps: 1000,
+    logging_steps: 10,
+    eval_steps: 100,
+    save_steps: 100,
+    save_total_limit: 5,
+    lora: { r: 16, alpha: 32, dropout: 0.05 },
+    // Behaviour-based criteria do not depend on the reward scale of the preset: well-formed
+    // answers, guesses that respect the feedback, and games actually won on held-out secrets.
+    success_criteria: [
+      "running_mean(format_rate) >= 0.95",
+      "running_mean(feedback_consistent_rate) >= 0.5",
+      "eval/win_rate >= 0.3",
+    ],
+    running_mean_window: 100,
+    plateau: { window: 300, min_delta: 0.02, early_stop: false, metric: "total" },
+    eval: { games: 100, held_out_secrets: 100, include_frost: true, sampling: "greedy" },
+  },
+};
+
+/** `trl`: nothing but the schema defaults, i.e. TRL's GRPOConfig defaults. */
+const trl: Preset = {
+  description: "TRL GRPOConfig defaults only (G 8, batch 8, lr 1e-6, dapo, 3 epochs)",
+  config: {},
+};
+
+export const PRESETS = { default: defaults, seed, trl } as const satisfies Record<string, Preset>;
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+export function getPreset(name: string): Preset {
+  if (!Object.hasOwn(PRESETS, name)) {
+    throw new Error(`unknown preset \`${name}\` (known: ${PRESET_NAMES.join(", ")}).${didYouMean(name, PRESET_NAMES)}`);
+  }
+  return PRESETS[name as PresetName];
+}

@@ -1,0 +1,77 @@
+/**
+ * Metric keys of metrics.jsonl (shared/DESIGN.md) and the short names people write in success
+ * criteria and milestones. TRL's names where they exist; our behaviour metrics live under
+ * `behavior/` and evaluation results under `eval/`.
+ */
+
+/** Keys a training row may carry (TRL names). Per-function rewards add `rewards/<name>/mean|std`. */
+export const TRAIN_METRIC_KEYS = [
+  "step",
+  "epoch",
+  "loss",
+  "grad_norm",
+  "learning_rate",
+  "temperature",
+  "reward",
+  "reward_std",
+  "frac_reward_zero_std",
+  "completions/mean_length",
+  "completions/min_length",
+  "completions/max_length",
+  "completions/clipped_ratio",
+  "kl",
+  "entropy",
+  "clip_ratio/low_mean",
+  "clip_ratio/high_mean",
+  "clip_ratio/region_mean",
+  "step_time",
+  "tokens_per_second",
+] as const;
+
+/** Behaviour rates the training plan watches (shared/REWARDS.md), as fractions of completions. */
+export const BEHAVIOR_METRIC_KEYS = [
+  "behavior/format_rate",
+  "behavior/invalid_word_rate",
+  "behavior/feedback_consistent_rate",
+  "behavior/dead_letter_rate",
+  "behavior/win_rate",
+] as const;
+
+/** Evaluation results, logged on the eval steps only. */
+export const EVAL_METRIC_KEYS = [
+  "eval/reward",
+  "eval/win_rate",
+  "eval/mean_guesses",
+  "eval/invalid_rate",
+] as const;
+
+/** Short names: `total` is the summed reward; the behaviour rates drop their prefix. */
+const FIXED_ALIASES: Record<string, string> = {
+  total: "reward",
+  total_reward: "reward",
+  format_rate: "behavior/format_rate",
+  invalid_word_rate: "behavior/invalid_word_rate",
+  feedback_consistent_rate: "behavior/feedback_consistent_rate",
+  dead_letter_rate: "behavior/dead_letter_rate",
+  win_rate: "behavior/win_rate",
+};
+
+export const rewardMeanKey = (fn: string) => `rewards/${fn}/mean`;
+export const rewardStdKey = (fn: string) => `rewards/${fn}/std`;
+
+/**
+ * The names an expression may use, mapped to metric keys: every metric key itself, the fixed
+ * aliases, and for each reward function `<fn>` and `<fn>_reward` -> `rewards/<fn>/mean`.
+ */
+export function metricAliases(rewardFunctions: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const key of [...TRAIN_METRIC_KEYS, ...BEHAVIOR_METRIC_KEYS, ...EVAL_METRIC_KEYS]) names.set(key, key);
+  for (const [alias, key] of Object.entries(FIXED_ALIASES)) names.set(alias, key);
+  for (const fn of rewardFunctions) {
+    names.set(fn, rewardMeanKey(fn));
+    names.set(`${fn}_reward`, rewardMeanKey(fn));
+    names.set(rewardMeanKey(fn), rewardMeanKey(fn));
+    names.set(rewardStdKey(fn), rewardStdKey(fn));
+  }
+  return names;
+}
