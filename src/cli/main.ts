@@ -12,6 +12,10 @@ program
   .showHelpAfterError();
 
 // Sub-commands (one line each; keep alphabetical).
+import { register as registerPlan } from "./commands/plan.js";
+registerPlan(program);
+import { register as registerSolve } from "./commands/solve.js";
+registerSolve(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

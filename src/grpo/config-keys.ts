@@ -22,7 +22,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
   for (;;) {
     const def = defOf(s);
     if (def.type === "pipe") s = def.in as z.ZodType;
-    else if (["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"].includes(def.type))
+    else if (
+      ["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"].includes(def.type)
+    )
       s = def.innerType as z.ZodType;
     else return s;
   }

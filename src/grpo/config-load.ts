@@ -79,7 +79,9 @@ export function parseSetOverrides(assignments: readonly string[]): ConfigLayer {
     const eq = assignment.indexOf("=");
     const key = eq < 0 ? "" : assignment.slice(0, eq).trim();
     if (key === "" || !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(key)) {
-      throw new Error(`--set ${JSON.stringify(assignment)}: expected key=value, e.g. --set learning_rate=5e-6`);
+      throw new Error(
+        `--set ${JSON.stringify(assignment)}: expected key=value, e.g. --set learning_rate=5e-6`,
+      );
     }
     flat[key.replaceAll("-", "_")] = parseOverrideValue(assignment.slice(eq + 1));
   }

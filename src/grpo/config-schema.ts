@@ -91,9 +91,9 @@ const milestoneSchema = z.strictObject({
 });
 
 const plateauSchema = z.strictObject({
-  /** Steps over which the running total must improve by at least min_delta. */
+  /** Steps over which the running total must improve by more than min_gain. */
   window: positiveInt.default(500),
-  min_delta: nonNegative.default(0.02),
+  min_gain: nonNegative.default(0.02),
   /** Stop training (after a save) when a plateau is detected. */
   early_stop: z.boolean().default(false),
   /** Which running metric is watched (a name the monitor understands: total, format, eval/win_rate...). */
@@ -122,6 +122,8 @@ const configObject = z.strictObject({
   /** auto: bfloat16 where the device runs it fast (CUDA, AVX-512 CPUs), else float32. */
   dtype: z.enum(["auto", "float32", "bfloat16", "float16"]).default("auto"),
   output_dir: z.string().min(1).default("runs/wordle-grpo"),
+  /** Display name of the run (HF); null: the output directory's name. */
+  run_name: z.string().min(1).nullable().default(null),
   /** single_state: one guess per prompt (the seed's setup); multi_turn: whole games as episodes. */
   mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
   lora: loraSchema.prefault({}),
@@ -190,8 +192,8 @@ const configObject = z.strictObject({
   /** Expressions over metrics that must all hold for the run to count as a success. */
   success_criteria: z.array(z.string().min(1)).default(DEFAULT_SUCCESS_CRITERIA),
   milestones: z.array(milestoneSchema).default([]),
-  /** Running means average the logged rows of the last N training steps. */
-  running_mean_window: positiveInt.default(100),
+  /** Running means average the last N logged training rows (N × logging_steps steps). */
+  running_mean_window: positiveInt.default(10),
   plateau: plateauSchema.prefault({}),
   temperature_schedule: temperatureScheduleSchema.nullable().default(null),
   eval: evalSchema.prefault({}),

@@ -7,7 +7,10 @@ import type { GrpoConfig } from "./config-schema.js";
  *
  * @param progress fraction of training done, in [0, 1] (clamped)
  */
-export function temperatureAt(config: Pick<GrpoConfig, "temperature" | "temperature_schedule">, progress: number): number {
+export function temperatureAt(
+  config: Pick<GrpoConfig, "temperature" | "temperature_schedule">,
+  progress: number,
+): number {
   const schedule = config.temperature_schedule;
   if (schedule === null) return config.temperature;
   const t = Math.min(1, Math.max(0, progress));

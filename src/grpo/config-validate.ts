@@ -1,7 +1,7 @@
 import { parseExpression } from "../run/expression.js";
 import { metricAliases } from "../run/metric-names.js";
-import { didYouMean } from "./config-suggest.js";
 import { type GrpoConfig, REWARD_FUNCTIONS } from "./config-schema.js";
+import { didYouMean } from "./config-suggest.js";
 
 /**
  * Checks that need more than one key. Each error names the settings involved, their values, and a
@@ -25,7 +25,8 @@ function smallestFitting(from: number, other: number, g: number): number {
 function nearestGroupSize(generationBatch: number, wanted: number): number | undefined {
   let best: number | undefined;
   for (let d = 2; d <= generationBatch; d++) {
-    if (generationBatch % d === 0 && (best === undefined || Math.abs(d - wanted) < Math.abs(best - wanted))) best = d;
+    if (generationBatch % d === 0 && (best === undefined || Math.abs(d - wanted) < Math.abs(best - wanted)))
+      best = d;
   }
   return best;
 }
@@ -48,7 +49,8 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
     const fixBatch = smallestFitting(batch, accum, G);
     const fixAccum = smallestFitting(accum, batch, G);
     errors.push(
-      `per_device_train_batch_size (${batch}) × gradient_accumulation_steps (${accum}) = ${generationBatch} completions ` +
+      `per_device_train_batch_size (${batch}) × gradient_accumulation_steps (${accum}) = ${generationBatch} ` +
+        `completion${generationBatch === 1 ? "" : "s"} ` +
         `per step is not divisible by num_generations (${G}): every prompt needs all ${G} of its completions in the ` +
         `same step. (per_device_train_batch_size counts completions, as in TRL.) Fix: set ` +
         `per_device_train_batch_size to ${fixBatch}` +
@@ -67,7 +69,9 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
     );
   }
   if (c.max_steps === 0) {
-    errors.push(`max_steps = 0 trains nothing. Fix: set max_steps to -1 (use num_train_epochs) or a positive count.`);
+    errors.push(
+      `max_steps = 0 trains nothing. Fix: set max_steps to -1 (use num_train_epochs) or a positive count.`,
+    );
   }
   if (c.temperature_schedule !== null && c.temperature_schedule.end > c.temperature_schedule.start) {
     warnings.push(
@@ -90,7 +94,10 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
         `evaluation, so "best" can only point at evaluated steps (best/ is written at evaluation time).`,
     );
   }
-  if (c.eval.sampling === "greedy" && c.eval.games > c.eval.held_out_secrets + (c.eval.include_frost ? 1 : 0)) {
+  if (
+    c.eval.sampling === "greedy" &&
+    c.eval.games > c.eval.held_out_secrets + (c.eval.include_frost ? 1 : 0)
+  ) {
     warnings.push(
       `eval.games (${c.eval.games}) exceeds the held-out secrets (${c.eval.held_out_secrets}` +
         `${c.eval.include_frost ? " + FROST" : ""}); greedy games on the same secret repeat exactly.`,
@@ -117,8 +124,12 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
       errors.push((err as Error).message);
     }
   };
-  c.success_criteria.forEach((source, i) => tryParse(source, `success_criteria[${i}]`));
-  c.milestones.forEach((m, i) => tryParse(m.expect, `milestones[${i}].expect`));
+  c.success_criteria.forEach((source, i) => {
+    tryParse(source, `success_criteria[${i}]`);
+  });
+  c.milestones.forEach((m, i) => {
+    tryParse(m.expect, `milestones[${i}].expect`);
+  });
   if (!names.has(c.plateau.metric)) {
     errors.push(
       `plateau.metric: unknown metric \`${c.plateau.metric}\`.${didYouMean(c.plateau.metric, [...names.keys()])}`,

@@ -53,8 +53,11 @@ interface Layer {
 
 export function resolveConfig(options: ResolveOptions = {}): ResolvedConfig {
   const presetName = options.preset ?? "default";
-  const layers: Layer[] = [{ label: `preset "${presetName}"`, values: getPreset(presetName).config as ConfigLayer }];
-  if (options.file !== undefined) layers.push({ label: `config file ${options.file}`, values: loadConfigFile(options.file) });
+  const layers: Layer[] = [
+    { label: `preset "${presetName}"`, values: getPreset(presetName).config as ConfigLayer },
+  ];
+  if (options.file !== undefined)
+    layers.push({ label: `config file ${options.file}`, values: loadConfigFile(options.file) });
   if (options.overrides !== undefined) {
     const values = Array.isArray(options.overrides)
       ? parseSetOverrides(options.overrides as readonly string[])

@@ -113,8 +113,8 @@ const defaults: Preset = {
       "running_mean(feedback_consistent_rate) >= 0.5",
       "eval/win_rate >= 0.3",
     ],
-    running_mean_window: 100,
-    plateau: { window: 300, min_delta: 0.02, early_stop: false, metric: "total" },
+    running_mean_window: 10,
+    plateau: { window: 300, min_gain: 0.02, early_stop: false, metric: "total" },
     eval: { games: 100, held_out_secrets: 100, include_frost: true, sampling: "greedy" },
   },
 };
@@ -131,7 +131,9 @@ export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 export function getPreset(name: string): Preset {
   if (!Object.hasOwn(PRESETS, name)) {
-    throw new Error(`unknown preset \`${name}\` (known: ${PRESET_NAMES.join(", ")}).${didYouMean(name, PRESET_NAMES)}`);
+    throw new Error(
+      `unknown preset \`${name}\` (known: ${PRESET_NAMES.join(", ")}).${didYouMean(name, PRESET_NAMES)}`,
+    );
   }
   return PRESETS[name as PresetName];
 }

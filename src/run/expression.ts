@@ -74,7 +74,9 @@ function tokenize(source: string, fail: (msg: string, pos: number) => never): To
     const name = /^[A-Za-z_][\w/.]*/.exec(rest);
     if (name) {
       const keyword = KEYWORDS[name[0].toLowerCase()];
-      tokens.push(keyword ? { type: "op", value: keyword, pos: i } : { type: "name", value: name[0], pos: i });
+      tokens.push(
+        keyword ? { type: "op", value: keyword, pos: i } : { type: "name", value: name[0], pos: i },
+      );
       i += name[0].length;
       continue;
     }
@@ -105,7 +107,9 @@ export function parseExpression(
 ): Expr {
   const label = options.label ?? "expression";
   const fail = (msg: string, pos: number): never => {
-    throw new ExpressionError(`${label} "${source}", column ${pos + 1}: ${msg}\n  ${source}\n  ${" ".repeat(pos)}^`);
+    throw new ExpressionError(
+      `${label} "${source}", column ${pos + 1}: ${msg}\n  ${source}\n  ${" ".repeat(pos)}^`,
+    );
   };
   const tokens = tokenize(source, fail);
   let at = 0;
@@ -120,7 +124,10 @@ export function parseExpression(
   };
   const need = (typed: Typed, type: "number" | "boolean", what: string, pos: number): Expr => {
     if (typed.type !== type) {
-      fail(`${what} needs ${type === "number" ? "a number" : "a comparison (true/false)"}, got a ${typed.type}`, pos);
+      fail(
+        `${what} needs ${type === "number" ? "a number" : "a comparison (true/false)"}, got a ${typed.type}`,
+        pos,
+      );
     }
     return typed.expr;
   };
@@ -139,7 +146,11 @@ export function parseExpression(
       const right = parseAnd();
       left = {
         type: "boolean",
-        expr: { kind: "or", left: need(left, "boolean", "OR", pos), right: need(right, "boolean", "OR", pos) },
+        expr: {
+          kind: "or",
+          left: need(left, "boolean", "OR", pos),
+          right: need(right, "boolean", "OR", pos),
+        },
       };
     }
     return left;
@@ -152,7 +163,11 @@ export function parseExpression(
       const right = parseNot();
       left = {
         type: "boolean",
-        expr: { kind: "and", left: need(left, "boolean", "AND", pos), right: need(right, "boolean", "AND", pos) },
+        expr: {
+          kind: "and",
+          left: need(left, "boolean", "AND", pos),
+          right: need(right, "boolean", "AND", pos),
+        },
       };
     }
     return left;
@@ -193,7 +208,12 @@ export function parseExpression(
       const what = `\`${op}\``;
       left = {
         type: "number",
-        expr: { kind: "arith", op, left: need(left, "number", what, t.pos), right: need(right, "number", what, t.pos) },
+        expr: {
+          kind: "arith",
+          op,
+          left: need(left, "number", what, t.pos),
+          right: need(right, "number", what, t.pos),
+        },
       };
     }
     return left;
@@ -253,17 +273,24 @@ export function parseExpression(
         const key = resolveName(name, arg.pos);
         return { type: "number", expr: { kind: "metric", fn: t.value as MetricFunction, name, key } };
       }
-      return { type: "number", expr: { kind: "metric", fn: "last", name: t.value, key: resolveName(t.value, t.pos) } };
+      return {
+        type: "number",
+        expr: { kind: "metric", fn: "last", name: t.value, key: resolveName(t.value, t.pos) },
+      };
     }
     if (t.type === "end") return fail("unexpected end of expression", t.pos);
     return fail(`unexpected \`${(t as { value: string }).value}\``, t.pos);
   };
 
   const result = parseOr();
-  if (peek().type !== "end") fail(`unexpected \`${(peek() as { value: string }).value}\` after a complete expression`, peek().pos);
+  if (peek().type !== "end")
+    fail(`unexpected \`${(peek() as { value: string }).value}\` after a complete expression`, peek().pos);
   const expect = options.expect ?? "boolean";
   if (result.type !== expect) {
-    fail(expect === "boolean" ? "must be a comparison such as `running_mean(total) > 1.5`" : "must be a number", 0);
+    fail(
+      expect === "boolean" ? "must be a comparison such as `running_mean(total) > 1.5`" : "must be a number",
+      0,
+    );
   }
   return result.expr;
 }

@@ -1,7 +1,7 @@
 /**
  * Metric keys of metrics.jsonl (shared/DESIGN.md) and the short names people write in success
- * criteria and milestones. TRL's names where they exist; our behaviour metrics live under
- * `behavior/` and evaluation results under `eval/`.
+ * criteria and milestones (docs/run-files.md). TRL's names where they exist; our behaviour metrics
+ * live under `behaviour/` and evaluation results under `eval/`.
  */
 
 /** Keys a training row may carry (TRL names). Per-function rewards add `rewards/<name>/mean|std`. */
@@ -29,12 +29,12 @@ export const TRAIN_METRIC_KEYS = [
 ] as const;
 
 /** Behaviour rates the training plan watches (shared/REWARDS.md), as fractions of completions. */
-export const BEHAVIOR_METRIC_KEYS = [
-  "behavior/format_rate",
-  "behavior/invalid_word_rate",
-  "behavior/feedback_consistent_rate",
-  "behavior/dead_letter_rate",
-  "behavior/win_rate",
+export const BEHAVIOUR_METRIC_KEYS = [
+  "behaviour/format_rate",
+  "behaviour/invalid_word_rate",
+  "behaviour/feedback_consistent_rate",
+  "behaviour/dead_letter_reuse_rate",
+  "behaviour/win_rate",
 ] as const;
 
 /** Evaluation results, logged on the eval steps only. */
@@ -49,11 +49,11 @@ export const EVAL_METRIC_KEYS = [
 const FIXED_ALIASES: Record<string, string> = {
   total: "reward",
   total_reward: "reward",
-  format_rate: "behavior/format_rate",
-  invalid_word_rate: "behavior/invalid_word_rate",
-  feedback_consistent_rate: "behavior/feedback_consistent_rate",
-  dead_letter_rate: "behavior/dead_letter_rate",
-  win_rate: "behavior/win_rate",
+  format_rate: "behaviour/format_rate",
+  invalid_word_rate: "behaviour/invalid_word_rate",
+  feedback_consistent_rate: "behaviour/feedback_consistent_rate",
+  dead_letter_reuse_rate: "behaviour/dead_letter_reuse_rate",
+  win_rate: "behaviour/win_rate",
 };
 
 export const rewardMeanKey = (fn: string) => `rewards/${fn}/mean`;
@@ -65,7 +65,8 @@ export const rewardStdKey = (fn: string) => `rewards/${fn}/std`;
  */
 export function metricAliases(rewardFunctions: readonly string[]): Map<string, string> {
   const names = new Map<string, string>();
-  for (const key of [...TRAIN_METRIC_KEYS, ...BEHAVIOR_METRIC_KEYS, ...EVAL_METRIC_KEYS]) names.set(key, key);
+  for (const key of [...TRAIN_METRIC_KEYS, ...BEHAVIOUR_METRIC_KEYS, ...EVAL_METRIC_KEYS])
+    names.set(key, key);
   for (const [alias, key] of Object.entries(FIXED_ALIASES)) names.set(alias, key);
   for (const fn of rewardFunctions) {
     names.set(fn, rewardMeanKey(fn));

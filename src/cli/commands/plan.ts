@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { resolveConfig } from "../../grpo/config.js";
+import { formatPlan, type ModelShape, modelShapeFromHfConfig, planRun } from "../../grpo/plan.js";
+import { loadSeedDataset } from "../../task/seed-dataset.js";
+
+/**
+ * `wordle-grpo plan`: turn a configuration into steps, evaluations, checkpoints, disk and time,
+ * and explain TRL's batch semantics. Invalid settings exit non-zero with the fix.
+ */
+
+interface PlanFlags {
+  preset: string;
+  config?: string;
+  set: string[];
+  targetSteps?: string;
+  epochs?: string;
+  secPerStep?: string;
+  datasetSize?: string;
+  model?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function positiveNumber(flag: string, text: string | undefined, integer = false): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new Error(`${flag} expects a positive ${integer ? "integer" : "number"}, got "${text}"`);
+  }
+  return v;
+}
+
+/**
+ * Training prompts per epoch: the train part of the seed dataset's deterministic 80/20 split
+ * (75 valid rows -> 60 train / 15 validation; issue 2).
+ */
+function trainPromptCount(): { count: number; source: string } {
+  const { rows, skipped } = loadSeedDataset();
+  const validation = Math.round(rows.length * 0.2);
+  return {
+    count: rows.length - validation,
+    source: `seed dataset: ${rows.length} valid rows (${skipped.length} skipped), ${validation} held for validation`,
+  };
+}
+
+function loadShape(dir: string): ModelShape {
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new Error(`--model ${dir}: no config.json there`);
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return modelShapeFromHfConfig(cfg as Record<string, unknown>, dir);
+}
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description(
+      "show steps per epoch, total steps, evaluations, checkpoints, disk and time for a configuration",
+    )
+    .option("--preset <name>", "starting preset: default, seed, trl", "default")
+    .option("--config <file>", "JSON or TOML config file applied on top of the preset")
+    .option("--set <key=value>", "override one setting (repeatable), e.g. --set lora.r=8", collect, [])
+    .option("--target-steps <n>", "plan for this many optimizer steps (how many epochs is that?)")
+    .option("--epochs <e>", "plan for this many epochs (how many steps is that?)")
+    .option("--sec-per-step <s>", "seconds per step (measured or assumed) for the timeline")
+    .option("--dataset-size <n>", "training prompts per epoch (default: the seed dataset's train split)")
+    .option(
+      "--model <dir>",
+      "Hugging Face model directory for the adapter size (default: config model, else Qwen2.5-0.5B shapes)",
+    )
+    .option("--json", "print the plan as JSON")
+    .action((flags: PlanFlags) => {
+      const { config, warnings } = resolveConfig({
+        preset: flags.preset,
+        file: flags.config,
+        overrides: flags.set,
+      });
+      const dataset =
+        flags.datasetSize !== undefined
+          ? { count: positiveNumber("--dataset-size", flags.datasetSize, true)!, source: "--dataset-size" }
+          : trainPromptCount();
+      const modelDir = flags.model ?? config.model ?? undefined;
+      const plan = planRun(config, {
+        datasetSize: dataset.count,
+        datasetSource: dataset.source,
+        targetSteps: positiveNumber("--target-steps", flags.targetSteps, true),
+        epochs: positiveNumber("--epochs", flags.epochs),
+        secPerStep: positiveNumber("--sec-per-step", flags.secPerStep),
+        modelShape: modelDir === undefined ? undefined : loadShape(modelDir),
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ preset: flags.preset, ...plan, warnings }, null, 2)}\n`);
+        return;
+      }
+      const title = `preset "${flags.preset}"${flags.config ? ` + ${flags.config}` : ""}${flags.set.length ? ` + ${flags.set.join(" ")}` : ""}`;
+      process.stdout.write(`${formatPlan(plan, title)}\n`);
+      for (const w of warnings) process.stdout.write(`! ${w}\n`);
+    });
+}

@@ -1,0 +1,403 @@
+import type { GrpoConfig, LoraConfig } from "./config-schema.js";
+
+/**
+ * `wordle-grpo plan`: what a configuration means in steps, evaluations, checkpoints, disk and time,
+ * before anything runs.
+ *
+ * TRL semantics (GRPOTrainer with its RepeatSampler), which everything below follows:
+ * - `per_device_train_batch_size` counts COMPLETIONS. One optimizer step consumes
+ *   per_device_train_batch_size × gradient_accumulation_steps completions (the generation batch),
+ *   i.e. that divided by num_generations prompts.
+ * - An epoch shuffles the prompts and cuts them into chunks of prompts-per-step; an incomplete last
+ *   chunk is dropped. Each chunk is generated once and optimised on num_iterations times.
+ *   steps_per_epoch = floor(N / prompts_per_step) × num_iterations.
+ * - total steps = max_steps when > 0, else ceil(num_train_epochs × steps_per_epoch) (HF Trainer).
+ */
+
+export interface ModelShape {
+  name: string;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim: number;
+}
+
+/** Qwen2.5-0.5B(-Instruct) config.json values: the size the seed trained and the bench uses. */
+export const QWEN25_05B_SHAPE: ModelShape = {
+  name: "Qwen2.5-0.5B (assumed)",
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  head_dim: 64,
+};
+
+/** Read the shape from a Hugging Face config.json object (Qwen2/Llama field names). */
+export function modelShapeFromHfConfig(cfg: Record<string, unknown>, name = "model"): ModelShape {
+  const need = (key: string): number => {
+    const v = cfg[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+      throw new Error(`${name} config.json: \`${key}\` must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const hidden = need("hidden_size");
+  const heads = need("num_attention_heads");
+  return {
+    name,
+    hidden_size: hidden,
+    intermediate_size: need("intermediate_size"),
+    num_hidden_layers: need("num_hidden_layers"),
+    num_attention_heads: heads,
+    num_key_value_heads: typeof cfg.num_key_value_heads === "number" ? need("num_key_value_heads") : heads,
+    head_dim: typeof cfg.head_dim === "number" ? need("head_dim") : hidden / heads,
+  };
+}
+
+/** [in_features, out_features] of each adaptable linear layer of a Qwen2/Llama block. */
+function linearShapes(s: ModelShape): Record<string, [number, number]> {
+  const q = s.num_attention_heads * s.head_dim;
+  const kv = s.num_key_value_heads * s.head_dim;
+  return {
+    q_proj: [s.hidden_size, q],
+    k_proj: [s.hidden_size, kv],
+    v_proj: [s.hidden_size, kv],
+    o_proj: [q, s.hidden_size],
+    gate_proj: [s.hidden_size, s.intermediate_size],
+    up_proj: [s.hidden_size, s.intermediate_size],
+    down_proj: [s.intermediate_size, s.hidden_size],
+  };
+}
+
+/** LoRA parameters: each adapted layer adds A (r × in) and B (out × r). */
+export function loraParameterCount(
+  shape: ModelShape,
+  lora: Pick<LoraConfig, "r" | "target_modules">,
+): number {
+  const shapes = linearShapes(shape);
+  let perBlock = 0;
+  for (const module of lora.target_modules) {
+    const io = shapes[module];
+    if (io === undefined) {
+      throw new Error(
+        `lora.target_modules: \`${module}\` is not a linear layer of a Qwen2/Llama block ` +
+          `(known: ${Object.keys(shapes).join(", ")})`,
+      );
+    }
+    perBlock += lora.r * (io[0] + io[1]);
+  }
+  return perBlock * shape.num_hidden_layers;
+}
+
+export interface PlanOptions {
+  /** Training prompts per epoch (the seed split's train part: 60). */
+  datasetSize: number;
+  /** Where datasetSize came from, for the report. */
+  datasetSource?: string;
+  /** Plan for this many optimizer steps (sets max_steps). */
+  targetSteps?: number;
+  /** Plan for this many epochs (overrides num_train_epochs and max_steps). */
+  epochs?: number;
+  /** Measured or assumed seconds per optimizer step, for the timeline. */
+  secPerStep?: number;
+  /** Model shape for the adapter size; Qwen2.5-0.5B when absent. */
+  modelShape?: ModelShape;
+}
+
+export interface PlanAlternative {
+  change: string;
+  total_steps: number;
+}
+
+export interface RunPlan {
+  dataset_size: number;
+  dataset_source: string;
+  num_generations: number;
+  completions_per_step: number;
+  prompts_per_step: number;
+  prompts_dropped_per_epoch: number;
+  steps_per_epoch: number;
+  num_train_epochs: number;
+  total_steps: number;
+  /** What decided total_steps. */
+  steps_from: "max_steps" | "epochs" | "target_steps";
+  /** Epochs needed for the target step count (fractional). */
+  epochs_for_target: number | null;
+  logged_rows: number;
+  evals: number;
+  eval_steps: number | null;
+  saves: number;
+  checkpoints_kept: number;
+  disk: {
+    model: string;
+    lora_parameters: number;
+    adapter_bytes: number;
+    optimizer_state_bytes: number;
+    checkpoint_bytes: number;
+    /** Kept checkpoints + best/ + final/ + logs. */
+    total_bytes: number;
+  };
+  timeline: {
+    sec_per_step: number;
+    total_seconds: number;
+    seconds_per_epoch: number;
+    events: Array<{ step: number; what: string; seconds: number }>;
+  } | null;
+  /** The "batch counts prompts" reading (batch × epochs), when it differs from TRL's. */
+  naive_total_steps: number | null;
+  alternatives: PlanAlternative[];
+  notes: string[];
+}
+
+const BYTES_PER_PARAM = 4; // adapters and optimizer state are kept in float32
+const METRIC_ROW_BYTES = 1_500; // one metrics.jsonl row with the monitor's fields, roughly
+const SAMPLE_ROW_BYTES = 600 * 2; // two sample completions per logging step, roughly
+
+export function stepsPerEpoch(config: GrpoConfig, datasetSize: number): number {
+  const promptsPerStep =
+    (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
+  return Math.floor(datasetSize / promptsPerStep) * config.num_iterations;
+}
+
+export function totalSteps(config: GrpoConfig, datasetSize: number): number {
+  if (config.max_steps > 0) return config.max_steps;
+  return Math.ceil(config.num_train_epochs * stepsPerEpoch(config, datasetSize));
+}
+
+export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
+  const N = options.datasetSize;
+  if (!Number.isInteger(N) || N <= 0)
+    throw new Error(`plan: dataset size must be a positive integer, got ${N}`);
+  let cfg = config;
+  let stepsFrom: RunPlan["steps_from"] = config.max_steps > 0 ? "max_steps" : "epochs";
+  if (options.targetSteps !== undefined && options.epochs !== undefined) {
+    throw new Error("plan: give either --target-steps or --epochs, not both");
+  }
+  if (options.targetSteps !== undefined) {
+    if (!Number.isInteger(options.targetSteps) || options.targetSteps <= 0) {
+      throw new Error(`plan: --target-steps must be a positive integer, got ${options.targetSteps}`);
+    }
+    cfg = { ...cfg, max_steps: options.targetSteps };
+    stepsFrom = "target_steps";
+  } else if (options.epochs !== undefined) {
+    if (!(options.epochs > 0)) throw new Error(`plan: --epochs must be > 0, got ${options.epochs}`);
+    cfg = { ...cfg, max_steps: -1, num_train_epochs: options.epochs };
+    stepsFrom = "epochs";
+  }
+
+  const G = cfg.num_generations;
+  const completionsPerStep = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
+  const promptsPerStep = completionsPerStep / G;
+  const perEpoch = stepsPerEpoch(cfg, N);
+  if (perEpoch === 0) {
+    throw new Error(
+      `plan: an epoch of ${N} prompts has no complete step of ${promptsPerStep} prompts ` +
+        `(per_device_train_batch_size ${cfg.per_device_train_batch_size} × gradient_accumulation_steps ` +
+        `${cfg.gradient_accumulation_steps} / num_generations ${G}). Fix: lower per_device_train_batch_size.`,
+    );
+  }
+  const total = totalSteps(cfg, N);
+  const epochsForTarget = stepsFrom === "epochs" ? null : total / perEpoch;
+
+  const evals = cfg.eval_steps === null ? 0 : Math.floor(total / cfg.eval_steps);
+  const saves = Math.floor(total / cfg.save_steps);
+  const kept = cfg.save_total_limit === null ? saves : Math.min(saves, cfg.save_total_limit);
+
+  const shape = options.modelShape ?? QWEN25_05B_SHAPE;
+  const loraParams = loraParameterCount(shape, cfg.lora);
+  const adapterBytes = loraParams * BYTES_PER_PARAM;
+  const optimizerStates = cfg.optim === "adamw" ? 2 : cfg.momentum > 0 ? 1 : 0;
+  const optimizerBytes = loraParams * BYTES_PER_PARAM * optimizerStates;
+  const checkpointBytes = adapterBytes + optimizerBytes;
+  const loggedRows = Math.floor(total / cfg.logging_steps);
+  const logBytes = loggedRows * (METRIC_ROW_BYTES + SAMPLE_ROW_BYTES) + evals * METRIC_ROW_BYTES;
+  const totalBytes = kept * checkpointBytes + 2 * adapterBytes + logBytes;
+
+  // The reading the original plan used: "batch" as prompts, so batch 2 over 60 prompts = 30 steps/epoch.
+  const naivePerEpoch = Math.floor(N / cfg.per_device_train_batch_size) * cfg.num_iterations;
+  const naiveTotal =
+    stepsFrom === "epochs" && G > 1 && naivePerEpoch !== perEpoch
+      ? Math.ceil(cfg.num_train_epochs * naivePerEpoch)
+      : null;
+
+  const alternatives: PlanAlternative[] = [];
+  const notes: string[] = [
+    `TRL semantics: per_device_train_batch_size (${cfg.per_device_train_batch_size}) counts completions; with ` +
+      `gradient_accumulation_steps ${cfg.gradient_accumulation_steps} a step uses ${completionsPerStep} completions = ` +
+      `${promptsPerStep} prompt${promptsPerStep === 1 ? "" : "s"} × num_generations ${G}.`,
+    `${N} prompts / ${promptsPerStep} per step${cfg.num_iterations > 1 ? ` × num_iterations ${cfg.num_iterations}` : ""} ` +
+      `= ${perEpoch} steps per epoch` +
+      (N % promptsPerStep !== 0
+        ? ` (${N % promptsPerStep} prompt(s) dropped each epoch, as TRL's sampler does).`
+        : "."),
+  ];
+  if (naiveTotal !== null) {
+    notes.push(
+      `Reading the batch as prompts would give ${naivePerEpoch} steps per epoch and ` +
+        `${fmt(cfg.num_train_epochs)} epochs = ${naiveTotal.toLocaleString("en-US")} steps; in TRL it is ` +
+        `${total.toLocaleString("en-US")} steps, because each step sees only ${promptsPerStep} prompt${promptsPerStep === 1 ? "" : "s"}.`,
+    );
+    const tryAlt = (change: string, alt: GrpoConfig) => {
+      const steps = totalSteps(alt, N);
+      if (steps === naiveTotal) alternatives.push({ change, total_steps: steps });
+    };
+    const b = cfg.per_device_train_batch_size;
+    tryAlt(
+      `per_device_train_batch_size ${b * G} (${(b * G * cfg.gradient_accumulation_steps) / G} prompts/step)`,
+      {
+        ...cfg,
+        per_device_train_batch_size: b * G,
+      },
+    );
+    tryAlt(`gradient_accumulation_steps ${cfg.gradient_accumulation_steps * G}`, {
+      ...cfg,
+      gradient_accumulation_steps: cfg.gradient_accumulation_steps * G,
+    });
+    tryAlt(`num_train_epochs ${fmt(cfg.num_train_epochs / G)}`, {
+      ...cfg,
+      num_train_epochs: cfg.num_train_epochs / G,
+    });
+    tryAlt(`max_steps ${naiveTotal}`, { ...cfg, max_steps: naiveTotal });
+    if (alternatives.length > 0) {
+      notes.push(
+        `To get ${naiveTotal.toLocaleString("en-US")} steps: ${alternatives.map((a) => a.change).join("; or ")}.`,
+      );
+    }
+  }
+  if (epochsForTarget !== null) {
+    notes.push(
+      `${total.toLocaleString("en-US")} steps = ${fmt(epochsForTarget)} epochs of ${perEpoch} steps` +
+        (stepsFrom === "target_steps"
+          ? ` (set max_steps ${total}, or num_train_epochs ${fmt(epochsForTarget)}).`
+          : "."),
+    );
+  }
+  if (cfg.save_total_limit !== null && saves > cfg.save_total_limit) {
+    notes.push(
+      `save_total_limit ${cfg.save_total_limit}: of ${saves} checkpoints the newest ${cfg.save_total_limit} are kept, ` +
+        `plus best/ and final/ (the best checkpoint is never deleted).`,
+    );
+  }
+
+  let timeline: RunPlan["timeline"] = null;
+  const sec = options.secPerStep;
+  if (sec !== undefined) {
+    if (!(sec > 0)) throw new Error(`plan: --sec-per-step must be > 0, got ${sec}`);
+    const events: Array<{ step: number; what: string; seconds: number }> = [];
+    if (cfg.eval_steps !== null && cfg.eval_steps <= total) {
+      events.push({ step: cfg.eval_steps, what: "first evaluation", seconds: cfg.eval_steps * sec });
+    }
+    if (cfg.save_steps <= total)
+      events.push({ step: cfg.save_steps, what: "first checkpoint", seconds: cfg.save_steps * sec });
+    events.push({ step: perEpoch, what: "end of epoch 1", seconds: perEpoch * sec });
+    for (const m of cfg.milestones) {
+      events.push({
+        step: m.step,
+        what: `milestone: ${m.label ?? m.expect}${m.step > total ? " (after the run ends!)" : ""}`,
+        seconds: m.step * sec,
+      });
+    }
+    events.push({ step: total, what: "end of training", seconds: total * sec });
+    events.sort((a, b) => a.step - b.step);
+    timeline = { sec_per_step: sec, total_seconds: total * sec, seconds_per_epoch: perEpoch * sec, events };
+  }
+  const lateMilestones = cfg.milestones.filter((m) => m.step > total);
+  if (lateMilestones.length > 0) {
+    notes.push(
+      `Milestone(s) at step ${lateMilestones.map((m) => m.step).join(", ")} fall after the last step (${total}); ` +
+        `they will stay pending.`,
+    );
+  }
+
+  return {
+    dataset_size: N,
+    dataset_source: options.datasetSource ?? "given",
+    num_generations: G,
+    completions_per_step: completionsPerStep,
+    prompts_per_step: promptsPerStep,
+    prompts_dropped_per_epoch: N % promptsPerStep,
+    steps_per_epoch: perEpoch,
+    num_train_epochs: stepsFrom === "epochs" ? cfg.num_train_epochs : total / perEpoch,
+    total_steps: total,
+    steps_from: stepsFrom,
+    epochs_for_target: epochsForTarget,
+    logged_rows: loggedRows,
+    evals,
+    eval_steps: cfg.eval_steps,
+    saves,
+    checkpoints_kept: kept,
+    disk: {
+      model: shape.name,
+      lora_parameters: loraParams,
+      adapter_bytes: adapterBytes,
+      optimizer_state_bytes: optimizerBytes,
+      checkpoint_bytes: checkpointBytes,
+      total_bytes: totalBytes,
+    },
+    timeline,
+    naive_total_steps: naiveTotal,
+    alternatives,
+    notes,
+  };
+}
+
+/** A number without float noise: 35, 17.5, 0.333. */
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : String(Number(x.toFixed(3)));
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v >= 100 || u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h ${m}m`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}
+
+/** The plan as console text. */
+export function formatPlan(plan: RunPlan, title: string): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  const lines = [
+    `Plan for ${title}`,
+    `  dataset            ${n(plan.dataset_size)} training prompts (${plan.dataset_source})`,
+    `  per step           ${n(plan.completions_per_step)} completions = ${plan.prompts_per_step} prompt(s) × G ${plan.num_generations}`,
+    `  steps per epoch    ${n(plan.steps_per_epoch)}`,
+    `  epochs             ${fmt(plan.num_train_epochs)}`,
+    `  total steps        ${n(plan.total_steps)} (from ${plan.steps_from.replace("_", " ")})`,
+    `  logged rows        ${n(plan.logged_rows)}`,
+    `  evaluations        ${n(plan.evals)}${plan.eval_steps === null ? " (eval_steps not set: final only)" : ` (every ${plan.eval_steps} steps)`}`,
+    `  checkpoints        ${n(plan.saves)} saved, ${n(plan.checkpoints_kept)} kept`,
+    `  adapter            ${n(plan.disk.lora_parameters)} LoRA parameters = ${formatBytes(plan.disk.adapter_bytes)} (${plan.disk.model})`,
+    `  checkpoint size    ${formatBytes(plan.disk.checkpoint_bytes)} (adapter + optimizer state)`,
+    `  disk, at most      ${formatBytes(plan.disk.total_bytes)} (kept checkpoints + best/ + final/ + logs)`,
+  ];
+  if (plan.timeline) {
+    const t = plan.timeline;
+    lines.push(
+      `  time               ${formatDuration(t.total_seconds)} at ${t.sec_per_step} s/step (${formatDuration(t.seconds_per_epoch)} per epoch)`,
+      "  timeline",
+      ...t.events.map(
+        (e) => `    step ${n(e.step).padStart(7)}  ${formatDuration(e.seconds).padStart(11)}  ${e.what}`,
+      ),
+    );
+  }
+  lines.push("", ...plan.notes.map((note) => `* ${note}`));
+  return lines.join("\n");
+}
