@@ -41,7 +41,7 @@ export interface SolveReport {
   setupSeconds: number;
   /** Seconds to play all games. */
   playSeconds: number;
-  games_played?: GameRecord[];
+  records?: GameRecord[];
 }
 
 export function solve(options: SolveOptions): SolveReport {
@@ -108,6 +108,6 @@ export function solve(options: SolveOptions): SolveReport {
     setupSeconds: (t1 - t0) / 1000,
     playSeconds: (t2 - t1) / 1000,
   };
-  if (options.keepGames) report.games_played = records;
+  if (options.keepGames) report.records = records;
   return report;
 }
