@@ -6,14 +6,15 @@
  * - validFormat: `</think>` comes before the first `<guess>` (the prompt pre-fills `<think>`) and
  *   the guess has exactly 5 letters.
  * - invalidWord: a guess tag was found but its letters are not an accepted word (wrong length
- *   included).
+ *   included; the aggregate rate only counts 5-letter guesses, as docs/run-files.md defines it).
  * - feedbackConsistent: the guess could still be the secret given every past feedback (it
  *   reproduces all past patterns; dictionary membership is not required).
  * - deadLetterReuse: the guess uses a letter the history proves absent (no copy at all).
  * - win: the guess is the secret.
  *
- * Aggregated rates divide by ALL completions, so a completion without a guess counts as not
- * consistent, not reusing and not winning; read the rates next to valid_format_rate.
+ * Aggregated rates follow docs/run-files.md (`behaviour/<name>`): format_rate divides by all
+ * completions; the other four divide by the completions whose guess has 5 letters ("guesses"),
+ * so they describe how the model plays when it does play, and are 0 when there is no such guess.
  */
 import { encodeHistory, isConsistentCoded } from "../wordle/candidates.js";
 import { loadWordLists } from "../wordle/words.js";
@@ -47,24 +48,40 @@ export function completionBehaviour(state: RewardState, completion: string): Com
 }
 
 export interface BehaviourRates {
+  /** Completions seen. */
   count: number;
-  valid_format_rate: number;
+  /** Completions with a 5-letter guess (the denominator of the four guess rates). */
+  guess_count: number;
+  format_rate: number;
   invalid_word_rate: number;
   feedback_consistent_rate: number;
   dead_letter_reuse_rate: number;
   win_rate: number;
 }
 
-/** Fractions over all completions (0 for an empty list). */
+/** The rates of a batch of completions (see the file comment for the denominators). */
 export function aggregateBehaviour(items: readonly CompletionBehaviour[]): BehaviourRates {
-  const n = items.length;
-  const rate = (pick: (b: CompletionBehaviour) => boolean) => (n === 0 ? 0 : items.filter(pick).length / n);
+  const guesses = items.filter((b) => b.guess !== null && b.guess.length === 5);
+  const fraction = (list: readonly CompletionBehaviour[], pick: (b: CompletionBehaviour) => boolean) =>
+    list.length === 0 ? 0 : list.filter(pick).length / list.length;
   return {
-    count: n,
-    valid_format_rate: rate((b) => b.validFormat),
-    invalid_word_rate: rate((b) => b.invalidWord),
-    feedback_consistent_rate: rate((b) => b.feedbackConsistent),
-    dead_letter_reuse_rate: rate((b) => b.deadLetterReuse),
-    win_rate: rate((b) => b.win),
+    count: items.length,
+    guess_count: guesses.length,
+    format_rate: fraction(items, (b) => b.validFormat),
+    invalid_word_rate: fraction(guesses, (b) => b.invalidWord),
+    feedback_consistent_rate: fraction(guesses, (b) => b.feedbackConsistent),
+    dead_letter_reuse_rate: fraction(guesses, (b) => b.deadLetterReuse),
+    win_rate: fraction(guesses, (b) => b.win),
+  };
+}
+
+/** The rates under their metrics.jsonl names (`behaviour/format_rate`, ...). */
+export function behaviourMetrics(rates: BehaviourRates): Record<string, number> {
+  return {
+    "behaviour/format_rate": rates.format_rate,
+    "behaviour/invalid_word_rate": rates.invalid_word_rate,
+    "behaviour/feedback_consistent_rate": rates.feedback_consistent_rate,
+    "behaviour/dead_letter_reuse_rate": rates.dead_letter_reuse_rate,
+    "behaviour/win_rate": rates.win_rate,
   };
 }
