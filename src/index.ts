@@ -16,3 +16,49 @@ export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
 export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
 export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
 export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
+export { WordleGame } from "./wordle/game.js";
+export type { GuessResult, InvalidKind, Turn, WordleGameOptions } from "./wordle/game.js";
+export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
+export type { HardModeRules } from "./wordle/hard-mode.js";
+export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
+export type { PatternTable } from "./wordle/pattern-table.js";
+export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
+export { Rng } from "./wordle/rng.js";
+export type { RngState } from "./wordle/rng.js";
+export { SOLVER_NAMES, candidateIndices, createSolver } from "./wordle/solver.js";
+export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } from "./wordle/solver.js";
+export type { SolverState } from "./wordle/solver-state.js";
+export { solve } from "./wordle/solve.js";
+export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
+export { SafetensorsError, openSafetensors, readSafetensors, writeSafetensors } from "./engine/safetensors.js";
+export type {
+  SafetensorsContents,
+  SafetensorsFile,
+  SafetensorsTensor,
+  SafetensorsTensorInfo,
+  SafetensorsWriteEntry,
+} from "./engine/safetensors.js";
+export { SAFETENSORS_DTYPES, dtypeByteSize } from "./engine/safetensors-dtypes.js";
+export type { SafetensorsDtype } from "./engine/safetensors-dtypes.js";
+export {
+  bf16BytesToFloat32,
+  f16BytesToFloat32,
+  float32ToBf16Bytes,
+  float32ToF16Bytes,
+  tensorValues,
+  typedArrayBytes,
+} from "./engine/safetensors-values.js";
+export type { TensorValues } from "./engine/safetensors-values.js";
+export { HfConfigError, loadHfConfig, parseHfConfig, ropeInverseFrequencies } from "./model/hf-config.js";
+export type { ConfigDtype, ModelArchitecture, ModelConfig, ModelType, RopeScaling } from "./model/hf-config.js";
+export { Tokenizer, TokenizerError, loadTokenizer } from "./model/tokenizer.js";
+export type { DecodeOptions, EncodeOptions, SpecialToken } from "./model/tokenizer.js";
+export { buildCharTokenizerJson } from "./model/tokenizer-char.js";
+export type { CharTokenizerOptions } from "./model/tokenizer-char.js";
+export {
+  ChatTemplateError,
+  applyChatTemplate,
+  applyChatTemplateIds,
+  renderChatTemplate,
+} from "./model/chat-template.js";
+export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
