@@ -1,7 +1,41 @@
 /**
  * Public API of the wordle-grpo package. Each area re-exports its own surface here.
  */
-
+export {
+  ALL_CORRECT,
+  PATTERN_COUNT,
+  decodePattern,
+  encodePattern,
+  patternCode,
+  scoreGuess,
+} from "./wordle/score.js";
+export type { Feedback, LetterMark } from "./wordle/score.js";
+export { loadWordLists } from "./wordle/words.js";
+export type { AllowedListName, WordLists } from "./wordle/words.js";
+export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
+export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
+export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
+export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
+export { WordleGame } from "./wordle/game.js";
+export type { GuessResult, InvalidKind, Turn, WordleGameOptions } from "./wordle/game.js";
+export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
+export type { HardModeRules } from "./wordle/hard-mode.js";
+export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
+export type { PatternTable } from "./wordle/pattern-table.js";
+export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
+export { Rng } from "./wordle/rng.js";
+export type { RngState } from "./wordle/rng.js";
+export { SOLVER_NAMES, candidateIndices, createSolver } from "./wordle/solver.js";
+export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } from "./wordle/solver.js";
+export type { SolverState } from "./wordle/solver-state.js";
+export { solve } from "./wordle/solve.js";
+export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
+export {
+  SafetensorsError,
+  openSafetensors,
+  readSafetensors,
+  writeSafetensors,
+} from "./engine/safetensors.js";
 export type {
   SafetensorsContents,
   SafetensorsFile,
@@ -9,15 +43,8 @@ export type {
   SafetensorsTensorInfo,
   SafetensorsWriteEntry,
 } from "./engine/safetensors.js";
-export {
-  openSafetensors,
-  readSafetensors,
-  SafetensorsError,
-  writeSafetensors,
-} from "./engine/safetensors.js";
+export { SAFETENSORS_DTYPES, dtypeByteSize } from "./engine/safetensors-dtypes.js";
 export type { SafetensorsDtype } from "./engine/safetensors-dtypes.js";
-export { dtypeByteSize, SAFETENSORS_DTYPES } from "./engine/safetensors-dtypes.js";
-export type { TensorValues } from "./engine/safetensors-values.js";
 export {
   bf16BytesToFloat32,
   f16BytesToFloat32,
@@ -26,13 +53,8 @@ export {
   tensorValues,
   typedArrayBytes,
 } from "./engine/safetensors-values.js";
-export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
-export {
-  applyChatTemplate,
-  applyChatTemplateIds,
-  ChatTemplateError,
-  renderChatTemplate,
-} from "./model/chat-template.js";
+export type { TensorValues } from "./engine/safetensors-values.js";
+export { HfConfigError, loadHfConfig, parseHfConfig, ropeInverseFrequencies } from "./model/hf-config.js";
 export type {
   ConfigDtype,
   ModelArchitecture,
@@ -40,37 +62,14 @@ export type {
   ModelType,
   RopeScaling,
 } from "./model/hf-config.js";
-export { HfConfigError, loadHfConfig, parseHfConfig, ropeInverseFrequencies } from "./model/hf-config.js";
+export { Tokenizer, TokenizerError, loadTokenizer } from "./model/tokenizer.js";
 export type { DecodeOptions, EncodeOptions, SpecialToken } from "./model/tokenizer.js";
-export { loadTokenizer, Tokenizer, TokenizerError } from "./model/tokenizer.js";
-export type { CharTokenizerOptions } from "./model/tokenizer-char.js";
 export { buildCharTokenizerJson } from "./model/tokenizer-char.js";
-export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
-export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
-export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
-export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
-export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
-export type { GuessResult, InvalidKind, Turn, WordleGameOptions } from "./wordle/game.js";
-export { WordleGame } from "./wordle/game.js";
-export type { HardModeRules } from "./wordle/hard-mode.js";
-export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
-export type { PatternTable } from "./wordle/pattern-table.js";
-export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
-export type { RngState } from "./wordle/rng.js";
-export { Rng } from "./wordle/rng.js";
-export type { Feedback, LetterMark } from "./wordle/score.js";
+export type { CharTokenizerOptions } from "./model/tokenizer-char.js";
 export {
-  ALL_CORRECT,
-  decodePattern,
-  encodePattern,
-  PATTERN_COUNT,
-  patternCode,
-  scoreGuess,
-} from "./wordle/score.js";
-export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
-export { solve } from "./wordle/solve.js";
-export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } from "./wordle/solver.js";
-export { candidateIndices, createSolver, SOLVER_NAMES } from "./wordle/solver.js";
-export type { SolverState } from "./wordle/solver-state.js";
-export type { AllowedListName, WordLists } from "./wordle/words.js";
-export { loadWordLists } from "./wordle/words.js";
+  ChatTemplateError,
+  applyChatTemplate,
+  applyChatTemplateIds,
+  renderChatTemplate,
+} from "./model/chat-template.js";
+export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
