@@ -232,6 +232,25 @@ test("loadTokenizer errors name the directory and the problem", () => {
     writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [0] }));
     const tokenizer = loadTokenizer(dir);
     assert.deepEqual([tokenizer.eosTokenId, tokenizer.padTokenId], [0, 0]);
+    assert.equal(tokenizer.chatTemplate, null);
+    assert.throws(
+      () => applyChatTemplate(tokenizer, [{ role: "user", content: "a" }]),
+      /has no chat template/,
+    );
+    // Chat template locations: a named list in tokenizer_config.json ("default" wins), then
+    // chat_template.jinja, which newer transformers write and which takes precedence.
+    writeFileSync(
+      join(dir, "tokenizer_config.json"),
+      JSON.stringify({
+        chat_template: [
+          { name: "tool_use", template: "T" },
+          { name: "default", template: "D" },
+        ],
+      }),
+    );
+    assert.equal(loadTokenizer(dir).chatTemplate, "D");
+    writeFileSync(join(dir, "chat_template.jinja"), "J");
+    assert.equal(loadTokenizer(dir).chatTemplate, "J");
     writeFileSync(join(dir, "tokenizer_config.json"), "{ nope");
     assert.throws(() => loadTokenizer(dir), /tokenizer_config\.json: not valid JSON/);
   } finally {
