@@ -1,4 +1,6 @@
 import { z } from "zod";
+import type { PromptTemplateName } from "../task/prompt.js";
+import { type RewardPresetName, rewardPreset } from "../task/rewards/presets.js";
 
 /**
  * The training configuration schema. Every key a user may write lives here, once, with its
@@ -26,18 +28,13 @@ export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
 export type LrSchedulerType = (typeof LR_SCHEDULERS)[number];
 
-export const REWARD_PRESETS = ["seed", "course", "exact"] as const;
-export type RewardPresetName = (typeof REWARD_PRESETS)[number];
+/** The reward presets of the task layer (src/task/rewards/presets.ts; shared/REWARDS.md). */
+export const REWARD_PRESETS = ["seed", "course", "exact"] as const satisfies readonly RewardPresetName[];
 
-/**
- * Reward functions of each preset (shared/REWARDS.md). `total` is their weighted sum. Kept here so
- * that a misspelt `reward.weights` key is caught when the config is read, not at step 1.
- */
-export const REWARD_FUNCTIONS: Record<RewardPresetName, readonly string[]> = {
-  seed: ["format", "feedback", "info_gain"],
-  course: ["format", "feedback", "info_gain"],
-  exact: ["format", "feedback", "info_gain", "win"],
-};
+/** Names of a reward preset's functions (`total` is their weighted sum), from the task layer. */
+export function rewardFunctionNames(preset: RewardPresetName): string[] {
+  return rewardPreset(preset).rewards.map((r) => r.name);
+}
 
 /** The plan's success test (shared/REWARDS.md, preset `seed`). */
 export const DEFAULT_SUCCESS_CRITERIA = ["running_mean(total) > 1.5 AND running_mean(feedback) > 0"];
@@ -70,7 +67,7 @@ const loraSchema = z.strictObject({
 
 const rewardSchema = z.strictObject({
   preset: z.enum(REWARD_PRESETS).default("exact"),
-  /** Per-function weights; a function not named keeps weight 1. Names: REWARD_FUNCTIONS[preset]. */
+  /** Per-function weights; a function not named keeps weight 1. Names: rewardFunctionNames(preset). */
   weights: z.record(z.string(), z.number()).default({}),
 });
 
@@ -128,8 +125,10 @@ const configObject = z.strictObject({
   mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
   lora: loraSchema.prefault({}),
   reward: rewardSchema.prefault({}),
-  /** Name of a prompt template in the task layer (src/task). */
-  prompt_template: z.string().min(1).default("course"),
+  /** Prompt template of the task layer (src/task/prompt.ts): "course" (the dataset's) or "compact". */
+  prompt_template: z
+    .enum(["course", "compact"] as const satisfies readonly PromptTemplateName[])
+    .default("course"),
 
   // ---- GRPO (TRL GRPOConfig) ---------------------------------------------------------------------
   learning_rate: positive.default(1e-6),

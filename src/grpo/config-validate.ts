@@ -1,6 +1,6 @@
 import { parseExpression } from "../run/expression.js";
 import { metricAliases } from "../run/metric-names.js";
-import { type GrpoConfig, REWARD_FUNCTIONS } from "./config-schema.js";
+import { type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
 import { didYouMean } from "./config-suggest.js";
 
 /**
@@ -105,7 +105,7 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
   }
 
   // Reward weights must name functions of the chosen preset.
-  const functions = REWARD_FUNCTIONS[c.reward.preset];
+  const functions = rewardFunctionNames(c.reward.preset);
   for (const name of Object.keys(c.reward.weights)) {
     if (!functions.includes(name)) {
       errors.push(

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { resolveConfig } from "../../grpo/config.js";
 import { formatPlan, type ModelShape, modelShapeFromHfConfig, planRun } from "../../grpo/plan.js";
 import { loadSeedDataset } from "../../task/seed-dataset.js";
+import { splitTrainValidation } from "../../task/split.js";
 
 /**
  * `wordle-grpo plan`: turn a configuration into steps, evaluations, checkpoints, disk and time,
@@ -33,16 +34,13 @@ function positiveNumber(flag: string, text: string | undefined, integer = false)
   return v;
 }
 
-/**
- * Training prompts per epoch: the train part of the seed dataset's deterministic 80/20 split
- * (75 valid rows -> 60 train / 15 validation; issue 2).
- */
-function trainPromptCount(): { count: number; source: string } {
+/** Training prompts per epoch: the train part of the seed dataset's deterministic split by `seed`. */
+function trainPromptCount(seed: number): { count: number; source: string } {
   const { rows, skipped } = loadSeedDataset();
-  const validation = Math.round(rows.length * 0.2);
+  const { train, validation } = splitTrainValidation(rows, seed);
   return {
-    count: rows.length - validation,
-    source: `seed dataset: ${rows.length} valid rows (${skipped.length} skipped), ${validation} held for validation`,
+    count: train.length,
+    source: `seed dataset: ${rows.length} valid rows (${skipped.length} skipped), ${validation.length} held for validation`,
   };
 }
 
@@ -85,7 +83,7 @@ export function register(program: Command): void {
       const dataset =
         flags.datasetSize !== undefined
           ? { count: positiveNumber("--dataset-size", flags.datasetSize, true)!, source: "--dataset-size" }
-          : trainPromptCount();
+          : trainPromptCount(config.seed);
       const modelDir = flags.model ?? config.model ?? undefined;
       const plan = planRun(config, {
         datasetSize: dataset.count,
