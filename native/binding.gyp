@@ -1,0 +1,37 @@
+{
+  "targets": [
+    {
+      "target_name": "wordle_torch",
+      "sources": [
+        "src/addon.cc",
+        "src/autograd.cc",
+        "src/ops.cc",
+        "src/runtime.cc",
+        "src/tensor_api.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node find-libtorch.cjs include)"
+      ],
+      "defines": ["<!@(node find-libtorch.cjs defines)"],
+      "libraries": ["<!@(node find-libtorch.cjs ldflags)", "<!@(node find-libtorch.cjs libs)"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
+      "conditions": [
+        [
+          "OS=='mac'",
+          {
+            "xcode_settings": {
+              "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+              "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+              "GCC_ENABLE_CPP_RTTI": "YES",
+              "MACOSX_DEPLOYMENT_TARGET": "12.0",
+              "OTHER_LDFLAGS": ["<!@(node find-libtorch.cjs ldflags)"]
+            }
+          }
+        ]
+      ]
+    }
+  ]
+}

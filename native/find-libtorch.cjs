@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Finds libtorch for binding.gyp. Called as `node find-libtorch.cjs <what>` where <what> is one of
+// include | libdirs | libs | ldflags | defines | cflags | describe, and prints a space-separated list.
+//
+// Search order (first hit wins):
+//   1. $LIBTORCH           a libtorch directory (include/, lib/), e.g. the zip from pytorch.org
+//   2. python3 torch       `python3 -c "import torch; print(torch.__path__[0])"` (pip/conda PyTorch 2.x)
+//   3. the system          Debian/Ubuntu `libtorch-dev` (/usr/include/torch, /usr/lib/<triplet>/libtorch*.so)
+//
+// Everything the build needs is derived from the chosen root, so the C++ sources stay free of paths.
+"use strict";
+const { existsSync, readdirSync, readFileSync } = require("node:fs");
+const { join } = require("node:path");
+const { execFileSync } = require("node:child_process");
+
+const HOW_TO_FIX = [
+  "libtorch was not found. Provide it in one of these three ways:",
+  "  1. LIBTORCH=/path/to/libtorch npm run build:native   (a directory with include/ and lib/, e.g. unzipped from pytorch.org)",
+  "  2. pip install torch   (the build then uses python3's torch: python3 -c 'import torch; print(torch.__path__[0])')",
+  "  3. apt-get install -y libtorch-dev   (Debian 12 / Ubuntu: headers in /usr/include/torch, libraries in /usr/lib/<triplet>)",
+].join("\n");
+
+function libraryIn(dir, name) {
+  return ["so", "dylib"].some((ext) => existsSync(join(dir, `lib${name}.${ext}`))) || existsSync(join(dir, `${name}.lib`));
+}
+
+/** A root layout: include dirs, one lib dir, and where the version header lives. */
+function fromPrefix(source, includeRoot, libDir) {
+  const apiInclude = join(includeRoot, "torch", "csrc", "api", "include");
+  if (!existsSync(join(apiInclude, "torch", "torch.h"))) return null;
+  if (!libraryIn(libDir, "torch_cpu") || !libraryIn(libDir, "c10")) return null;
+  return { source, includeDirs: [includeRoot, apiInclude], libDir };
+}
+
+function fromLibtorchEnv() {
+  const root = process.env.LIBTORCH;
+  if (!root) return null;
+  const found = fromPrefix(`LIBTORCH=${root}`, join(root, "include"), join(root, "lib"));
+  if (!found) {
+    throw new Error(`LIBTORCH=${root} is set but ${root}/include/torch/csrc/api/include/torch/torch.h or ${root}/lib/libtorch_cpu.* is missing.\n${HOW_TO_FIX}`);
+  }
+  return found;
+}
+
+function fromPythonTorch() {
+  let torchDir;
+  try {
+    torchDir = execFileSync("python3", ["-c", "import torch; print(torch.__path__[0])"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 60_000,
+    }).trim();
+  } catch {
+    return null;
+  }
+  return torchDir ? fromPrefix(`python3 torch (${torchDir})`, join(torchDir, "include"), join(torchDir, "lib")) : null;
+}
+
+function fromSystem() {
+  const includeRoot = ["/usr/include", "/usr/local/include"].find((d) => existsSync(join(d, "torch", "csrc", "api", "include", "torch", "torch.h")));
+  if (!includeRoot) return null;
+  const candidates = ["/usr/lib", "/usr/local/lib", "/usr/lib64"];
+  for (const base of ["/usr/lib"]) {
+    if (!existsSync(base)) continue;
+    for (const entry of readdirSync(base)) if (/-linux-gnu/.test(entry)) candidates.unshift(join(base, entry));
+  }
+  for (const libDir of candidates) {
+    const found = fromPrefix("system libtorch-dev", includeRoot, libDir);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** The C++ ABI flag must match the one libtorch was built with (pip wheels differ by version). */
+function cxx11AbiDefine(found) {
+  const cmake = join(found.libDir, "..", "share", "cmake", "Torch", "TorchConfig.cmake");
+  if (existsSync(cmake)) {
+    const m = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(readFileSync(cmake, "utf8"));
+    if (m) return `_GLIBCXX_USE_CXX11_ABI=${m[1]}`;
+  }
+  if (found.source.startsWith("python3")) {
+    try {
+      const abi = execFileSync("python3", ["-c", "import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+      if (abi === "0" || abi === "1") return `_GLIBCXX_USE_CXX11_ABI=${abi}`;
+    } catch {
+      // fall through: the compiler default (new ABI) matches distribution builds
+    }
+  }
+  return null;
+}
+
+function discover() {
+  const found = fromLibtorchEnv() ?? fromPythonTorch() ?? fromSystem();
+  if (!found) throw new Error(HOW_TO_FIX);
+  const hasCuda = libraryIn(found.libDir, "torch_cuda") && libraryIn(found.libDir, "c10_cuda");
+  const libs = ["torch", "torch_cpu", "c10", ...(hasCuda ? ["torch_cuda", "c10_cuda"] : [])];
+  const defines = ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", ...(hasCuda ? ["WORDLE_WITH_CUDA=1"] : [])];
+  const abi = cxx11AbiDefine(found);
+  if (abi) defines.push(abi);
+  return { ...found, hasCuda, libs, defines };
+}
+
+function main() {
+  const what = process.argv[2] ?? "describe";
+  let found;
+  try {
+    found = discover();
+  } catch (err) {
+    process.stderr.write(`\nfind-libtorch: ${err.message}\n\n`);
+    process.exit(1);
+  }
+  const isMac = process.platform === "darwin";
+  const out = {
+    include: found.includeDirs,
+    libdirs: [found.libDir],
+    // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly:
+    // its static initialisers register the CUDA kernels with the dispatcher.
+    libs: isMac
+      ? found.libs.map((l) => `-l${l}`)
+      : ["-Wl,--no-as-needed", ...found.libs.map((l) => `-l${l}`), "-Wl,--as-needed"],
+    ldflags: [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`],
+    defines: found.defines,
+    describe: [`libtorch from ${found.source}: include ${found.includeDirs.join(", ")}; lib ${found.libDir}; cuda ${found.hasCuda}`],
+  }[what];
+  if (!out) {
+    process.stderr.write(`find-libtorch: unknown query "${what}" (include|libdirs|libs|ldflags|defines|describe)\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${out.join(" ")}\n`);
+}
+
+main();

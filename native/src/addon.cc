@@ -1,0 +1,66 @@
+// Entry point of the wordle-grpo tensor addon: a thin, generic bridge from JavaScript to libtorch.
+// No model code lives here; src/engine/ builds everything on these functions.
+#include <napi.h>
+
+#include "autograd.h"
+#include "ops.h"
+#include "runtime.h"
+#include "tensor_api.h"
+
+namespace wordle {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> functions[] = {
+      // operators
+      {"resolveOp", ResolveOp},
+      {"hasOp", HasOp},
+      {"opSchema", OpSchema},
+      {"callOp", CallOp},
+      {"callOpVoid", CallOpVoid},
+      // handles and data
+      {"fromData", FromData},
+      {"toData", ToData},
+      {"fromFile", FromFile},
+      {"release", Release},
+      {"share", Share},
+      {"liveCount", LiveCount},
+      {"meta", Meta},
+      {"device", DeviceOf},
+      {"item", Item},
+      {"describe", Describe},
+      {"strides", Strides},
+      // autograd
+      {"setRequiresGrad", SetRequiresGrad},
+      {"requiresGrad", RequiresGrad},
+      {"isLeaf", IsLeaf},
+      {"grad", Grad},
+      {"setGrad", SetGrad},
+      {"backward", Backward},
+      {"autogradGrad", AutogradGrad},
+      {"setGradEnabled", SetGradEnabled},
+      {"isGradEnabled", IsGradEnabled},
+      // runtime
+      {"manualSeed", ManualSeed},
+      {"getRngState", GetRngState},
+      {"setRngState", SetRngState},
+      {"setNumThreads", SetNumThreads},
+      {"getNumThreads", GetNumThreads},
+      {"cudaAvailable", CudaAvailable},
+      {"cudaDeviceCount", CudaDeviceCount},
+      {"cudaSynchronize", CudaSynchronize},
+      {"cudaMemoryStats", CudaMemoryStats},
+      {"cudaEmptyCache", CudaEmptyCache},
+      {"mpsAvailable", MpsAvailable},
+      {"mpsSynchronize", MpsSynchronize},
+      {"buildInfo", BuildInfo},
+  };
+  for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
+  exports.Set("dtypes", DtypeTable(env));
+  return exports;
+}
+
+}  // namespace wordle
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return wordle::Init(env, exports); }
+
+NODE_API_MODULE(wordle_torch, InitModule)

@@ -1,0 +1,113 @@
+// Loads the libtorch addon (native/build/Release/wordle_torch.node) and describes its functions.
+// Only src/engine talks to this module; everything else uses the Tensor API.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../paths.js";
+
+/** A tensor handle: an index into the addon's table of live tensors. */
+export type Handle = number;
+
+export interface CudaMemoryStats {
+  allocated: number;
+  allocatedPeak: number;
+  reserved: number;
+  reservedPeak: number;
+}
+
+export interface BuildInfo {
+  torchVersion: string;
+  cudaBuild: boolean;
+  mpsBuild: boolean;
+  parallel: string;
+  config: string;
+}
+
+/** The addon's functions (native/src/addon.cc). Op arguments follow the ATen schema order. */
+export interface NativeAddon {
+  dtypes: Record<string, number>;
+  resolveOp(name: string, overload: string): number;
+  hasOp(name: string, overload: string): boolean;
+  opSchema(op: number): string;
+  callOp(op: number, ...args: unknown[]): unknown;
+  callOpVoid(op: number, ...args: unknown[]): void;
+  fromData(
+    data: ArrayBufferView,
+    srcDtype: number,
+    shape: readonly number[],
+    dstDtype: number,
+    device?: string,
+  ): Handle;
+  toData(h: Handle, dtype: number): ArrayBuffer;
+  fromFile(
+    path: string,
+    byteOffset: number,
+    srcDtype: number,
+    shape: readonly number[],
+    dstDtype: number,
+    device?: string,
+  ): Handle;
+  release(h: Handle): void;
+  share(h: Handle): Handle;
+  liveCount(): number;
+  meta(h: Handle): number[];
+  device(h: Handle): string;
+  item(h: Handle): number;
+  describe(h: Handle): string;
+  strides(h: Handle): number[];
+  setRequiresGrad(h: Handle, flag: boolean): void;
+  requiresGrad(h: Handle): boolean;
+  isLeaf(h: Handle): boolean;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  backward(
+    outputs: Handle | Handle[],
+    grads: Handle | (Handle | null)[] | null,
+    retainGraph: boolean,
+    createGraph: boolean,
+  ): void;
+  autogradGrad(
+    outputs: Handle[],
+    inputs: Handle[],
+    grads: (Handle | null)[] | null,
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
+  setGradEnabled(flag: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  getRngState(device?: string): Uint8Array;
+  setRngState(device: string | undefined, state: Uint8Array): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(index?: number): void;
+  cudaMemoryStats(index?: number): CudaMemoryStats;
+  cudaEmptyCache(): void;
+  mpsAvailable(): boolean;
+  mpsSynchronize(): void;
+  buildInfo(): BuildInfo;
+}
+
+export const ADDON_PATH = join(PACKAGE_ROOT, "native", "build", "Release", "wordle_torch.node");
+
+function load(): NativeAddon {
+  if (!existsSync(ADDON_PATH)) {
+    throw new Error(
+      `wordle-grpo: the libtorch addon is not built (${ADDON_PATH} is missing): run npm run build:native`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(ADDON_PATH) as NativeAddon;
+  } catch (err) {
+    throw new Error(
+      `wordle-grpo: cannot load the libtorch addon ${ADDON_PATH}: ${(err as Error).message}\n` +
+        "If libtorch moved or was upgraded, rebuild it: run npm run build:native",
+    );
+  }
+}
+
+export const native: NativeAddon = load();

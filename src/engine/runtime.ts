@@ -1,0 +1,62 @@
+// Process-wide engine settings: random generators, threads, CUDA and MPS.
+import { checkDevice, type Device } from "./dtype.js";
+import type { BuildInfo, CudaMemoryStats } from "./native.js";
+import { native } from "./native.js";
+
+/** Seeds the CPU generator and all CUDA generators (torch.manual_seed). */
+export function manualSeed(seed: number): void {
+  native.manualSeed(seed);
+}
+
+/** The full state of a device's default generator (torch.get_rng_state()); save it with a checkpoint. */
+export function getRngState(device: Device = "cpu"): Uint8Array {
+  return native.getRngState(checkDevice(device));
+}
+
+/** Restores a state from getRngState: the same samples follow. */
+export function setRngState(state: Uint8Array, device: Device = "cpu"): void {
+  native.setRngState(checkDevice(device), state);
+}
+
+/** Intra-op threads used by matmuls and element-wise kernels. */
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  /** Waits for all queued kernels on a device (current device by default); needed for timing. */
+  synchronize: (index?: number): void => native.cudaSynchronize(index),
+  /** Bytes held by the caching allocator: allocated (in tensors) and reserved (from the driver). */
+  memoryStats: (index = 0): CudaMemoryStats => native.cudaMemoryStats(index),
+  /** Returns cached, unused blocks to the driver. */
+  emptyCache: (): void => native.cudaEmptyCache(),
+};
+
+export const mps = {
+  isAvailable: (): boolean => native.mpsAvailable(),
+  synchronize: (): void => native.mpsSynchronize(),
+};
+
+/** Waits for queued work on a device (no-op on CPU), so wall-clock timings are honest. */
+export function synchronize(device: Device): void {
+  if (device.startsWith("cuda")) native.cudaSynchronize(device === "cuda" ? -1 : Number(device.slice(5)));
+  else if (device === "mps") native.mpsSynchronize();
+}
+
+/** The best available device: cuda if present, then mps, else cpu. */
+export function defaultDevice(): Device {
+  if (native.cudaAvailable()) return "cuda";
+  if (native.mpsAvailable()) return "mps";
+  return "cpu";
+}
+
+/** libtorch version, whether it was built with CUDA/MPS, and its parallel/BLAS configuration. */
+export function buildInfo(): BuildInfo {
+  return native.buildInfo();
+}
