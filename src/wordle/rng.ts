@@ -94,7 +94,7 @@ export class Rng {
 
   /** An independent generator derived from this one (advances this one by four draws). */
   fork(): Rng {
-    return new Rng([this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1]);
+    return new Rng([this.nextUint32(), this.nextUint32(), this.nextUint32(), (this.nextUint32() | 1) >>> 0]);
   }
 
   /** The state, to save; `new Rng(state)` continues the exact same stream. */
