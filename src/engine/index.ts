@@ -92,6 +92,10 @@ export {
   zerosLike,
 } from "./create.js";
 export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
+export { AdamW, type AdamWOptions } from "./optim/adamw.js";
+export { type ClipGradOptions, clipGradNorm } from "./optim/clip-grad.js";
+export { SGD, type SGDOptions } from "./optim/sgd.js";
+export type { OptimizerState, StateBuffer } from "./optim/state.js";
 export {
   buildInfo,
   cuda,
