@@ -71,3 +71,23 @@ test("bad history entries are named", () => {
     /history\[0\]/,
   );
 });
+
+test("encodeHistory accepts marks or codes and names bad entries", () => {
+  const fb = scoreGuess("crane", "sweat");
+  const coded = encodeHistory([
+    { guess: "CRANE", feedback: fb },
+    { guess: "Sweat", code: 242 },
+  ]);
+  assert.deepEqual(coded[1], { guess: "sweat", code: 242 });
+  assert.equal(coded[0].guess, "crane");
+  assert.throws(() => encodeHistory([{ guess: "crane", code: 243 }]), /history\[0\]: pattern code/);
+  const badMarks = [
+    { guess: "crane", feedback: ["correct", "green", "absent", "absent", "absent"] as LetterMark[] },
+  ];
+  assert.throws(() => encodeHistory(badMarks), /history\[0\]: feedback must be 5 of/);
+  assert.throws(() => encodeHistory([fbEntry("crane"), fbEntry("cran")]), /history\[1\]/);
+});
+
+function fbEntry(guess: string): HistoryEntry {
+  return { guess, feedback: ["absent", "absent", "absent", "absent", "absent"] };
+}

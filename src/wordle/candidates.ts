@@ -25,12 +25,32 @@ function checkGuess(guess: string, where: string): string {
   return guess.toLowerCase();
 }
 
-/** Convert a history to pattern codes (lowercased guesses, validated once). */
-export function encodeHistory(history: readonly HistoryEntry[]): CodedHistoryEntry[] {
-  return history.map((entry, i) => ({
-    guess: checkGuess(entry.guess, `history[${i}]`),
-    code: encodePattern(entry.feedback),
-  }));
+const MARKS: readonly string[] = ["correct", "present", "absent"];
+
+/**
+ * Convert a history to pattern codes: lowercased guesses, marks checked and encoded, entries that
+ * are already coded checked and passed through. Errors name the entry (`history[i]`).
+ */
+export function encodeHistory(history: readonly (HistoryEntry | CodedHistoryEntry)[]): CodedHistoryEntry[] {
+  return history.map((entry, i) => {
+    const where = `history[${i}]`;
+    if (entry === null || typeof entry !== "object")
+      throw new Error(`${where}: expected { guess, feedback }`);
+    const guess = checkGuess(entry.guess, where);
+    if ("code" in entry) {
+      if (!Number.isInteger(entry.code) || entry.code < 0 || entry.code > 242) {
+        throw new Error(`${where}: pattern code must be an integer in 0..242, got ${entry.code}`);
+      }
+      return { guess, code: entry.code };
+    }
+    const { feedback } = entry;
+    if (!Array.isArray(feedback) || feedback.length !== 5 || feedback.some((m) => !MARKS.includes(m))) {
+      throw new Error(
+        `${where}: feedback must be 5 of correct|present|absent, got ${JSON.stringify(feedback)}`,
+      );
+    }
+    return { guess, code: encodePattern(feedback) };
+  });
 }
 
 /** True iff `word` could be the secret given the history (case-insensitive). */

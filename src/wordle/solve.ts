@@ -6,6 +6,7 @@ import type { CodedHistoryEntry } from "./candidates.js";
 import { filterByCode } from "./entropy.js";
 import { ALL_CORRECT } from "./score.js";
 import { createSolver, type GuessPool, type SolverName, type SolverOptions } from "./solver.js";
+import type { AllowedListName } from "./words.js";
 
 export interface SolveOptions extends SolverOptions {
   /** Secrets to play (must be answers); default all 2,315 answers. */
@@ -27,7 +28,7 @@ export interface SolveReport {
   /** The fixed opener, or null when the solver chose it (entropy) or drew it (random). */
   opener: string | null;
   pool: GuessPool;
-  allowed: string;
+  allowed: AllowedListName;
   hard: boolean;
   seed: number | null;
   games: number;

@@ -47,17 +47,6 @@ export interface Solver {
   choose(state: SolverState): number;
 }
 
-function toCoded(history: readonly AnyHistoryEntry[]): CodedHistoryEntry[] {
-  return history.map((entry, i) =>
-    "code" in entry
-      ? { guess: entry.guess.toLowerCase(), code: entry.code }
-      : (encodeHistory([entry])[0] ?? fail(i)),
-  );
-}
-function fail(i: number): never {
-  throw new Error(`solver: history[${i}] is not a guess with feedback`);
-}
-
 /** Answer indices consistent with a history (guesses outside the guess list are scored directly). */
 export function candidateIndices(table: PatternTable, history: readonly CodedHistoryEntry[]): number[] {
   let alive = table.answers.map((_, i) => i);
@@ -112,7 +101,7 @@ export function createSolver(options: SolverOptions): Solver {
     opener: opener === null ? null : table.guesses[opener],
     choose: (state) => policy.choose(state),
     nextGuess(history) {
-      const coded = toCoded(history);
+      const coded = encodeHistory(history);
       const candidates = candidateIndices(table, coded);
       if (candidates.length === 0) {
         const shown = coded.map((h) => `${h.guess}:${h.code}`).join(", ");
