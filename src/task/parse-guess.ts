@@ -11,7 +11,8 @@ const OPEN_TAG = /<guess>/i;
 const CLOSE_TAG = /<\/guess>/gi;
 const OPEN_LENGTH = "<guess>".length;
 /** Labels models copy from the system prompt's `<guess> guessed-word </guess>` example. */
-const LEADING_LABEL = /^\s*(?:guessed[- _]?word|word|answer)\s*:/i;
+const LABEL = /(?:guessed[- _]?word|word|answer)\s*:/iy;
+const LEADING_SPACE = /\s*/y;
 
 export interface GuessLocation {
   /** The cleaned guess (A-Z only, upper case); may be empty or of any length. */
@@ -38,12 +39,33 @@ export function locateGuess(text: unknown): GuessLocation | null {
   };
 }
 
-/** Strip a label and keep A-Z letters, upper-cased (filter first so "ß" cannot become "SS"). */
+/**
+ * Strip a label and keep A-Z letters, upper-cased (filter first so "ß" cannot become "SS").
+ * Sticky regexes and a char-code loop keep this linear even for megabytes of input.
+ */
 export function cleanGuess(inner: string): string {
-  return inner
-    .replace(LEADING_LABEL, "")
-    .replace(/[^A-Za-z]/g, "")
-    .toUpperCase();
+  LEADING_SPACE.lastIndex = 0;
+  LEADING_SPACE.exec(inner);
+  LABEL.lastIndex = LEADING_SPACE.lastIndex;
+  const start = LABEL.exec(inner) === null ? 0 : LABEL.lastIndex;
+  return upperLetters(inner, start);
+}
+
+/** The A-Z/a-z letters of `s` from `start`, upper-cased; a char-code loop, linear for any input. */
+function upperLetters(s: string, start: number): string {
+  const chunk: number[] = [];
+  let out = "";
+  for (let i = start; i < s.length; i++) {
+    const lower = s.charCodeAt(i) | 0x20; // folds A-Z onto a-z; no other code lands in a-z
+    if (lower >= 97 && lower <= 122) {
+      chunk.push(lower - 32);
+      if (chunk.length === 4096) {
+        out += String.fromCharCode(...chunk);
+        chunk.length = 0;
+      }
+    }
+  }
+  return out + String.fromCharCode(...chunk);
 }
 
 /**
@@ -51,5 +73,13 @@ export function cleanGuess(inner: string): string {
  * when the completion has no complete `<guess>...</guess>` pair. Never throws.
  */
 export function parseGuess(completion: unknown): string | null {
-  return locateGuess(completion)?.guess ?? null;
+  if (typeof completion !== "string") return null;
+  // One-entry memo: several reward functions parse the same completion in a row.
+  if (completion !== lastCompletion) {
+    lastCompletion = completion;
+    lastGuess = locateGuess(completion)?.guess ?? null;
+  }
+  return lastGuess;
 }
+let lastCompletion: string | undefined;
+let lastGuess: string | null = null;

@@ -15,10 +15,13 @@ export function clampProgress(progress: number): number {
   return Math.min(1, Math.max(0, progress));
 }
 
-/** The completion as the format checks see it: the prompt pre-fills `<think>`. */
-export function withThinkPrefix(completion: unknown): string {
-  return "<think>" + asText(completion);
-}
+/*
+ * The format checks read `"<think>" + completion`, because the prompt pre-fills `<think>`. They
+ * search the completion itself instead of building that string: every tag they look for starts
+ * with "</" or "<g", which cannot begin inside the prefix "<think>" nor straddle its end, so a
+ * match in the prefixed text is a match in the completion shifted by 7 characters. This keeps a
+ * multi-megabyte completion from being copied once per reward function.
+ */
 
 export interface ThinkThenGuess {
   location: GuessLocation | null;
@@ -26,33 +29,41 @@ export interface ThinkThenGuess {
   thinkClosedFirst: boolean;
 }
 
-/** Locate the guess in `"<think>" + completion` and whether the thinking was closed before it. */
+// One-entry memo: the reward functions of a preset (and the metrics) read the same completion
+// one after another; a repeated string is recognised by identity before any character compare.
+let memoCompletion: string | undefined;
+let memoReading: ThinkThenGuess = { location: null, thinkClosedFirst: false };
+
+/** Locate the guess and whether the thinking was closed before it (the `<think>` is pre-filled). */
 export function readThinkThenGuess(completion: unknown): ThinkThenGuess {
-  const text = withThinkPrefix(completion);
+  const text = asText(completion);
+  if (text === memoCompletion) return memoReading;
   const location = locateGuess(text);
-  if (location === null) return { location, thinkClosedFirst: false };
-  const close = text.search(/<\/think>/i);
-  return { location, thinkClosedFirst: close >= 0 && close < location.openIndex };
+  const close = location === null ? -1 : text.search(/<\/think>/i);
+  memoCompletion = text;
+  memoReading = { location, thinkClosedFirst: location !== null && close >= 0 && close < location.openIndex };
+  return memoReading;
 }
+
+const COURSE_CLOSE = "</guess>";
+const COURSE_SEPARATOR = "</think>\n<guess>";
 
 /**
  * The course's format regex, `^<think>\s*([\s\S]*?)\s*<\/think>\n<guess>\s*([\s\S]*?)\s*<\/guess>$`
- * (Python `re.search`, case-sensitive), decided in linear time. The two lazy groups absorb the
- * `\s*` around them, so the regex matches exactly when the text starts with `<think>`, ends with
- * `</guess>` (Python's `$` also allows one final "\n"), and a `</think>\n<guess>` starts at or
- * after offset 7 and ends no later than that final `</guess>`. The regex itself backtracks
- * quadratically (or worse) on long whitespace runs, which a fuzzed or degenerate completion hits.
+ * (Python `re.search`, case-sensitive), on `"<think>" + completion`, decided in linear time. The two
+ * lazy groups absorb the `\s*` around them, so the regex matches exactly when the text ends with
+ * `</guess>` (Python's `$` also allows one final "\n") and a `</think>\n<guess>` after the
+ * prefilled `<think>` ends no later than that final `</guess>`. The regex itself backtracks
+ * quadratically (or worse) on long whitespace runs, which a degenerate completion hits.
  */
 export function matchesCourseFormat(completion: unknown): boolean {
-  const text = withThinkPrefix(completion);
-  const CLOSE = "</guess>";
+  const text = asText(completion);
   let end: number;
-  if (text.endsWith(CLOSE)) end = text.length - CLOSE.length;
-  else if (text.endsWith(CLOSE + "\n")) end = text.length - CLOSE.length - 1;
+  if (text.endsWith(COURSE_CLOSE)) end = text.length - COURSE_CLOSE.length;
+  else if (text.endsWith(COURSE_CLOSE + "\n")) end = text.length - COURSE_CLOSE.length - 1;
   else return false;
-  const SEPARATOR = "</think>\n<guess>";
-  const at = text.indexOf(SEPARATOR, "<think>".length);
-  return at >= 0 && at + SEPARATOR.length <= end;
+  const at = text.indexOf(COURSE_SEPARATOR);
+  return at >= 0 && at + COURSE_SEPARATOR.length <= end;
 }
 
 /** Number of distinct characters of a string. */
