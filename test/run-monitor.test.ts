@@ -57,7 +57,11 @@ test("running means over the last N logged rows", () => {
   // A key missing from some rows averages over the rows that have it.
   close(f[3]!["running/behaviour/format_rate"], 1.0);
   assert.equal(f[4]!["running/behaviour/format_rate"], undefined, "gone once it leaves the window");
-  assert.equal((f[0] as unknown as Record<string, unknown>)["running/step"], undefined, "step is not averaged");
+  assert.equal(
+    (f[0] as unknown as Record<string, unknown>)["running/step"],
+    undefined,
+    "step is not averaged",
+  );
 });
 
 test("success criteria: each part tracked, first step they all held, and the checkpoint that holds it", () => {
