@@ -1,0 +1,134 @@
+/**
+ * Grouped-query self-attention of Qwen2/Llama, with causal + padding masks and an optional KV cache.
+ *
+ *   q = x Wq^T (+bq), k = x Wk^T (+bk), v = x Wv^T (+bv)      (each head headDim wide)
+ *   q, k <- rope(q), rope(k)
+ *   out  = softmax(q k^T / sqrt(headDim) + mask) v,  then o_proj
+ *
+ * Grouped-query heads: query head h reads key/value head h / (heads / kvHeads). Instead of copying
+ * K and V for every query head (transformers' repeat_kv), the query heads of one group are stacked
+ * along the sequence dim, [B, kvHeads, group * S, D], and attend to their shared K/V directly: the
+ * same dot products, without materialising repeated K/V (which matters when decoding from a cache).
+ *
+ * Masking: key j is visible to query i when j <= i (causal, in absolute positions) and key j is not
+ * padding. Masked scores get the dtype's most negative finite value (torch.finfo(dtype).min, as
+ * transformers uses) and the softmax runs in float32. A query that is itself padding would see no
+ * key at all; it is allowed to see every key instead, so its row stays finite (its output is
+ * meaningless and ignored, as in transformers).
+ */
+import type { DType } from "../engine/dtype.js";
+import { arange, hasFusedAttention, scaledDotProductAttention } from "../engine/index.js";
+import type { Tensor } from "../engine/tensor.js";
+import type { ModelConfig } from "./hf-config.js";
+import type { KVCache } from "./kv-cache.js";
+import { type LayerLora, loraLinear } from "./lora.js";
+import { applyRope, type RopeAngles } from "./rope.js";
+import type { DecoderLayerWeights } from "./weights.js";
+
+/** torch.finfo(dtype).min for the float dtypes activations can have. */
+export function finfoMin(dtype: DType): number {
+  switch (dtype) {
+    case "float32":
+      return -3.4028234663852886e38;
+    case "bfloat16":
+      return -3.3895313892515355e38;
+    case "float16":
+      return -65504;
+    case "float64":
+      return -Number.MAX_VALUE;
+    default:
+      throw new Error(`attention: no finite minimum for dtype ${dtype}`);
+  }
+}
+
+/**
+ * The boolean visibility mask [B or 1, 1, S, pastLength + S] (true = may attend), or null when
+ * every key is visible (one new token and no padding mask).
+ *
+ * @param attentionMask int64/bool [B, pastLength + S], 1 for real tokens, or undefined.
+ */
+export function buildAttentionMask(
+  attentionMask: Tensor | undefined,
+  seqLength: number,
+  pastLength: number,
+): Tensor | null {
+  const total = pastLength + seqLength;
+  if (attentionMask === undefined && seqLength === 1) return null;
+  const device = attentionMask?.device ?? "cpu";
+  const keyPos = arange(total, { device }).unsqueeze(0); // [1, T]
+  const queryPos = arange(pastLength, total, 1, { device }).unsqueeze(1); // [S, 1]
+  let visible = keyPos.le(queryPos).unsqueeze(0); // [1, S, T]
+  if (attentionMask !== undefined) {
+    const real = attentionMask.ne(0); // [B, T]
+    visible = visible.logicalAnd(real.unsqueeze(1)); // [B, S, T]
+    const paddedQuery = real.narrow(1, pastLength, seqLength).logicalNot().unsqueeze(2); // [B, S, 1]
+    visible = visible.logicalOr(paddedQuery);
+  }
+  return visible.unsqueeze(1);
+}
+
+export interface AttentionContext {
+  angles: RopeAngles;
+  /** From buildAttentionMask. */
+  mask: Tensor | null;
+  cache: KVCache | undefined;
+  training: boolean;
+}
+
+/** Splits [B, S, heads * D] into [B, heads, S, D]. */
+function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
+  const [b, s] = x.shape as [number, number];
+  return x.view(b, s, heads, headDim).transpose(1, 2);
+}
+
+export function selfAttention(
+  x: Tensor,
+  layerIndex: number,
+  w: DecoderLayerWeights,
+  lora: LayerLora | null,
+  config: ModelConfig,
+  ctx: AttentionContext,
+): Tensor {
+  const [b, s] = x.shape as [number, number];
+  const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  const group = heads / kvHeads;
+
+  let q = splitHeads(loraLinear(x, w.qProj, lora?.q_proj, ctx.training), heads, headDim);
+  let k = splitHeads(loraLinear(x, w.kProj, lora?.k_proj, ctx.training), kvHeads, headDim);
+  let v = splitHeads(loraLinear(x, w.vProj, lora?.v_proj, ctx.training), kvHeads, headDim);
+  q = applyRope(q, ctx.angles);
+  k = applyRope(k, ctx.angles);
+  if (ctx.cache) ({ keys: k, values: v } = ctx.cache.append(layerIndex, k, v));
+  const total = k.size(2);
+
+  // [B, heads, S, D] -> [B, kvHeads, group * S, D]: query heads of one group share K/V.
+  const qGrouped = q.reshape(b, kvHeads, group * s, headDim);
+  const scale = 1 / Math.sqrt(headDim);
+  let out: Tensor;
+  if (hasFusedAttention()) {
+    const attnMask =
+      ctx.mask === null
+        ? undefined
+        : ctx.mask
+            .unsqueeze(2)
+            .expand(ctx.mask.size(0), 1, group, s, total)
+            .reshape(ctx.mask.size(0), 1, group * s, total);
+    out = scaledDotProductAttention(qGrouped, k, v, { attnMask, scale });
+  } else {
+    let scores = qGrouped.matmul(k.transpose(-2, -1)).mul(scale); // [B, kvHeads, group * S, T]
+    if (ctx.mask !== null) {
+      const hidden = ctx.mask.logicalNot().unsqueeze(2); // [B|1, 1, 1, S, T]
+      scores = scores
+        .view(b, kvHeads, group, s, total)
+        .maskedFill(hidden, finfoMin(scores.dtype))
+        .view(b, kvHeads, group * s, total);
+    }
+    const probs = scores.softmax(-1, "float32").to(q.dtype);
+    out = probs.matmul(v); // [B, kvHeads, group * S, D]
+  }
+  const merged = out
+    .reshape(b, heads, s, headDim)
+    .transpose(1, 2)
+    .reshape(b, s, heads * headDim);
+  return loraLinear(merged, w.oProj, lora?.o_proj, ctx.training);
+}

@@ -1,0 +1,252 @@
+/**
+ * Loading a Hugging Face checkpoint's tensors into the engine: `model.safetensors`, or the shards
+ * listed in `model.safetensors.index.json` (its `weight_map` says which file holds each tensor).
+ *
+ * Tensors are read one at a time straight from the file into libtorch (fromFile), converted to the
+ * requested dtype and moved to the device on the way, so the checkpoint is never held twice in
+ * memory. Every tensor's shape is checked against the config before it is used; a missing tensor
+ * or a wrong shape is an error naming the tensor and the file.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Device, DType } from "../engine/dtype.js";
+import { fromFile, keep } from "../engine/index.js";
+import { openSafetensors, type SafetensorsFile } from "../engine/safetensors.js";
+import type { SafetensorsDtype } from "../engine/safetensors-dtypes.js";
+import type { Tensor } from "../engine/tensor.js";
+import type { ModelConfig } from "./hf-config.js";
+
+/** A linear layer's parameters as torch stores them: weight [out, in], optional bias [out]. */
+export interface LinearWeights {
+  weight: Tensor;
+  bias: Tensor | null;
+}
+
+export interface DecoderLayerWeights {
+  inputLayernorm: Tensor;
+  qProj: LinearWeights;
+  kProj: LinearWeights;
+  vProj: LinearWeights;
+  oProj: LinearWeights;
+  postAttentionLayernorm: Tensor;
+  gateProj: LinearWeights;
+  upProj: LinearWeights;
+  downProj: LinearWeights;
+}
+
+export interface ModelWeights {
+  embedTokens: Tensor;
+  layers: DecoderLayerWeights[];
+  norm: Tensor;
+  /** The same Tensor object as embedTokens when the config ties them. */
+  lmHead: Tensor;
+}
+
+export interface LoadWeightsOptions {
+  device?: Device;
+  /** Element type of the loaded weights (default: float32). */
+  dtype?: DType;
+}
+
+export class WeightsError extends Error {
+  constructor(
+    readonly where: string,
+    detail: string,
+  ) {
+    super(`${where}: ${detail}`);
+    this.name = "WeightsError";
+  }
+}
+
+const ENGINE_DTYPES: Partial<Record<SafetensorsDtype, DType>> = {
+  F32: "float32",
+  BF16: "bfloat16",
+  F16: "float16",
+  F64: "float64",
+};
+
+/** Which file holds each tensor name: one file, or the shards of an index. */
+function weightMap(dir: string): { files: string[]; fileOf: (name: string) => string | undefined } {
+  const single = join(dir, "model.safetensors");
+  const index = join(dir, "model.safetensors.index.json");
+  if (existsSync(single)) return { files: [single], fileOf: () => single };
+  if (!existsSync(index))
+    throw new WeightsError(
+      dir,
+      "no model.safetensors or model.safetensors.index.json in the model directory",
+    );
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(index, "utf8"));
+  } catch (error) {
+    throw new WeightsError(index, `cannot read the shard index: ${(error as Error).message}`);
+  }
+  const map = (json as { weight_map?: unknown }).weight_map;
+  if (map === null || typeof map !== "object" || Array.isArray(map))
+    throw new WeightsError(index, 'expected an object "weight_map" mapping tensor names to shard files');
+  const entries = Object.entries(map as Record<string, unknown>);
+  for (const [name, file] of entries)
+    if (typeof file !== "string")
+      throw new WeightsError(index, `weight_map["${name}"] must be a file name, got ${JSON.stringify(file)}`);
+  const byName = new Map(entries.map(([name, file]) => [name, join(dir, file as string)]));
+  return { files: [...new Set(byName.values())], fileOf: (name) => byName.get(name) };
+}
+
+/**
+ * Opens the checkpoint's files lazily and reads single tensors with shape checks. Close it when
+ * done (it holds file descriptors).
+ */
+export class CheckpointReader {
+  private readonly open = new Map<string, SafetensorsFile>();
+  private readonly map: ReturnType<typeof weightMap>;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: LoadWeightsOptions = {},
+  ) {
+    this.map = weightMap(dir);
+  }
+
+  private file(path: string): SafetensorsFile {
+    let f = this.open.get(path);
+    if (!f) {
+      f = openSafetensors(path);
+      this.open.set(path, f);
+    }
+    return f;
+  }
+
+  /** Whether the checkpoint has a tensor of this name. */
+  has(name: string): boolean {
+    const path = this.map.fileOf(name);
+    return path !== undefined && existsSync(path) && this.file(path).tensors.has(name);
+  }
+
+  /** Reads one tensor, checking its shape, converted to the target dtype and device. */
+  read(name: string, shape: readonly number[]): Tensor {
+    const path = this.map.fileOf(name);
+    const where = path ?? this.map.files.join(", ");
+    if (path === undefined) throw new WeightsError(where, `missing tensor "${name}"`);
+    const info = this.file(path).tensors.get(name);
+    if (!info) throw new WeightsError(path, `missing tensor "${name}"`);
+    const got = `[${info.shape.join(", ")}]`;
+    const want = `[${shape.join(", ")}]`;
+    if (got !== want)
+      throw new WeightsError(path, `tensor "${name}" has shape ${got}, the config implies ${want}`);
+    const dtype = ENGINE_DTYPES[info.dtype];
+    if (dtype === undefined)
+      throw new WeightsError(path, `tensor "${name}" is ${info.dtype}; supported: F32, BF16, F16, F64`);
+    return fromFile(path, info.byteOffset, dtype, info.shape, {
+      to: this.options.dtype ?? "float32",
+      device: this.options.device ?? "cpu",
+    });
+  }
+
+  close(): void {
+    for (const f of this.open.values()) f.close();
+    this.open.clear();
+  }
+}
+
+/** Every tensor a Qwen2/Llama checkpoint must hold, with the shape the config implies. */
+export function expectedTensors(config: ModelConfig): Map<string, number[]> {
+  const { hiddenSize: h, intermediateSize: m, headDim, vocabSize } = config;
+  const q = config.numAttentionHeads * headDim;
+  const kv = config.numKeyValueHeads * headDim;
+  const out = new Map<string, number[]>();
+  out.set("model.embed_tokens.weight", [vocabSize, h]);
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const p = `model.layers.${i}`;
+    out.set(`${p}.input_layernorm.weight`, [h]);
+    out.set(`${p}.post_attention_layernorm.weight`, [h]);
+    const linears: [string, number, number, boolean][] = [
+      ["self_attn.q_proj", q, h, config.qkvBias],
+      ["self_attn.k_proj", kv, h, config.qkvBias],
+      ["self_attn.v_proj", kv, h, config.qkvBias],
+      ["self_attn.o_proj", h, q, config.oProjBias],
+      ["mlp.gate_proj", m, h, config.mlpBias],
+      ["mlp.up_proj", m, h, config.mlpBias],
+      ["mlp.down_proj", h, m, config.mlpBias],
+    ];
+    for (const [name, outDim, inDim, bias] of linears) {
+      out.set(`${p}.${name}.weight`, [outDim, inDim]);
+      if (bias) out.set(`${p}.${name}.bias`, [outDim]);
+    }
+  }
+  out.set("model.norm.weight", [h]);
+  if (!config.tieWordEmbeddings) out.set("lm_head.weight", [vocabSize, h]);
+  return out;
+}
+
+/**
+ * Loads every weight of a Qwen2/Llama checkpoint directory. With tied embeddings the LM head is
+ * the embedding matrix itself (a checkpoint that still stores `lm_head.weight` is not read twice).
+ */
+export function loadWeights(
+  dir: string,
+  config: ModelConfig,
+  options: LoadWeightsOptions = {},
+): ModelWeights {
+  const reader = new CheckpointReader(dir, options);
+  const loaded: Tensor[] = [];
+  const read = (name: string, shape: readonly number[]): Tensor => {
+    const t = reader.read(name, shape);
+    loaded.push(t);
+    return t;
+  };
+  try {
+    const shapes = expectedTensors(config);
+    const get = (name: string): Tensor => read(name, shapes.get(name) as number[]);
+    const linear = (prefix: string): LinearWeights => ({
+      weight: get(`${prefix}.weight`),
+      bias: shapes.has(`${prefix}.bias`) ? get(`${prefix}.bias`) : null,
+    });
+    const embedTokens = get("model.embed_tokens.weight");
+    const layers: DecoderLayerWeights[] = [];
+    for (let i = 0; i < config.numHiddenLayers; i++) {
+      const p = `model.layers.${i}`;
+      layers.push({
+        inputLayernorm: get(`${p}.input_layernorm.weight`),
+        qProj: linear(`${p}.self_attn.q_proj`),
+        kProj: linear(`${p}.self_attn.k_proj`),
+        vProj: linear(`${p}.self_attn.v_proj`),
+        oProj: linear(`${p}.self_attn.o_proj`),
+        postAttentionLayernorm: get(`${p}.post_attention_layernorm.weight`),
+        gateProj: linear(`${p}.mlp.gate_proj`),
+        upProj: linear(`${p}.mlp.up_proj`),
+        downProj: linear(`${p}.mlp.down_proj`),
+      });
+    }
+    const norm = get("model.norm.weight");
+    const lmHead = config.tieWordEmbeddings ? embedTokens : get("lm_head.weight");
+    // The caller owns the weights (a model disposes them), whatever scope loading ran in.
+    return keep({ embedTokens, layers, norm, lmHead });
+  } catch (error) {
+    for (const t of loaded) t.dispose();
+    throw error;
+  } finally {
+    reader.close();
+  }
+}
+
+/** Every distinct tensor of a weight set (the tied head counted once). */
+export function allWeightTensors(weights: ModelWeights): Tensor[] {
+  const out = new Set<Tensor>([weights.embedTokens, weights.norm, weights.lmHead]);
+  for (const layer of weights.layers) {
+    out.add(layer.inputLayernorm);
+    out.add(layer.postAttentionLayernorm);
+    for (const lin of [
+      layer.qProj,
+      layer.kProj,
+      layer.vProj,
+      layer.oProj,
+      layer.gateProj,
+      layer.upProj,
+      layer.downProj,
+    ]) {
+      out.add(lin.weight);
+      if (lin.bias) out.add(lin.bias);
+    }
+  }
+  return [...out];
+}
