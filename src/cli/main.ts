@@ -12,6 +12,8 @@ program
   .showHelpAfterError();
 
 // Sub-commands (one line each; keep alphabetical).
+import { register as registerDashboard } from "./commands/dashboard.js";
+registerDashboard(program);
 import { register as registerPlan } from "./commands/plan.js";
 registerPlan(program);
 import { register as registerSolve } from "./commands/solve.js";

@@ -1,0 +1,98 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import type { Command } from "commander";
+import { DemoRun } from "../../dashboard/demo-run.js";
+import { startDashboard } from "../../dashboard/server.js";
+
+/**
+ * `wordle-grpo dashboard [RUN_DIR ...]`: a local web page that follows one or more runs live.
+ * `--demo DIR` writes a synthetic run into DIR and keeps appending to it, to try the page
+ * without training anything.
+ */
+
+interface DashboardFlags {
+  host: string;
+  port: string;
+  demo?: string;
+  demoInterval: string;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port expects an integer from 0 to 65535, got "${text}"`);
+  }
+  return port;
+}
+
+function checkRunDir(dir: string): string | null {
+  if (!existsSync(dir)) return `${dir} does not exist yet; waiting for the trainer to create it`;
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory (expected a run directory)`);
+  return null;
+}
+
+/** Starts appending demo rows: one logged step per `intervalMs`, like a fast trainer. */
+function startDemo(dir: string, intervalMs: number): () => void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new Error(`--demo ${dir}: the folder is not empty; give a new or empty folder for the demo run`);
+  }
+  const demo = new DemoRun(dir, { runName: "demo", maxSteps: 2100, loggingSteps: 10, evalSteps: 100 });
+  demo.writeConfig();
+  demo.appendSteps(60);
+  const timer = setInterval(() => {
+    demo.appendSteps(1);
+    if (demo.step >= demo.options.maxSteps) clearInterval(timer);
+  }, intervalMs);
+  return () => clearInterval(timer);
+}
+
+export function register(program: Command): void {
+  program
+    .command("dashboard")
+    .description(
+      "Serve a local web page that follows training runs live (reward curves, criteria, milestones, games)",
+    )
+    .argument("[RUN_DIR...]", "run directories to follow and overlay (one colour each)")
+    .option("--host <host>", "interface to bind; keep the default unless you know why", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0 picks a free one)", "8787")
+    .option("--demo <dir>", "write a synthetic run into <dir>, keep appending to it, and show it")
+    .option("--demo-interval <ms>", "milliseconds between demo steps", "1000")
+    .action(async (runDirs: string[], flags: DashboardFlags) => {
+      const dirs = [...runDirs];
+      let stopDemo = (): void => {};
+      if (flags.demo) {
+        const interval = Number(flags.demoInterval);
+        if (!Number.isFinite(interval) || interval < 10) {
+          throw new Error(`--demo-interval expects milliseconds >= 10, got "${flags.demoInterval}"`);
+        }
+        stopDemo = startDemo(flags.demo, interval);
+        dirs.push(flags.demo);
+      }
+      if (dirs.length === 0)
+        throw new Error("dashboard: give at least one RUN_DIR (or --demo DIR to try it)");
+      for (const dir of dirs) {
+        const note = checkRunDir(dir);
+        if (note) process.stderr.write(`dashboard: ${note}\n`);
+      }
+      const started = Date.now();
+      const server = await startDashboard({ runDirs: dirs, host: flags.host, port: parsePort(flags.port) });
+      for (const run of server.runs) {
+        process.stdout.write(
+          `  ${run.info.label}: ${run.columns.rowCount.toLocaleString("en-US")} training rows (${run.dir})\n`,
+        );
+      }
+      process.stdout.write(
+        `dashboard: loaded in ${((Date.now() - started) / 1000).toFixed(1)} s; open ${server.url}\n`,
+      );
+      if (flags.host !== "127.0.0.1" && flags.host !== "localhost" && flags.host !== "::1") {
+        process.stderr.write(
+          `dashboard: warning: listening on ${flags.host}; anyone who can reach it can read these runs\n`,
+        );
+      }
+      const stop = (): void => {
+        stopDemo();
+        void server.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}

@@ -1,0 +1,65 @@
+/**
+ * Numeric training metrics stored column by column (one Float32Array per key), so 100,000 rows
+ * cost a few megabytes and can be sent to the page as one binary blob instead of 100,000 JSON
+ * objects. A row that lacks a key holds NaN there. float32 is plenty for plotting; exact values
+ * (criteria, latest row) travel as JSON.
+ */
+export class MetricColumns {
+  readonly keys: string[] = [];
+  private readonly index = new Map<string, number>();
+  private columns: Float32Array[] = [];
+  private capacity = 1024;
+  rowCount = 0;
+
+  /** Appends one row; keys seen for the first time become new columns (NaN for earlier rows). */
+  push(row: Record<string, unknown>): void {
+    if (this.rowCount === this.capacity) this.grow();
+    const r = this.rowCount;
+    for (const key in row) {
+      const value = row[key];
+      if (typeof value !== "number") continue;
+      let c = this.index.get(key);
+      if (c === undefined) c = this.addColumn(key);
+      this.columns[c][r] = value;
+    }
+    this.rowCount += 1;
+  }
+
+  column(key: string): Float32Array | undefined {
+    const c = this.index.get(key);
+    return c === undefined ? undefined : this.columns[c].subarray(0, this.rowCount);
+  }
+
+  /**
+   * The first `rows` rows of the first `cols` columns, column-major, little-endian float32
+   * (the layout of a Float32Array on every platform a browser runs on).
+   */
+  toBinary(rows: number, cols: number): Buffer {
+    const n = Math.min(rows, this.rowCount);
+    const k = Math.min(cols, this.keys.length);
+    const out = Buffer.alloc(4 * n * k);
+    const view = new Float32Array(out.buffer, out.byteOffset, n * k);
+    for (let c = 0; c < k; c++) view.set(this.columns[c].subarray(0, n), c * n);
+    return out;
+  }
+
+  private addColumn(key: string): number {
+    const c = this.keys.length;
+    this.keys.push(key);
+    this.index.set(key, c);
+    const column = new Float32Array(this.capacity);
+    column.fill(Number.NaN);
+    this.columns.push(column);
+    return c;
+  }
+
+  private grow(): void {
+    this.capacity *= 2;
+    this.columns = this.columns.map((old) => {
+      const column = new Float32Array(this.capacity);
+      column.fill(Number.NaN);
+      column.set(old);
+      return column;
+    });
+  }
+}

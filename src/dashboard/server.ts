@@ -1,0 +1,270 @@
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, resolve } from "node:path";
+import { PACKAGE_ROOT } from "../paths.js";
+import { RunState, type RunUpdate } from "./run-state.js";
+import { resolveFileInside, splitRawPath } from "./safe-path.js";
+import { EVENTS } from "./shared/protocol.js";
+
+export interface DashboardOptions {
+  /** Run directories to follow; they need not contain any files yet. */
+  runDirs: string[];
+  /** Interface to bind. Default 127.0.0.1: the dashboard is for the local user only. */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default 8787. */
+  port?: number;
+  /** Folder with the bundled page (index.html, app.js, app.css). Default dist/dashboard-web. */
+  assetsDir?: string;
+  /** How often to look for appended rows, in milliseconds. Default 250. */
+  pollMs?: number;
+}
+
+export interface DashboardServer {
+  url: string;
+  port: number;
+  runs: RunState[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_ASSETS_DIR = join(PACKAGE_ROOT, "dist", "dashboard-web");
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".jsonl": "application/x-ndjson; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+  ".txt": "text/plain; charset=utf-8",
+  ".md": "text/plain; charset=utf-8",
+};
+
+/**
+ * Loads the bundled page into memory. Only these exact file names are ever served as assets,
+ * so no request path reaches the file system through this route.
+ */
+function loadAssets(dir: string): Map<string, Buffer> {
+  if (!existsSync(join(dir, "index.html"))) {
+    throw new Error(
+      `dashboard page not built: ${join(dir, "index.html")} is missing; run \`npm run build\` ` +
+        "(or `node scripts/build-dashboard.mjs`)",
+    );
+  }
+  const assets = new Map<string, Buffer>();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!/^[\w.-]+$/.test(name) || !CONTENT_TYPES[extname(name)] || !statSync(path).isFile()) continue;
+    assets.set(name, readFileSync(path));
+  }
+  return assets;
+}
+
+function loopbackHosts(host: string): Set<string> | null {
+  const loopback = host === "127.0.0.1" || host === "localhost" || host === "::1";
+  return loopback ? new Set(["127.0.0.1", "localhost", "[::1]", "::1"]) : null;
+}
+
+/**
+ * Starts the dashboard: reads every run directory once, then serves the page and pushes new rows
+ * over server-sent events as the run files grow.
+ */
+export async function startDashboard(options: DashboardOptions): Promise<DashboardServer> {
+  if (options.runDirs.length === 0) throw new Error("dashboard: give at least one run directory");
+  const host = options.host ?? "127.0.0.1";
+  const pollMs = options.pollMs ?? 250;
+  const assets = loadAssets(options.assetsDir ?? DEFAULT_ASSETS_DIR);
+  const runs = options.runDirs.map((dir, id) => new RunState(id, resolve(dir)));
+  const clients = new Set<ServerResponse>();
+  // Requests for Host names other than the loopback ones are refused when bound to loopback, so a
+  // web page on another origin cannot read the runs through DNS rebinding.
+  const allowedHosts = loopbackHosts(host);
+
+  let polling: Promise<void> = Promise.resolve();
+  const pollAll = async (): Promise<void> => {
+    for (const run of runs) {
+      const update = await run.poll();
+      broadcast(run, update);
+    }
+  };
+
+  const send = (res: ServerResponse, event: string, data: unknown): void => {
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  const sendToAll = (event: string, data: unknown): void => {
+    if (clients.size === 0) return;
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const res of clients) res.write(text);
+  };
+
+  function broadcast(run: RunState, update: RunUpdate): void {
+    const runId = run.info.id;
+    if (update.reset) {
+      sendToAll(EVENTS.init, run.init());
+      return;
+    }
+    if (update.config !== undefined)
+      sendToAll(EVENTS.config, { runId, config: update.config, run: run.info });
+    if (update.metrics) sendToAll(EVENTS.metrics, { runId, ...update.metrics });
+    if (update.evalRows) sendToAll(EVENTS.evalRows, { runId, rows: update.evalRows });
+    if (update.samples) sendToAll(EVENTS.samples, { runId, rows: update.samples });
+    if (update.games) sendToAll(EVENTS.games, { runId, rows: update.games });
+    for (const message of update.problems) sendToAll(EVENTS.problem, { runId, message });
+  }
+
+  // Read what is already there before accepting requests, so the first page load is complete.
+  await pollAll();
+  disambiguateLabels(runs);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      polling = pollAll()
+        .catch((err: unknown) => sendToAll(EVENTS.problem, { runId: -1, message: String(err) }))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, pollMs);
+  };
+  schedule();
+  const heartbeat = setInterval(() => {
+    for (const res of clients) res.write(": keep-alive\n\n");
+  }, 15_000);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, "method not allowed");
+    if (allowedHosts) {
+      const hostName = (req.headers.host ?? "").replace(/:\d+$/, "");
+      if (!allowedHosts.has(hostName)) return reply(res, 403, "forbidden host");
+    }
+    const rawUrl = req.url ?? "/";
+    const queryAt = rawUrl.indexOf("?");
+    const rawPath = queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt < 0 ? "" : rawUrl.slice(queryAt + 1));
+    if (!rawPath.startsWith("/")) return reply(res, 400, "bad request");
+    if (rawPath === "/") return serveAsset(res, "index.html");
+
+    const split = splitRawPath(rawPath.slice(1));
+    if (!split.ok) return reply(res, split.refusal === "bad-request" ? 400 : 403, split.refusal);
+    const [head, ...rest] = split.segments;
+
+    if (head === "assets" && rest.length === 1) return serveAsset(res, rest[0]);
+    if (head === "api" && rest.length === 1 && rest[0] === "runs") {
+      return replyJson(
+        res,
+        runs.map((r) => r.info),
+      );
+    }
+    if (head === "api" && rest.length === 1 && rest[0] === "events") return openEvents(req, res);
+    if (head === "api" && rest.length === 3 && rest[0] === "runs" && rest[2] === "columns") {
+      const run = runs[Number(rest[1])];
+      if (!run || !/^\d+$/.test(rest[1])) return reply(res, 404, "no such run");
+      const rows = Number(query.get("rows") ?? run.columns.rowCount);
+      const cols = Number(query.get("cols") ?? run.columns.keys.length);
+      const body = run.columns.toBinary(rows, cols);
+      res.writeHead(200, { "content-type": "application/octet-stream", "cache-control": "no-store" });
+      res.end(body);
+      return;
+    }
+    if (head === "runs" && rest.length >= 2) {
+      const run = /^\d+$/.test(rest[0]) ? runs[Number(rest[0])] : undefined;
+      if (!run) return reply(res, 404, "no such run");
+      const found = await resolveFileInside(run.dir, rest.slice(1));
+      if (!found.ok) return reply(res, found.refusal === "forbidden" ? 403 : 404, found.refusal);
+      res.writeHead(200, {
+        "content-type": CONTENT_TYPES[extname(found.path)] ?? "application/octet-stream",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+      });
+      createReadStream(found.path).pipe(res);
+      return;
+    }
+    reply(res, 404, "not found");
+  }
+
+  function serveAsset(res: ServerResponse, name: string): void {
+    const body = assets.get(name);
+    if (!body) {
+      reply(res, 404, "not found");
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": CONTENT_TYPES[extname(name)] ?? "application/octet-stream",
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    });
+    res.end(body);
+  }
+
+  async function openEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+    });
+    res.write("retry: 1000\n\n");
+    // Wait for a poll in progress to finish, so `init` and the following appends never overlap.
+    await polling;
+    for (const run of runs) send(res, EVENTS.init, run.init());
+    clients.add(res);
+    req.on("close", () => clients.delete(res));
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) reply(res, 500, `internal error: ${(err as Error).message}`);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(options.port ?? 8787, host, () => {
+      server.off("error", fail);
+      ok();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    url: `http://${urlHost}:${port}/`,
+    port,
+    runs,
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(heartbeat);
+      await polling;
+      for (const res of clients) res.end();
+      clients.clear();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+function reply(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+  res.end(`${message}\n`);
+}
+
+function replyJson(res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(JSON.stringify(value));
+}
+
+/**
+ * Two runs with the same label (e.g. both `run_name: "demo"`) get their folder name added, and
+ * the parent folder too when even that is the same.
+ */
+function disambiguateLabels(runs: RunState[]): void {
+  const clashes = (label: string): boolean => runs.filter((r) => r.info.label === label).length > 1;
+  const parts = (dir: string): string[] => dir.split(/[\\/]/).filter(Boolean);
+  const clashing = runs.filter((r) => clashes(r.info.label));
+  for (const r of clashing) {
+    const folder = parts(r.dir).at(-1) ?? r.dir;
+    r.info.label = folder === r.info.label ? folder : `${r.info.label} (${folder})`;
+  }
+  for (const r of runs.filter((x) => clashes(x.info.label))) r.info.label = parts(r.dir).slice(-2).join("/");
+}

@@ -1,0 +1,227 @@
+import uPlot from "uplot";
+import { alignForDisplay, trailingMean, type XYSeries } from "../shared/decimate.js";
+import { formatNumber, formatPercent, h, runColour, withAlpha } from "./format.js";
+import type { RunData } from "./run-data.js";
+
+/** What one chart plots, for every run. */
+export interface ChartSpec {
+  id: string;
+  title: string;
+  /** Metric key in training rows, or in eval rows when `eval` is set. */
+  key: string;
+  /** Also draw the running mean (`running/<key>` when logged, else a trailing mean computed here). */
+  smooth?: boolean;
+  /** Values are fractions in [0, 1]: fixed axis, shown as percentages. */
+  rate?: boolean;
+  eval?: boolean;
+  /** Draw a dashed horizontal line, e.g. a success-criterion threshold. */
+  threshold?: number;
+}
+
+/** Trailing window for runs that were written without the monitor's `running/<key>` fields. */
+const FALLBACK_WINDOW = 50;
+const HEIGHT = 170;
+
+export interface ChartHost {
+  runs(): RunData[];
+  xRange(): [number, number] | null;
+  setXRange(range: [number, number] | null): void;
+}
+
+/**
+ * One uPlot chart that overlays all runs (one colour per run; the raw series faint, the running
+ * mean solid) and redraws from the run columns, decimated to the pixels it has.
+ */
+export class Chart {
+  readonly element: HTMLElement;
+  private plot: uPlot | null = null;
+  private plotRunCount = -1;
+  private readonly body: HTMLElement;
+  private readonly readout: HTMLElement;
+  private readonly meanCache = new Map<string, { rows: number; mean: Float32Array }>();
+
+  constructor(
+    readonly spec: ChartSpec,
+    private readonly host: ChartHost,
+  ) {
+    this.element = document.createElement("section");
+    this.element.className = "chart";
+    this.element.id = `chart-${spec.id}`;
+    const title = document.createElement("h3");
+    title.textContent = spec.title;
+    // Values under the cursor (the uPlot legend would repeat every series under every chart).
+    this.readout = document.createElement("span");
+    this.readout.className = "readout";
+    title.append(this.readout);
+    this.body = document.createElement("div");
+    this.body.className = "chart-body";
+    this.element.append(title, this.body);
+  }
+
+  /** Rebuilds the plotted data (cheap: one pass over the visible points of each series). */
+  render(): void {
+    const runs = this.host.runs();
+    const width = Math.max(200, this.body.clientWidth);
+    if (!this.plot || this.plotRunCount !== runs.length) this.createPlot(runs, width);
+    const plot = this.plot as uPlot;
+    const series = this.collectSeries(runs);
+    // One bucket per plot pixel; the axes take about 60 px.
+    const aligned = alignForDisplay(series, width - 60, this.host.xRange());
+    plot.setData([aligned.x, ...aligned.ys] as uPlot.AlignedData);
+    this.element.dataset.points = String(aligned.x.length);
+    this.element.dataset.decimated = String(aligned.decimated);
+    const last = runs.map((r) => (this.spec.eval ? (r.evalRows.at(-1)?.step ?? 0) : r.lastStep));
+    this.element.dataset.lastStep = String(Math.max(0, ...last));
+  }
+
+  resize(): void {
+    if (this.plot) this.plot.setSize({ width: Math.max(200, this.body.clientWidth), height: HEIGHT });
+  }
+
+  /** "step 1,230 · run-a 1.52 · run-b 1.17": the running mean when drawn, else the raw value. */
+  private showReadout(u: uPlot, runs: RunData[]): void {
+    const i = u.cursor.idx;
+    if (i == null || u.data[0].length === 0) {
+      this.readout.replaceChildren();
+      return;
+    }
+    const format = this.spec.rate ? formatPercent : formatNumber;
+    const perRun = this.spec.smooth ? 2 : 1;
+    const parts: HTMLElement[] = [h("span", {}, `step ${formatNumber(u.data[0][i])}`)];
+    runs.forEach((run, r) => {
+      const column = u.data[1 + r * perRun + perRun - 1];
+      const value = column?.[i];
+      parts.push(h("span", { style: `color:${runColour(r)}` }, `${run.label} ${format(value ?? null)}`));
+    });
+    this.readout.replaceChildren(...parts);
+  }
+
+  private collectSeries(runs: RunData[]): XYSeries[] {
+    const out: XYSeries[] = [];
+    for (const run of runs) {
+      if (this.spec.eval) {
+        const rows = run.evalRows.filter((r) => typeof r[this.spec.key] === "number");
+        out.push({ x: rows.map((r) => r.step), y: rows.map((r) => r[this.spec.key] as number) });
+        continue;
+      }
+      const x = run.steps;
+      const y = run.column(this.spec.key) ?? new Float32Array(x.length).fill(Number.NaN);
+      out.push({ x, y });
+      if (this.spec.smooth) out.push({ x, y: this.runningMean(run, y) });
+    }
+    return out;
+  }
+
+  private runningMean(run: RunData, raw: Float32Array): Float32Array {
+    const logged = run.column(`running/${this.spec.key}`);
+    if (logged) return logged;
+    const cacheKey = String(run.info.id);
+    const cached = this.meanCache.get(cacheKey);
+    if (cached && cached.rows === run.rowCount) return cached.mean;
+    const mean = trailingMean(raw, FALLBACK_WINDOW);
+    this.meanCache.set(cacheKey, { rows: run.rowCount, mean });
+    return mean;
+  }
+
+  private createPlot(runs: RunData[], width: number): void {
+    this.plot?.destroy();
+    const spec = this.spec;
+    const format = spec.rate ? formatPercent : formatNumber;
+    const threshold = spec.threshold;
+    const series: uPlot.Series[] = [{ label: "step", value: (_u, v) => (v == null ? "–" : formatNumber(v)) }];
+    runs.forEach((run, r) => {
+      const colour = runColour(r);
+      const value = (_u: uPlot, v: number | null): string => (v == null ? "–" : format(v));
+      if (spec.smooth) {
+        series.push({
+          label: `${run.label} raw`,
+          stroke: withAlpha(colour, 0.3),
+          width: 1,
+          spanGaps: true,
+          value,
+        });
+        series.push({ label: `${run.label} mean`, stroke: colour, width: 2, spanGaps: true, value });
+      } else {
+        series.push({
+          label: run.label,
+          stroke: colour,
+          width: spec.eval ? 2 : 1.25,
+          spanGaps: true,
+          value,
+          points: { show: spec.eval === true, size: 5, fill: colour },
+        });
+      }
+    });
+    const options: uPlot.Options = {
+      width,
+      height: HEIGHT,
+      series,
+      legend: { show: false },
+      scales: {
+        x: { time: false },
+        y: spec.rate
+          ? { range: [0, 1] }
+          : threshold === undefined
+            ? {}
+            : {
+                // Keep the threshold in view even while the curve is far from it.
+                range: (_u, min, max) =>
+                  uPlot.rangeNum(
+                    Math.min(min ?? threshold, threshold),
+                    Math.max(max ?? threshold, threshold),
+                    0.1,
+                    true,
+                  ),
+              },
+      },
+      axes: [
+        { stroke: "#5b6270", grid: { stroke: "#eceef2" }, ticks: { stroke: "#d5d9e0" }, size: 30 },
+        {
+          stroke: "#5b6270",
+          grid: { stroke: "#eceef2" },
+          ticks: { stroke: "#d5d9e0" },
+          size: 52,
+          values: (_u, ticks) =>
+            ticks.map((t) => (spec.rate ? `${Math.round(t * 100)}%` : formatNumber(t, 3))),
+        },
+      ],
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks: {
+        setCursor: [(u) => this.showReadout(u, runs)],
+        setSelect: [
+          (u) => {
+            if (u.select.width < 3) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            this.host.setXRange([a, b]);
+          },
+        ],
+        draw:
+          threshold === undefined
+            ? []
+            : [
+                (u) => {
+                  // Dashed line at the criterion's threshold, so "above the line" reads as "met".
+                  const y = u.valToPos(threshold, "y", true);
+                  if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) return;
+                  const ctx = u.ctx;
+                  ctx.save();
+                  ctx.strokeStyle = "#b23b3b";
+                  ctx.setLineDash([6, 4]);
+                  ctx.lineWidth = 1;
+                  ctx.beginPath();
+                  ctx.moveTo(u.bbox.left, y);
+                  ctx.lineTo(u.bbox.left + u.bbox.width, y);
+                  ctx.stroke();
+                  ctx.restore();
+                },
+              ],
+      },
+    };
+    this.plot = new uPlot(options, [[]], this.body);
+    this.plotRunCount = runs.length;
+    // Double-click anywhere on a chart resets the zoom of all charts.
+    this.plot.over.addEventListener("dblclick", () => this.host.setXRange(null));
+  }
+}
