@@ -1,0 +1,47 @@
+// libtorch errors and bad arguments surface as JS exceptions that name the op and the shapes.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { fromBytes, fromFile, ones, scope, tensor, zeros } from "../src/engine/index.js";
+
+test("shape mismatches in ops throw a JS Error naming op and input shapes", () =>
+  scope(() => {
+    assert.throws(
+      () => ones([2, 3]).matmul(ones([4, 5])),
+      /aten::matmul\(float32\[2, 3\], float32\[4, 5\]\).*shapes cannot be multiplied/,
+    );
+    assert.throws(
+      () => ones([2, 3]).add(ones([4])),
+      /aten::add\.Tensor\(float32\[2, 3\], float32\[4\].*size of tensor a \(3\) must match/,
+    );
+    assert.throws(() => ones([6]).view(4), /aten::view/);
+    assert.throws(() => ones([2]).gather(0, tensor([5], { dtype: "int64" })), /aten::gather/);
+    // the process is still fine afterwards
+    assert.deepEqual(ones([2]).add(1).toArray(), [2, 2]);
+  }));
+
+test("dtype errors and autograd misuse throw instead of crashing", () =>
+  scope(() => {
+    assert.throws(() => ones([2]).gather(0, tensor([0], { dtype: "float32" })), /gather/);
+    assert.throws(() => ones([2, 2]).backward(), /backward\(float32\[2, 2\]\)/);
+    const x = ones([2], { requiresGrad: true });
+    const y = x.mul(x).sum(); // saves x for backward, so a second backward must fail
+    y.backward();
+    assert.throws(() => y.backward(), /backward.*second time|backward/i);
+    assert.throws(() => ones([1]).backward(), /does not require grad/);
+  }));
+
+test("bad data and arguments give clear errors", () =>
+  scope(() => {
+    assert.throws(
+      () => fromBytes(new Uint8Array(3), "float32", [1]),
+      /3 bytes given, shape \[1\] of float32 needs 4/,
+    );
+    assert.throws(() => tensor([1, 2], { shape: [3] }), /2 values do not fit shape \[3\]/);
+    assert.throws(() => zeros([2], { device: "tpu" as "cpu" }), /invalid device "tpu"/);
+    assert.throws(() => ones([2]).to({ device: "cuda:7" }), /cuda|CUDA/);
+    assert.throws(
+      () => fromFile("/nonexistent/file.bin", 0, "float32", [2]),
+      /cannot open \/nonexistent\/file\.bin/,
+    );
+    assert.throws(() => ones([2]).sum(0.5), /expects an integer/);
+  }));
