@@ -73,3 +73,42 @@ export {
   renderChatTemplate,
 } from "./model/chat-template.js";
 export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
+export { SEED_DATASET_FILE, loadSeedDataset, validateSeedRows } from "./task/seed-dataset.js";
+export type { LoadSeedOptions, SeedDataset, SeedRow, SkippedRow } from "./task/seed-dataset.js";
+export { splitSecrets, splitTrainValidation } from "./task/split.js";
+export type { SecretSplit, TrainValidationSplit } from "./task/split.js";
+export { STATE_POLICIES, generateStates } from "./task/generate-states.js";
+export type { GenerateStatesOptions, StatePolicy } from "./task/generate-states.js";
+export { historyKey } from "./task/state.js";
+export type { TaskState } from "./task/state.js";
+export {
+  COMPACT_ASSISTANT_PREFILL,
+  COURSE_ASSISTANT_PREFILL,
+  PROMPT_TEMPLATES,
+  courseSystemPrompt,
+  promptMessages,
+  renderPrompt,
+} from "./task/prompt.js";
+export type {
+  PromptTemplateName,
+  RenderPromptOptions,
+  RenderedPrompt,
+  TokenizerConfigLike,
+} from "./task/prompt.js";
+export { locateGuess, parseGuess } from "./task/parse-guess.js";
+export { REWARD_PRESETS, rewardPreset } from "./task/rewards/presets.js";
+export type {
+  RewardPreset,
+  RewardPresetName,
+  RewardPresetOptions,
+  RewardScores,
+} from "./task/rewards/presets.js";
+export type { NamedReward, RewardFunction, RewardState } from "./task/rewards/types.js";
+export { aggregateBehaviour, behaviourMetrics, completionBehaviour } from "./task/metrics.js";
+export type { BehaviourRates, CompletionBehaviour } from "./task/metrics.js";
+export { normalizedInfoGain } from "./task/info-gain.js";
+export { letterKnowledge } from "./task/knowledge.js";
+export type { LetterKnowledge } from "./task/knowledge.js";
+export { loadCourseDictionary } from "./task/dictionaries.js";
+export { parsePythonLiteral } from "./task/python-literal.js";
+export { parseCsv } from "./task/csv.js";

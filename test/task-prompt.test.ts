@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadTokenizer } from "../src/model/tokenizer.js";
 import { dataPath, FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
-import { cutAfterFinalMessage } from "../src/task/chat-template.js";
 import { COURSE_ASSISTANT_PREFILL, renderPrompt } from "../src/task/prompt.js";
 import { loadSeedDataset } from "../src/task/seed-dataset.js";
 import { scoreGuess } from "../src/wordle/score.js";
@@ -53,6 +53,9 @@ test("a model's Jinja chat template (Qwen3) renders the messages like transforme
     const text = renderPrompt(row, { tokenizerConfig }).text;
     assert.equal(text, golden.rows[i].chat_template_text, `row ${row.index}`);
   });
+  // The same through a loaded tokenizer.
+  const tokenizer = loadTokenizer(join(configPath, ".."));
+  assert.equal(renderPrompt(rows[1], { tokenizer }).text, golden.rows[1].chat_template_text);
 });
 
 test("a ChatML Jinja template plus the final-message cut reproduces the dataset prompt", () => {
@@ -64,14 +67,13 @@ test("a ChatML Jinja template plus the final-message cut reproduces the dataset 
     assert.equal(renderPrompt(row, { chatTemplate: chatMl }).text, row.prompt);
 });
 
-test("the final-message cut: trailing whitespace the template trimmed, and a template that drops it", () => {
-  assert.equal(cutAfterFinalMessage("<a>\nhello world<end>\n", "hello world"), "<a>\nhello world");
-  // The template stripped the message's trailing newline: keep up to the stripped text.
-  assert.equal(cutAfterFinalMessage("<a>\nhi<end>", "hi\n"), "<a>\nhi");
-  assert.throws(() => cutAfterFinalMessage("<a>\n<end>", "prefill"), /does not appear in the rendered text/);
+test("a template that drops the assistant prefill cannot be continued: clear error", () => {
   const dropsAssistant =
     "{% for m in messages %}{% if m.role != 'assistant' %}{{ m.content }}{% endif %}{% endfor %}";
-  assert.throws(() => renderPrompt({ history: [] }, { chatTemplate: dropsAssistant }), /cannot be continued/);
+  assert.throws(
+    () => renderPrompt({ history: [] }, { chatTemplate: dropsAssistant }),
+    /final message does not appear/,
+  );
 });
 
 test("compact prompt: short system prompt, symbols feedback, <think> prefill", () => {

@@ -24,13 +24,16 @@
  *
  * Both end with a pre-filled `<think>`, so every reward's "`<think>` + completion" reading holds.
  * Without a chat template the messages are wrapped in Qwen2.5's ChatML (as the dataset is); with a
- * model's Jinja chat template they are rendered by it and cut after the prefill.
+ * model's Jinja chat template (a Tokenizer, a tokenizer_config.json object, or the template text)
+ * they are rendered by src/model/chat-template.ts with continue_final_message semantics: rendered
+ * as a finished conversation, then cut right after the assistant prefill.
  */
 import { readFileSync } from "node:fs";
+import { type ChatMessage, renderChatTemplate } from "../model/chat-template.js";
+import type { Tokenizer } from "../model/tokenizer.js";
 import { dataPath } from "../paths.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
 import { renderFeedback } from "../wordle/feedback.js";
-import { applyChatTemplate, type ChatMessage, type TokenizerConfigLike } from "./chat-template.js";
 
 export type PromptTemplateName = "course" | "compact";
 export const PROMPT_TEMPLATES: readonly PromptTemplateName[] = ["course", "compact"];
@@ -55,11 +58,20 @@ export interface PromptState {
   history: readonly HistoryEntry[];
 }
 
+/** The fields of a parsed tokenizer_config.json that chat templates use. */
+export interface TokenizerConfigLike {
+  chat_template?: string | { name: string; template: string }[];
+  [field: string]: unknown;
+}
+
 export interface RenderPromptOptions {
   template?: PromptTemplateName;
-  /** A Jinja chat template to render the messages with (overrides the built-in ChatML). */
+  /** A loaded tokenizer: its chat template and special tokens are used. */
+  tokenizer?: Tokenizer;
+  /** A Jinja chat template text (with `specialTokens` for bos_token, eos_token, ...). */
   chatTemplate?: string;
-  /** A tokenizer_config.json object; its chat_template and special tokens are used. */
+  specialTokens?: Readonly<Record<string, string>>;
+  /** A parsed tokenizer_config.json: its chat_template and *_token entries are used. */
   tokenizerConfig?: TokenizerConfigLike;
 }
 
@@ -123,15 +135,57 @@ export function chatMlWithPrefill(messages: readonly ChatMessage[]): string {
     .join("");
 }
 
+/** The template text of a tokenizer config: a string, or the "default" entry of a named list. */
+export function chatTemplateOf(config: TokenizerConfigLike): string {
+  const t = config.chat_template;
+  if (typeof t === "string") return t;
+  if (Array.isArray(t)) {
+    const named = t.find((entry) => entry.name === "default") ?? t[0];
+    if (named && typeof named.template === "string") return named.template;
+  }
+  throw new Error(
+    "renderPrompt: tokenizerConfig has no chat_template (a string or a list of {name, template})",
+  );
+}
+
+/** bos_token, eos_token, ... of a tokenizer config (plain strings or {content} objects). */
+function specialTokensOf(config: TokenizerConfigLike): Record<string, string> {
+  const tokens: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!key.endsWith("_token")) continue;
+    if (typeof value === "string") tokens[key] = value;
+    else if (
+      value &&
+      typeof value === "object" &&
+      typeof (value as { content?: unknown }).content === "string"
+    ) {
+      tokens[key] = (value as { content: string }).content;
+    }
+  }
+  return tokens;
+}
+
 /** Render the prompt for a position. */
 export function renderPrompt(state: PromptState, options: RenderPromptOptions = {}): RenderedPrompt {
   const template = options.template ?? "course";
   const messages = promptMessages(state, template);
-  const useJinja = options.chatTemplate !== undefined || options.tokenizerConfig?.chat_template !== undefined;
-  const text = useJinja
-    ? applyChatTemplate(messages, {
-        chatTemplate: options.chatTemplate,
-        tokenizerConfig: options.tokenizerConfig,
+  const jinja = options.tokenizer?.chatTemplate
+    ? { source: options.tokenizer.chatTemplate, specialTokens: options.tokenizer.specialTokensMap }
+    : options.chatTemplate !== undefined
+      ? { source: options.chatTemplate, specialTokens: options.specialTokens ?? {} }
+      : options.tokenizerConfig !== undefined
+        ? {
+            source: chatTemplateOf(options.tokenizerConfig),
+            specialTokens: specialTokensOf(options.tokenizerConfig),
+          }
+        : undefined;
+  if (options.tokenizer !== undefined && !options.tokenizer.chatTemplate) {
+    throw new Error(`renderPrompt: the tokenizer ${options.tokenizer.source} has no chat template`);
+  }
+  const text = jinja
+    ? renderChatTemplate(jinja.source, messages, {
+        continueFinalMessage: true,
+        specialTokens: jinja.specialTokens,
       })
     : chatMlWithPrefill(messages);
   return { text, messages, template, assistantPrefill: messages[messages.length - 1].content };
