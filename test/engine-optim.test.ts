@@ -4,9 +4,9 @@ import { test } from "node:test";
 import { AdamW, clipGradNorm, SGD, scope, type Tensor, tensor } from "../src/engine/index.js";
 
 function close(actual: readonly number[], expected: readonly number[], tol = 1e-12): void {
-  actual.forEach((a, i) =>
-    assert.ok(Math.abs(a - (expected[i] as number)) <= tol, `element ${i}: ${a} != ${expected[i]}`),
-  );
+  for (const [i, a] of actual.entries()) {
+    assert.ok(Math.abs(a - (expected[i] as number)) <= tol, `element ${i}: ${a} != ${expected[i]}`);
+  }
 }
 
 /** A float64 leaf with a fixed gradient: loss = sum(grad * p) gives exactly that gradient. */

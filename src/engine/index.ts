@@ -110,3 +110,4 @@ export {
 } from "./runtime.js";
 export { enableGrad, isGradEnabled, keep, liveTensorCount, noGrad, scope } from "./scope.js";
 export { type BackwardOptions, type Dims, type Operand, Tensor, type ValuesIndices } from "./tensor.js";
+export { type LoadOptions, loadSafetensors, saveSafetensors } from "./tensor-io.js";
