@@ -22,6 +22,8 @@
  *
  *   model.lmHead(hidden) -> float32 logits; model.config; model.adapter (LoRA or null);
  *   model.training (LoRA dropout on); model.dispose().
+ *   model.forwardBackward(inputIds, { targets, attentionMask?, positionIds?, checkpointed?, ... },
+ *     (logprobs) => loss) -> { loss, logprobs, entropy }: the training step (checkpointing.ts).
  *
  * Building blocks for gradient checkpointing and log-probs: prepare(), embed(), block(), finalNorm().
  */
@@ -29,6 +31,7 @@ import type { Device, DType } from "../engine/dtype.js";
 import { arange, embedding, isGradEnabled, keep, scope } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { type AttentionContext, buildAttentionMask, selfAttention } from "./attention.js";
+import { type ForwardBackwardOptions, type ForwardBackwardResult, forwardBackward } from "./checkpointing.js";
 import { loadHfConfig, type ModelConfig } from "./hf-config.js";
 import type { KVCache } from "./kv-cache.js";
 import type { LoraAdapter } from "./lora.js";
@@ -72,6 +75,8 @@ export class CausalLM {
   adapter: LoraAdapter | null = null;
   /** Training mode: LoRA dropout is active. */
   training = false;
+  /** The directory the weights came from (config and tokenizer files for exports), if any. */
+  sourceDir: string | null = null;
   private readonly invFreq: Tensor;
 
   constructor(
@@ -89,7 +94,9 @@ export class CausalLM {
     const dtype = options.dtype ?? "float32";
     const device = options.device ?? "cpu";
     const weights = loadWeights(dir, config, { dtype, device });
-    return new CausalLM(config, weights, dtype, device);
+    const model = new CausalLM(config, weights, dtype, device);
+    model.sourceDir = dir;
+    return model;
   }
 
   /** Checks shapes and moves ids/masks to the model's device. */
@@ -182,6 +189,18 @@ export class CausalLM {
       const normed = this.finalNorm(h);
       return options.hiddenOnly ? normed : this.lmHead(normed);
     });
+  }
+
+  /**
+   * Forward + backward for a loss on per-token log-probs, optionally checkpointed per block; LoRA
+   * gradients accumulate into the adapter parameters' .grad. See checkpointing.ts.
+   */
+  forwardBackward(
+    inputIds: Tensor,
+    options: ForwardBackwardOptions,
+    lossFn: (logprobs: Tensor) => Tensor,
+  ): ForwardBackwardResult {
+    return forwardBackward(this, inputIds, options, lossFn);
   }
 
   /** Frees the weights and the adapter. */
