@@ -104,6 +104,7 @@ export class DemoRun {
   private allCriteriaFirst: number | null = null;
   private readonly runningTotals: { step: number; value: number }[] = [];
   private readonly stepTimes = new TrailingMean(20);
+  private lastEvalWinRate: number | null = null;
 
   constructor(dir: string, options: DemoRunOptions = {}) {
     this.dir = dir;
@@ -194,14 +195,18 @@ export class DemoRun {
     let games = "";
     for (let i = 0; i < count && this.step < this.options.maxSteps; i++) {
       this.step = Math.min(this.options.maxSteps, this.step + this.options.loggingSteps);
-      const row = this.trainingRow(this.step);
-      metrics += `${JSON.stringify(row)}\n`;
-      for (const s of this.samples(this.step, row)) samples += `${JSON.stringify(s)}\n`;
+      // Evaluate first so an eval milestone due at this step is decided in this step's row.
+      let evalRow: Record<string, unknown> | null = null;
       if (this.step % this.options.evalSteps === 0 || this.step === this.options.maxSteps) {
         const evalGames = this.evalGames(this.step);
-        metrics += `${JSON.stringify(this.evalRow(this.step, evalGames))}\n`;
+        evalRow = this.evalRow(this.step, evalGames);
+        this.lastEvalWinRate = evalRow["eval/win_rate"] as number;
         for (const g of evalGames) games += `${JSON.stringify(g)}\n`;
       }
+      const row = this.trainingRow(this.step);
+      metrics += `${JSON.stringify(row)}\n`;
+      if (evalRow) metrics += `${JSON.stringify(evalRow)}\n`;
+      for (const s of this.samples(this.step, row)) samples += `${JSON.stringify(s)}\n`;
     }
     // One write per file per call: a reader never sees half a batch except a half last line.
     if (games) appendFileSync(join(this.dir, "eval-games.jsonl"), games);
@@ -292,8 +297,8 @@ export class DemoRun {
     const allMet = criteria.every((c) => c.met);
     if (allMet && this.allCriteriaFirst === null) this.allCriteriaFirst = step;
     const milestones: Milestone[] = this.milestones.map((m) => {
-      if (!this.milestoneResult.has(m.step) && step >= m.step && m.key !== "eval") {
-        const value = row[m.key] as number;
+      const value = m.key === "eval" ? this.lastEvalWinRate : (row[m.key] as number);
+      if (!this.milestoneResult.has(m.step) && step >= m.step && value !== null) {
         const pass = m.expect.includes(">=") ? value >= m.threshold : value > m.threshold;
         this.milestoneResult.set(m.step, { status: pass ? "pass" : "fail", value });
       }
