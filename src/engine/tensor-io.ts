@@ -88,7 +88,8 @@ export function saveSafetensors(
   tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
   metadata?: Record<string, string>,
 ): void {
-  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const entries: [string, Tensor][] =
+    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, Tensor>);
   writeSafetensors(
     path,
     entries.map(([name, t]) => ({
