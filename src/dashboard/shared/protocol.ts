@@ -8,8 +8,8 @@
 export interface Criterion {
   expr: string;
   value: number | null;
-  op?: string;
-  threshold: number;
+  op?: string | null;
+  threshold: number | null;
   met: boolean;
   first_step: number | null;
 }

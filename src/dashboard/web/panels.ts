@@ -81,6 +81,7 @@ export function renderCriteria(runs: RunData[]): HTMLElement {
     const criteria = Array.isArray(run.latest?.criteria) ? (run.latest.criteria as Criterion[]) : [];
     const allMet = run.latest?.criteria_met === true;
     const first = run.latest?.criteria_first_step;
+    const checkpoint = run.latest?.criteria_checkpoint_step;
     const heading = h(
       "div",
       { class: "block-head" },
