@@ -7,9 +7,9 @@
  *   look like an unskilled player's; feedback is often uninformative.
  * - "random-consistent": a uniformly random answer still consistent with the history (what a
  *   player who uses all feedback but no strategy does).
- * - "entropy": the opener (default "salet"), then the accepted word with the most expected
- *   information over the remaining answers (ties go to possible answers, then list order); with
- *   one or two candidates left it guesses a candidate. Choices are cached per history, so after
+ * - "entropy": the wordle solver's greedy expected-information policy (src/wordle/solver.ts) with
+ *   a fixed opener (default "salet"): the accepted word with the most expected information over
+ *   the remaining answers, ties to possible answers; it memoises decisions per history, so after
  *   the first few rows most steps are a lookup. Builds the guess x answer pattern table once
  *   (about a second).
  *
@@ -21,14 +21,14 @@
  * equal a request for k rows.
  */
 
-import type { HistoryEntry } from "../wordle/candidates.js";
-import { bucketCounts, entropyOfCounts, filterByCode } from "../wordle/entropy.js";
-import { type PatternTable, patternTable } from "../wordle/pattern-table.js";
+import { encodeHistory, type HistoryEntry } from "../wordle/candidates.js";
+import { filterByCode } from "../wordle/entropy.js";
+import type { PatternTable } from "../wordle/pattern-table.js";
 import { Rng } from "../wordle/rng.js";
-import { decodePattern, PATTERN_COUNT, patternCode } from "../wordle/score.js";
+import { decodePattern, patternCode } from "../wordle/score.js";
+import { createSolver } from "../wordle/solver.js";
 import { loadWordLists } from "../wordle/words.js";
-import { BoundedCache } from "./bounded-cache.js";
-import { historyKey, type TaskState } from "./state.js";
+import type { TaskState } from "./state.js";
 
 export type StatePolicy = "random-word" | "random-consistent" | "entropy";
 export const STATE_POLICIES: readonly StatePolicy[] = ["random-word", "random-consistent", "entropy"];
@@ -104,33 +104,12 @@ function randomConsistentPolicy(answers: readonly string[]): Policy {
   return (remaining, _history, rng) => answers[rng.pick(remaining)];
 }
 
-function entropyPolicy(table: PatternTable, opener: string): Policy {
-  const choices = new BoundedCache<string, string>(65536);
-  const counts = new Uint32Array(PATTERN_COUNT);
-  const isRemaining = new Uint8Array(table.answers.length);
-  return (remaining, history) => {
-    if (history.length === 0) return opener;
-    return choices.getOrCompute(historyKey(history), () => {
-      if (remaining.length <= 2) return table.answers[remaining[0]];
-      isRemaining.fill(0);
-      for (const a of remaining) isRemaining[a] = 1;
-      let best = -1;
-      let bestScore = -1;
-      let bestIsCandidate = false;
-      for (let g = 0; g < table.guesses.length; g++) {
-        const score = entropyOfCounts(bucketCounts(table, g, remaining, counts));
-        const answer = table.guessToAnswer[g];
-        const candidate = answer >= 0 && isRemaining[answer] === 1;
-        // Ties go to a word that might be the secret: it can end the game now.
-        if (score > bestScore || (score === bestScore && candidate && !bestIsCandidate)) {
-          best = g;
-          bestScore = score;
-          bestIsCandidate = candidate;
-        }
-      }
-      return table.guesses[best];
-    });
-  };
+function entropyPolicy(opener: string): { policy: Policy; table: PatternTable } {
+  const solver = createSolver({ solver: "entropy", opener });
+  const { table } = solver;
+  const policy: Policy = (remaining, history) =>
+    table.guesses[solver.choose({ table, history: encodeHistory(history), candidates: remaining })];
+  return { policy, table };
 }
 
 /** Generate `count` positions; see the file comment for policies and determinism. */
@@ -141,13 +120,14 @@ export function generateStates(options: GenerateStatesOptions): TaskState[] {
   const opener = (options.opener ?? "salet").toLowerCase();
   if (!lists.allowedSet.has(opener))
     throw new Error(`generateStates: opener ${JSON.stringify(opener)} is not an accepted word`);
-  const table = options.policy === "entropy" ? patternTable(lists.allowed, lists.answers) : undefined;
+  const entropy = options.policy === "entropy" ? entropyPolicy(opener) : undefined;
+  const table = entropy?.table;
   const policy: Policy =
     options.policy === "random-word"
       ? randomWordPolicy(lists.allowed)
       : options.policy === "random-consistent"
         ? randomConsistentPolicy(lists.answers)
-        : entropyPolicy(table as PatternTable, opener);
+        : (entropy as { policy: Policy }).policy;
   const allAnswers = lists.answers.map((_, i) => i);
   const master = new Rng(options.seed);
   const prefix = options.idPrefix ?? "gen";
