@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { liveTensorCount, noGrad, scope, tensor } from "../src/engine/index.js";
+import { readSafetensors } from "../src/engine/safetensors.js";
+import { tensorValues } from "../src/engine/safetensors-values.js";
+import { type Completion, type GenerateOptions, generate } from "../src/model/sampler.js";
+import { StopCriteria, type TokenDecoder } from "../src/model/stop-criteria.js";
+import { Tokenizer } from "../src/model/tokenizer.js";
+import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
+import { CausalLM } from "../src/model/transformer.js";
+import { FIXTURES_DIR } from "../src/paths.js";
+
+const TINY = join(FIXTURES_DIR, "qwen2-tiny");
+const model = CausalLM.load(TINY);
+after(() => model.dispose());
+
+function referenceIds(name: string): number[] {
+  const entry = readSafetensors(join(TINY, "reference.safetensors")).tensors.get(name);
+  if (!entry) throw new Error(`reference.safetensors has no ${name}`);
+  return Array.from(tensorValues(entry.dtype, entry.data) as ArrayLike<number | bigint>, Number);
+}
+
+/**
+ * A character tokenizer for the tiny model's 384 ids: <pad>=0, <bos>=1, <eos>=2 (as its
+ * config.json), <|unk|>=3, then 380 one-character tokens, so every id decodes to one character.
+ */
+function tinyTokenizer(): Tokenizer {
+  const chars = [..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<>/ "];
+  for (let cp = 0x4e00; chars.length < 380; cp++) chars.push(String.fromCodePoint(cp));
+  const json = buildCharTokenizerJson(chars, ["<pad>", "<bos>", "<eos>"]);
+  return new Tokenizer(
+    json,
+    { pad_token: "<pad>", bos_token: "<bos>", eos_token: "<eos>" },
+    { source: "tiny-chars" },
+  );
+}
+
+// Prompts of different lengths (so a batch of them is left-padded), ids from the fixture's inputs.
+const INPUT_IDS = referenceIds("input_ids"); // [2, 12], row 1 left-padded by 3
+const PROMPTS = [INPUT_IDS.slice(0, 12), INPUT_IDS.slice(15, 24), INPUT_IDS.slice(2, 6)];
+const NO_EOS = { eosTokenIds: [] as number[] };
+
+function run(
+  prompts: number[][],
+  options: GenerateOptions,
+  tokenizer: Tokenizer | null = null,
+): Completion[] {
+  return generate(model, tokenizer, prompts, options);
+}
+
+/** log-softmax(logits / T) of a full forward without cache over one unpadded sequence: [S][V]. */
+function fullLogProbs(ids: number[], temperature = 1): number[][] {
+  return scope(() =>
+    noGrad(() => {
+      const logits = model.forward(tensor([ids], { dtype: "int64" })).squeeze(0);
+      return logits.div(temperature).logSoftmax(-1).tolist() as number[][];
+    }),
+  );
+}
+
+function assertAllClose(actual: number[], expected: number[], tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++)
+    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+}
+
+test("greedy generation reproduces transformers' greedy_output on qwen2-tiny", () => {
+  const prompt = referenceIds("greedy_prompt");
+  const expected = referenceIds("greedy_output").slice(prompt.length);
+  const [c] = run([prompt], { maxNewTokens: 10, greedy: true, ...NO_EOS });
+  assert.deepEqual(c.tokenIds, expected);
+  assert.equal(c.length, 10);
+  assert.equal(c.truncated, true);
+  assert.equal(c.stopReason, "max_new_tokens");
+});
+
+test("KV-cache decoding equals a full forward without cache (greedy and sampled, with temperature)", () => {
+  const cases: GenerateOptions[] = [
+    { greedy: true, maxNewTokens: 12, ...NO_EOS },
+    { temperature: 0.7, seed: 3, maxNewTokens: 12, ...NO_EOS },
+  ];
+  for (const options of cases) {
+    const completions = run(PROMPTS, options);
+    completions.forEach((c, i) => {
+      const prompt = PROMPTS[c.promptIndex];
+      const full = fullLogProbs([...prompt, ...c.tokenIds], options.temperature ?? 1);
+      const expected = c.tokenIds.map((id, t) => full[prompt.length - 1 + t][id]);
+      assertAllClose(c.logprobs, expected, 1e-4, `completion ${i} logprobs`);
+      assert.deepEqual(c.sampledLogprobs, c.logprobs, "only temperature: sampled == logprobs");
+      if (options.greedy) {
+        c.tokenIds.forEach((id, t) => {
+          const row = full[prompt.length - 1 + t];
+          assert.equal(id, row.indexOf(Math.max(...row)), `completion ${i} token ${t} is the argmax`);
+        });
+      }
+    });
+  }
+});
+
+test("left-padded batch rows equal their unpadded single-row generation", () => {
+  const batch = run(PROMPTS, { greedy: true, maxNewTokens: 10, ...NO_EOS });
+  PROMPTS.forEach((prompt, p) => {
+    const [alone] = run([prompt], { greedy: true, maxNewTokens: 10, ...NO_EOS });
+    assert.deepEqual(batch[p].tokenIds, alone.tokenIds, `prompt ${p}`);
+    assertAllClose(batch[p].logprobs, alone.logprobs, 1e-4, `prompt ${p} logprobs`);
+  });
+});
+
+test("G completions sharing one prefill equal running each copy separately", () => {
+  const group = 3;
+  const shared = run(PROMPTS, { greedy: true, maxNewTokens: 8, numReturnSequences: group, ...NO_EOS });
+  assert.equal(shared.length, PROMPTS.length * group);
+  const separate = run(
+    PROMPTS.flatMap((p) => Array.from({ length: group }, () => p)),
+    { greedy: true, maxNewTokens: 8, ...NO_EOS },
+  );
+  shared.forEach((c, i) => {
+    assert.equal(c.promptIndex, Math.floor(i / group));
+    assert.deepEqual(c.tokenIds, separate[i].tokenIds, `completion ${i}`);
+    assertAllClose(c.logprobs, separate[i].logprobs, 1e-4, `completion ${i} logprobs`);
+  });
+});
+
+test("EOS stops a row (EOS kept), other rows go on; dropping finished rows changes nothing", () => {
+  const free = run(PROMPTS, { greedy: true, maxNewTokens: 10, ...NO_EOS });
+  // Make the 4th token of prompt 0's greedy continuation an EOS id.
+  const eos = free[0].tokenIds[3];
+  for (const compactFraction of [0.25, 1]) {
+    const stopped = run(PROMPTS, { greedy: true, maxNewTokens: 10, eosTokenIds: [eos], compactFraction });
+    stopped.forEach((c, i) => {
+      const firstEos = free[i].tokenIds.indexOf(eos);
+      const expectedLength = firstEos < 0 ? 10 : firstEos + 1;
+      assert.deepEqual(
+        c.tokenIds,
+        free[i].tokenIds.slice(0, expectedLength),
+        `row ${i} (compact ${compactFraction})`,
+      );
+      assertAllClose(c.logprobs, free[i].logprobs.slice(0, expectedLength), 1e-4, `row ${i} logprobs`);
+      assert.equal(c.stopReason, firstEos < 0 ? "max_new_tokens" : "eos");
+      assert.equal(c.truncated, firstEos < 0);
+    });
+    assert.equal(stopped[0].length, 4);
+    assert.equal(stopped[0].tokenIds[3], eos);
+  }
+});
+
+test("stop strings cut the completion right after the string and set the flags", () => {
+  const tokenizer = tinyTokenizer();
+  const [free] = run([PROMPTS[0]], { greedy: true, maxNewTokens: 16, ...NO_EOS }, tokenizer);
+  assert.equal(free.text.length, 16, "one character per token");
+  // A stop string spanning three tokens (positions 5..7) of the free continuation.
+  const stopString = free.text.slice(5, 8);
+  const end = free.text.indexOf(stopString) + stopString.length;
+  const [c] = run(
+    [PROMPTS[0]],
+    { greedy: true, maxNewTokens: 16, stopStrings: ["@never@", stopString], ...NO_EOS },
+    tokenizer,
+  );
+  assert.equal(c.stopReason, "stop_string");
+  assert.equal(c.stopString, stopString);
+  assert.equal(c.truncated, false);
+  assert.equal(c.length, end);
+  assert.deepEqual(c.tokenIds, free.tokenIds.slice(0, end));
+  assert.equal(c.text, free.text.slice(0, end));
+  assert.ok(c.text.endsWith(stopString));
+  // A stop string that never appears leaves the completion truncated at maxNewTokens.
+  const [none] = run(
+    [PROMPTS[0]],
+    { greedy: true, maxNewTokens: 16, stopStrings: ["@never@"], ...NO_EOS },
+    tokenizer,
+  );
+  assert.equal(none.truncated, true);
+  assert.equal(none.stopString, null);
+  assert.equal(none.text, free.text);
+});
+
+test("stop strings are found when the last token carries characters past them, or spans several tokens", () => {
+  // A toy vocabulary with multi-character tokens.
+  const vocab = ["<g", "uess>", "x", "</", "guess>\n", "</guess>", "é"];
+  const decoder: TokenDecoder = { decode: (ids) => ids.map((id) => vocab[id]).join("") };
+  const stop = new StopCriteria({ stopStrings: ["</guess>"], maxNewTokens: 50, eosTokenIds: [99] }, decoder);
+  const seq = [0, 1, 2, 2, 3, 4]; // "<guess>xx</guess>\n": completes at the last token, with "\n" after
+  for (let n = 1; n < seq.length; n++) assert.equal(stop.check(seq.slice(0, n)), null, `prefix ${n}`);
+  assert.equal(stop.check(seq), "stop_string");
+  assert.equal(stop.matchTail(seq), "</guess>");
+  assert.equal(stop.cutAfter("<guess>xx</guess>\n", "</guess>"), "<guess>xx</guess>");
+  // A long run of tokens before the match does not hide it (only the tail is decoded).
+  const long = [...new Array(200).fill(2), 5];
+  assert.equal(stop.check(long), "stop_string");
+  assert.equal(stop.check([2, 99]), "eos");
+  assert.equal(stop.check(new Array(50).fill(6)), "max_new_tokens");
+  assert.throws(() => new StopCriteria({ stopStrings: ["x"], maxNewTokens: 5 }), /tokenizer/);
+  assert.throws(() => new StopCriteria({ stopStrings: [""], maxNewTokens: 5 }, decoder), /empty/);
+  assert.throws(() => new StopCriteria({ maxNewTokens: 0 }), /maxNewTokens/);
+});
+
+test("seeded sampling is reproducible; different seeds give different completions", () => {
+  const options = { temperature: 1.5, maxNewTokens: 10, numReturnSequences: 4, ...NO_EOS };
+  const ids = (cs: Completion[]) => cs.map((c) => c.tokenIds);
+  const a = run(PROMPTS, { ...options, seed: 7 });
+  const b = run(PROMPTS, { ...options, seed: 7 });
+  const c = run(PROMPTS, { ...options, seed: 8 });
+  assert.deepEqual(ids(a), ids(b));
+  assert.notDeepEqual(ids(a), ids(c));
+  // The G samples of one prompt differ from each other (they share the prefill, not the draws).
+  assert.notDeepEqual(a[0].tokenIds, a[1].tokenIds);
+});
+
+test("top-k 1 sampling is greedy, with sampled log-probs of 0", () => {
+  const greedy = run(PROMPTS, { greedy: true, maxNewTokens: 6, ...NO_EOS });
+  const topOne = run(PROMPTS, { topK: 1, seed: 1, maxNewTokens: 6, ...NO_EOS });
+  topOne.forEach((c, i) => {
+    assert.deepEqual(c.tokenIds, greedy[i].tokenIds);
+    assertAllClose(c.logprobs, greedy[i].logprobs, 1e-5, `row ${i} logprobs`);
+    assert.ok(c.sampledLogprobs.every((v) => v === 0));
+  });
+});
+
+test("a huge repetition penalty keeps greedy decoding off every token already seen", () => {
+  const [c] = run([PROMPTS[0]], { greedy: true, repetitionPenalty: 1e9, maxNewTokens: 20, ...NO_EOS });
+  const seen = new Set(PROMPTS[0]);
+  for (const id of c.tokenIds) {
+    assert.ok(!seen.has(id), `token ${id} repeats`);
+    seen.add(id);
+  }
+  // The penalty changes the distribution sampled from: sampled log-probs differ from the model's.
+  assert.notDeepEqual(c.sampledLogprobs, c.logprobs);
+});
+
+test("generate frees every tensor it makes, and rejects bad input with a clear message", () => {
+  const before = liveTensorCount();
+  run(PROMPTS, {
+    temperature: 0.9,
+    topP: 0.9,
+    topK: 50,
+    minP: 0.01,
+    repetitionPenalty: 1.2,
+    seed: 2,
+    maxNewTokens: 5,
+    numReturnSequences: 2,
+    ...NO_EOS,
+  });
+  assert.equal(liveTensorCount(), before);
+  assert.throws(() => run([[1, 2], []], { maxNewTokens: 3 }), /prompt 1 is empty/);
+  assert.throws(() => run([[1, 999]], { maxNewTokens: 3 }), /prompt 0 token 1 is 999/);
+  assert.throws(() => run([[1, 2]], { maxNewTokens: 0 }), /maxNewTokens/);
+  assert.throws(() => run([[1, 2]], { maxNewTokens: 3, numReturnSequences: 0 }), /numReturnSequences/);
+  assert.throws(() => run([[1, 2]], { maxNewTokens: 3, temperature: -1 }), /temperature/);
+  assert.throws(() => run([[1, 2]], { maxNewTokens: 3, stopStrings: ["x"] }), /tokenizer/);
+});
