@@ -74,7 +74,7 @@ export {
 } from "./model/chat-template.js";
 export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
 export { SEED_DATASET_FILE, loadSeedDataset, validateSeedRows } from "./task/seed-dataset.js";
-export type { LoadSeedOptions, SeedDataset, SeedRow, SkippedRow } from "./task/seed-dataset.js";
+export type { LoadSeedOptions, RawSeedRow, SeedDataset, SeedRow, SkippedRow } from "./task/seed-dataset.js";
 export { splitSecrets, splitTrainValidation } from "./task/split.js";
 export type { SecretSplit, TrainValidationSplit } from "./task/split.js";
 export { STATE_POLICIES, generateStates } from "./task/generate-states.js";
@@ -112,3 +112,45 @@ export type { LetterKnowledge } from "./task/knowledge.js";
 export { loadCourseDictionary } from "./task/dictionaries.js";
 export { parsePythonLiteral } from "./task/python-literal.js";
 export { parseCsv } from "./task/csv.js";
+export { computeAdvantages } from "./grpo/advantages.js";
+export type { Advantages, GroupStats } from "./grpo/advantages.js";
+export { grpoLoss } from "./grpo/loss.js";
+export type { GrpoLossInputs, GrpoLossMetrics, GrpoLossResult, GrpoLossSettings } from "./grpo/loss.js";
+export { ConfigError, parseConfig, resolveConfig, validateConfig } from "./grpo/config.js";
+export type {
+  GrpoConfig,
+  GrpoConfigInput,
+  LossType,
+  ResolveOptions,
+  ResolvedConfig,
+  ScaleRewards,
+} from "./grpo/config.js";
+export { temperatureAt } from "./grpo/config-temperature.js";
+export { PRESET_NAMES, PRESETS, getPreset } from "./grpo/presets.js";
+export type { Preset, PresetName } from "./grpo/presets.js";
+export {
+  formatPlan,
+  loraParameterCount,
+  modelShapeFromHfConfig,
+  planRun,
+  stepsPerEpoch,
+  totalSteps,
+} from "./grpo/plan.js";
+export type { ModelShape, PlanOptions, RunPlan } from "./grpo/plan.js";
+export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./run/atomic.js";
+export { JsonlWriter, readJsonl, truncateJsonlAfterStep } from "./run/jsonl.js";
+export { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "./run/run-dir.js";
+export type { RunPaths } from "./run/run-dir.js";
+export {
+  applyRetention,
+  BestTracker,
+  findCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  saveCheckpoint,
+} from "./run/checkpoints.js";
+export type { BestState, CheckpointInfo } from "./run/checkpoints.js";
+export { Monitor } from "./run/monitor.js";
+export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
+export { evaluate, parseExpression } from "./run/expression.js";
+export { metricAliases } from "./run/metric-names.js";
