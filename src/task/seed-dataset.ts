@@ -58,13 +58,13 @@ export function loadSeedDataset(
 }
 
 /** A row as read from disk, before validation; `error` set when the row could not even be read. */
-interface RawRow {
+export interface RawSeedRow {
   index: number;
   fields?: Record<string, unknown>;
   error?: string;
 }
 
-function readJsonlRows(text: string, path: string): RawRow[] {
+function readJsonlRows(text: string, path: string): RawSeedRow[] {
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   return lines.map((line, index) => {
@@ -80,7 +80,7 @@ function readJsonlRows(text: string, path: string): RawRow[] {
   });
 }
 
-function readCsvRows(text: string, path: string): RawRow[] {
+function readCsvRows(text: string, path: string): RawSeedRow[] {
   const table = parseCsv(text, path);
   const missing = SEED_COLUMNS.filter((c) => !table.header.includes(c));
   if (missing.length > 0) {
@@ -92,7 +92,7 @@ function readCsvRows(text: string, path: string): RawRow[] {
 }
 
 /** Validate raw rows; exported for callers that obtain rows some other way (e.g. a HF export). */
-export function validateSeedRows(raw: readonly RawRow[]): SeedDataset {
+export function validateSeedRows(raw: readonly RawSeedRow[]): SeedDataset {
   const { answerSet } = loadWordLists();
   const rows: SeedRow[] = [];
   const skipped: SkippedRow[] = [];

@@ -4,11 +4,14 @@
  * data/predibase-five_letter_words.csv (12,920 words), which the course loaded from the URL in
  * the dataset's `word_list` column.
  *
- * Like the course, all three start with the format regex and give 0 when it does not match. Two
- * deliberate differences, both from REWARDS.md's rule that every preset reads the guess the same
- * way (parseGuess): the guess is the first `<guess>` tag's letters upper-cased, so `<guess>crane`
- * `</guess>` counts as CRANE (the course compared the raw text case-sensitively with its upper-case
- * list and scored lower case as "not a word"), and a `word:` label is stripped.
+ * Like the course, all three start with the format regex and give 0 when it does not match. Then
+ * the guess is read by the shared parser (REWARDS.md: every preset reads it the same way), which
+ * differs from the course's regex group in three deliberate ways:
+ * - letters are upper-cased, so `<guess>crane</guess>` counts as CRANE (the course compared the raw
+ *   text case-sensitively with its upper-case list and called lower case "not a word");
+ * - a leading `guessed-word:` / `word:` / `answer:` label is stripped and non-letters dropped;
+ * - it is the FIRST `<guess>` tag, even one inside the thinking (the regex takes the one after
+ *   `</think>\n`).
  */
 import { candidates } from "../../wordle/candidates.js";
 import { BoundedCache } from "../bounded-cache.js";

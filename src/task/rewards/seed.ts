@@ -23,7 +23,8 @@ export function seedPenalty(progress: number): number {
 }
 
 /**
- * format (`output_format_check`): 0 without a guess; +0.4 when `</think>` comes before `<guess>`,
+ * format (`output_format_check`): 0 without a complete `<guess>...</guess>` (an unclosed tag counts
+ * as none); +0.4 when `</think>` comes before `<guess>`,
  * else +0.2; then a wrong-length guess adds the penalty and stops; a dictionary word adds +0.4,
  * any other 5-letter string adds the penalty.
  */
