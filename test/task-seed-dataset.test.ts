@@ -74,20 +74,26 @@ test("rows with wrong feedback, a solved history, a non-answer secret or a bad l
   assert.match(skipped[4].reason, /line 6: invalid JSON/);
 });
 
-/** Write rows the way pandas' to_csv does: quote fields that need it, double inner quotes. */
+/**
+ * Write rows the way pandas' to_csv does: an unnamed index column first, fields quoted when they
+ * need it, inner quotes doubled.
+ */
 function toCsv(rows: RawSeedRow[]): string {
   const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
   const columns = ["prompt", "word_list", "past_guess_history", "secret"] as const;
-  return [columns.join(","), ...rows.map((r) => columns.map((c) => quote(r[c])).join(","))].join("\n") + "\n";
+  const lines = rows.map((r, i) => [String(i), ...columns.map((c) => quote(r[c]))].join(","));
+  return [`,${columns.join(",")}`, ...lines].join("\n") + "\n";
 }
 
-test("the original CSV layout loads to the same rows as the JSONL", () => {
+test("the original CSV layout (extra index column ignored) loads to the same rows as the JSONL", () => {
   const dir = mkdtempSync(join(tmpdir(), "seed-"));
   const path = join(dir, "train.csv");
   writeFileSync(path, toCsv(rawRows()));
   const fromCsv = loadSeedDataset(path);
   const fromJsonl = loadSeedDataset();
   assert.deepEqual(fromCsv, fromJsonl);
+  writeFileSync(path, "prompt,secret\nx,CRANE\n");
+  assert.throws(() => loadSeedDataset(path), /header lacks column\(s\) word_list, past_guess_history/);
 });
 
 test("CSV reader: quoted fields with newlines, doubled quotes, CRLF, BOM, and clear errors", () => {
