@@ -151,6 +151,8 @@ export {
 } from "./run/checkpoints.js";
 export type { BestState, CheckpointInfo } from "./run/checkpoints.js";
 export { Monitor } from "./run/monitor.js";
+export { RunLogs } from "./run/logs.js";
+export type { EvalGameRow, SampleRow } from "./run/logs.js";
 export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
 export { evaluate, parseExpression } from "./run/expression.js";
 export { metricAliases } from "./run/metric-names.js";
