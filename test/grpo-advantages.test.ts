@@ -33,7 +33,7 @@ test("scale_rewards group: divided by the group's std + 1e-4; G = 2 gives about 
     a.groups.map((g) => g.mean),
     [2, 2],
   );
-  close(a.groups[0]!.std, 1.414214);
+  close(a.groups[0]!.std, Math.SQRT2);
   assert.equal(a.groups[1]!.std, 0);
   assert.deepEqual(
     a.groups.map((g) => g.zeroStd),
@@ -52,7 +52,7 @@ test("a group of 4 with group scaling (hand-worked)", () => {
   const a = computeAdvantages([0, 0, 1, 3], 4, "group");
   allClose(a.advantages, [-0.707057, -0.707057, 0, 1.414114]);
   close(a.reward_mean, 1);
-  close(a.reward_std, 1.414214);
+  close(a.reward_std, Math.SQRT2);
   assert.equal(a.frac_reward_zero_std, 0);
 });
 
