@@ -26,7 +26,7 @@
  * inputs). The loss may only depend on the log-probs it is given (entropy is for logging).
  */
 import type { Device } from "../engine/dtype.js";
-import { enableGrad, getRngState, keep, noGrad, scope, setRngState } from "../engine/index.js";
+import { enableGrad, getRngState, noGrad, scope, setRngState } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { defaultChunkSize, headLogProbs } from "./logprobs.js";
 import type { CausalLM, ForwardOptions } from "./transformer.js";
@@ -51,7 +51,7 @@ export interface ForwardBackwardOptions {
 
 export interface ForwardBackwardResult {
   loss: number;
-  /** float32 [B, K], detached; the caller owns it (dispose it, or use it inside a scope). */
+  /** float32 [B, K], detached; belongs to the caller's scope (or to the caller outside any scope). */
   logprobs: Tensor;
   entropy: Tensor | null;
 }
@@ -119,6 +119,8 @@ export function forwardBackward(
     const loss = enableGrad(() => lossFn(logprobLeaf));
     if (loss.numel !== 1)
       throw new Error(`forwardBackward: the loss must be a single number, got shape [${loss.shape}]`);
+    if (!loss.requiresGrad)
+      throw new Error("forwardBackward: the loss does not depend on the log-probs it was given");
     const lossValue = loss.item();
     enableGrad(() => loss.backward());
     const dLogprobs = logprobLeaf.grad;
@@ -177,5 +179,5 @@ export function forwardBackward(
       entropy: scored.entropy ? scored.entropy.view(b, k) : null,
     };
   });
-  return keep(result);
+  return result;
 }
