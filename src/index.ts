@@ -126,6 +126,7 @@ export type {
   ScaleRewards,
 } from "./grpo/config.js";
 export { temperatureAt } from "./grpo/config-temperature.js";
+export { learningRateAt, warmupSteps } from "./grpo/config-learning-rate.js";
 export { PRESET_NAMES, PRESETS, getPreset } from "./grpo/presets.js";
 export type { Preset, PresetName } from "./grpo/presets.js";
 export {
