@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles the dashboard page (src/dashboard/web/) with esbuild into dist/dashboard-web/:
+// Bundles the dashboard page (src/dashboard/web/) with esbuild into dist/dashboard-web/
+// (or --out DIR):
 // index.html, app.js (uPlot included) and app.css. The page is served from there at run time,
 // so no CDN or network is needed. Type-checks the page first (the main tsc build excludes it,
 // because it needs the DOM library).
@@ -11,7 +12,9 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const web = join(root, "src", "dashboard", "web");
-const out = join(root, "dist", "dashboard-web");
+// `--out DIR` builds elsewhere (the browser test bundles into a temp folder).
+const outAt = process.argv.indexOf("--out");
+const out = outAt > 0 ? process.argv[outAt + 1] : join(root, "dist", "dashboard-web");
 
 if (!process.argv.includes("--no-check")) {
   execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(web, "tsconfig.json")], {

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,22 +140,37 @@ test("requests naming another host are refused (no DNS rebinding onto the runs)"
   }
 });
 
-test("the columns endpoint returns the training rows as float32 columns in init's key order", async () => {
+test("the columns endpoint returns the requested training-row columns as float32, in request order", async () => {
   const f = await fixture();
   try {
     const run = f.server.runs[0];
     const keys = run.columns.keys;
     const n = run.columns.rowCount;
     assert.equal(n, 12);
-    const { status, body } = await rawGet(f.server.port, `/api/runs/0/columns?rows=${n}&cols=${keys.length}`);
+    const step = keys.indexOf("step");
+    const reward = keys.indexOf("reward");
+    const { status, body } = await rawGet(
+      f.server.port,
+      `/api/runs/0/columns?rows=${n}&keys=${reward},${step}`,
+    );
     assert.equal(status, 200);
-    const values = new Float32Array(body.buffer, body.byteOffset, body.length / 4);
-    assert.equal(values.length, n * keys.length);
-    const stepColumn = keys.indexOf("step");
+    const values = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length));
+    assert.equal(values.length, 2 * n);
     assert.deepEqual(
-      Array.from(values.subarray(stepColumn * n, (stepColumn + 1) * n)),
+      Array.from(values.subarray(n)),
       Array.from({ length: 12 }, (_, i) => 10 * (i + 1)),
     );
+    const rewards = readFileSync(join(f.runDir, "metrics.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((r) => !("eval/win_rate" in r))
+      .map((r) => Math.fround(r.reward));
+    assert.deepEqual(Array.from(values.subarray(0, n)), rewards);
+    // Fewer rows than stored: exactly that many (the page asks for init's count).
+    const first5 = await rawGet(f.server.port, `/api/runs/0/columns?rows=5&keys=${step}`);
+    assert.equal(first5.body.length, 5 * 4);
+    assert.equal((await rawGet(f.server.port, `/api/runs/0/columns?rows=5&keys=${keys.length}`)).status, 400);
     // Eval rows are not training rows: they never enter the columns.
     assert.ok(!keys.some((k) => k.startsWith("eval/")));
   } finally {

@@ -31,15 +31,18 @@ export class MetricColumns {
   }
 
   /**
-   * The first `rows` rows of the first `cols` columns, column-major, little-endian float32
-   * (the layout of a Float32Array on every platform a browser runs on).
+   * The first `rows` rows of the columns numbered `columns` (indices into `keys`), column-major,
+   * little-endian float32 (the layout of a Float32Array on every platform a browser runs on).
+   * Unknown indices are an error, so a confused client gets a 400 rather than wrong data.
    */
-  toBinary(rows: number, cols: number): Buffer {
-    const n = Math.min(rows, this.rowCount);
-    const k = Math.min(cols, this.keys.length);
-    const out = Buffer.alloc(4 * n * k);
-    const view = new Float32Array(out.buffer, out.byteOffset, n * k);
-    for (let c = 0; c < k; c++) view.set(this.columns[c].subarray(0, n), c * n);
+  toBinary(rows: number, columns: readonly number[]): Buffer {
+    const n = Math.max(0, Math.min(rows, this.rowCount));
+    for (const c of columns) {
+      if (!Number.isInteger(c) || c < 0 || c >= this.keys.length) throw new RangeError(`no column ${c}`);
+    }
+    const out = Buffer.alloc(4 * n * columns.length);
+    const view = new Float32Array(out.buffer, out.byteOffset, n * columns.length);
+    columns.forEach((c, i) => view.set(this.columns[c].subarray(0, n), i * n));
     return out;
   }
 

@@ -161,9 +161,23 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (head === "api" && rest.length === 3 && rest[0] === "runs" && rest[2] === "columns") {
       const run = runs[Number(rest[1])];
       if (!run || !/^\d+$/.test(rest[1])) return reply(res, 404, "no such run");
+      // ?rows=N&keys=0,3,7: the first N rows of those columns (indices into init's `keys`); the page
+      // asks only for what it draws, which keeps a 100,000-row load small.
       const rows = Number(query.get("rows") ?? run.columns.rowCount);
-      const cols = Number(query.get("cols") ?? run.columns.keys.length);
-      const body = run.columns.toBinary(rows, cols);
+      const keysParam = query.get("keys");
+      const columns =
+        keysParam === null
+          ? run.columns.keys.map((_, i) => i)
+          : keysParam === ""
+            ? []
+            : keysParam.split(",").map(Number);
+      if (!Number.isInteger(rows) || rows < 0) return reply(res, 400, "rows must be an integer >= 0");
+      let body: Buffer;
+      try {
+        body = run.columns.toBinary(rows, columns);
+      } catch (err) {
+        return reply(res, 400, (err as Error).message);
+      }
       res.writeHead(200, { "content-type": "application/octet-stream", "cache-control": "no-store" });
       res.end(body);
       return;

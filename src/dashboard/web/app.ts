@@ -81,6 +81,18 @@ const TRAINING_CHARTS: ChartSpec[] = [
   { id: "completion-length", title: "Completion length (tokens)", key: "completions/mean_length" },
 ];
 
+/** Keys some chart draws (directly or as a running mean): the only columns fetched in bulk. */
+function isDrawnKey(key: string): boolean {
+  const base = key.startsWith("running/") ? key.slice("running/".length) : key;
+  return (
+    base === "step" ||
+    base === "reward" ||
+    /^rewards\/.+\/mean$/.test(base) ||
+    BEHAVIOUR_CHARTS.some((c) => c.key === base) ||
+    TRAINING_CHARTS.some((c) => c.key === base)
+  );
+}
+
 /** Thresholds of the default criteria, drawn on the matching reward charts. */
 function thresholdFor(key: string, runs: RunData[]): number | undefined {
   const alias = key === "reward" ? "total" : key.replace(/^rewards\/(.+)\/mean$/, "$1");
@@ -166,14 +178,20 @@ class Dashboard {
   /** Fetches a run's columns (binary float32) and replays whatever arrived meanwhile. */
   private async loadRun(init: RunInit): Promise<void> {
     const id = init.run.id;
+    performance.mark(`init-${id}`);
     const generation = (this.loadGeneration.get(id) ?? 0) + 1;
     this.loadGeneration.set(id, generation);
     this.runs[id] = null;
     this.queued.set(id, []);
-    const response = await fetch(`api/runs/${id}/columns?rows=${init.rowCount}&cols=${init.keys.length}`);
+    const wanted = init.keys.filter(isDrawnKey);
+    const indices = wanted.map((key) => init.keys.indexOf(key)).join(",");
+    const response = await fetch(`api/runs/${id}/columns?rows=${init.rowCount}&keys=${indices}`);
+    if (!response.ok)
+      throw new Error(`loading ${init.run.label}: HTTP ${response.status} ${await response.text()}`);
     const binary = await response.arrayBuffer();
+    performance.mark(`columns-${id}`);
     if (this.loadGeneration.get(id) !== generation) return;
-    this.runs[id] = new RunData(init, binary);
+    this.runs[id] = new RunData(init, wanted, binary);
     this.serverRows.set(id, init.rowCount);
     for (const { event, data } of this.queued.get(id) ?? []) this.apply(event, data);
     this.queued.delete(id);
@@ -274,6 +292,13 @@ class Dashboard {
   }
 
   private render(): void {
+    const started = performance.now();
+    this.renderInner();
+    // Exposed for the end-to-end test's report: how long one full redraw takes.
+    document.body.dataset.lastRenderMs = String(Math.round(performance.now() - started));
+  }
+
+  private renderInner(): void {
     const runs = this.readyRuns();
     const expected = this.runs.length;
     const set = (id: string, content: Node | null): void => {
@@ -314,6 +339,8 @@ class Dashboard {
       this.firstPaintDone = true;
       // Read by the end-to-end test: milliseconds from navigation start to data on screen.
       document.body.dataset.firstPaintMs = String(Math.round(performance.now()));
+      const marks = performance.getEntriesByType("mark").map((m) => `${m.name} ${Math.round(m.startTime)}`);
+      document.body.dataset.loadMarks = marks.join(", ");
     }
   }
 

@@ -26,7 +26,7 @@ export function renderRunSummary(runs: RunData[]): HTMLElement {
       const fresh = finished ? "finished" : ago < 60 ? "live" : `idle ${formatDuration(ago)}`;
       const chip = h(
         "div",
-        { class: "run-chip", "data-run": String(r) },
+        { class: "run-chip", "data-run": String(r), "data-step": String(step) },
         h("span", { class: "swatch", style: `background:${runColour(r)}` }),
         h("span", { class: "run-name" }, run.label),
         h(

@@ -19,7 +19,11 @@ export class RunData {
   private capacity = 0;
   rowCount = 0;
 
-  constructor(init: RunInit, binary: ArrayBuffer) {
+  /**
+   * @param columnKeys the keys of the columns in `binary`, in order (the page fetches only the
+   *   columns it draws; others start filling from live rows)
+   */
+  constructor(init: RunInit, columnKeys: string[], binary: ArrayBuffer) {
     this.info = init.run;
     this.config = init.config;
     this.latest = init.latest;
@@ -30,13 +34,13 @@ export class RunData {
     this.lastWriteMs = init.lastWriteMs ?? 0;
     const n = init.rowCount;
     const all = new Float32Array(binary);
-    const k = n === 0 ? 0 : all.length / n;
     this.capacity = Math.max(1024, n * 2);
-    for (let c = 0; c < k; c++) {
+    columnKeys.forEach((key, c) => {
       const column = this.newColumn();
-      column.set(all.subarray(c * n, (c + 1) * n));
-      this.keys.set(init.keys[c], column);
-    }
+      if (n > 0) column.set(all.subarray(c * n, (c + 1) * n));
+      this.keys.set(key, column);
+    });
+    this.allKeys = new Set(init.keys);
     this.rowCount = n;
     this.keepStepsIncreasing();
   }
@@ -45,9 +49,12 @@ export class RunData {
     return this.info.label;
   }
 
-  /** Numeric keys present in this run. */
+  /** Every numeric key the run has logged (fetched or not). */
+  private allKeys: Set<string>;
+
   keyNames(): string[] {
-    return [...this.keys.keys()];
+    for (const key of this.keys.keys()) this.allKeys.add(key);
+    return [...this.allKeys];
   }
 
   /** The first `rowCount` values of `key`, or null if the run never logged it. */
