@@ -277,3 +277,8 @@ test("learning-rate schedules follow the HF Trainer's", () => {
   const noWarmup = { ...c, warmup_ratio: 0, lr_scheduler_type: "linear" as const };
   assert.equal(learningRateAt(noWarmup, 0, 100), 1e-4, "without warmup the first update uses the full rate");
 });
+
+test("lora.target_modules accepts a comma-separated --set value", () => {
+  const { config } = resolveConfig({ overrides: ["lora.target_modules=q_proj, v_proj"] });
+  assert.deepEqual(config.lora.target_modules, ["q_proj", "v_proj"]);
+});

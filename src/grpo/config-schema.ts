@@ -59,8 +59,11 @@ const loraSchema = z.strictObject({
   dropout: z.number().min(0).lt(1).default(0.05),
   /** Linear layers that get adapters, by their HF module names. All of Qwen2/Llama's by default. */
   target_modules: z
-    .array(z.string().min(1))
-    .min(1)
+    .preprocess(
+      // `--set lora.target_modules=q_proj,v_proj` arrives as one string.
+      (v) => (typeof v === "string" ? v.split(",").map((m) => m.trim()) : v),
+      z.array(z.string().min(1)).min(1),
+    )
     .default(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
   use_rslora: z.boolean().default(false),
 });
