@@ -1,0 +1,115 @@
+/**
+ * A language model as an evaluation policy: every position of the batch is rendered with a prompt
+ * template (course or compact; wrapped in the model's own chat template when its tokenizer has
+ * one, else in Qwen2.5 ChatML like the dataset), tokenized, and all prompts go to the sampler in
+ * ONE `generate` call. The guess is read with the training parser (parseGuess), so evaluation and
+ * rewards agree on what the model said.
+ *
+ * Decoding: greedy (argmax, the default: deterministic, comparable between checkpoints) or sampled
+ * with the given temperature and truncation settings. Sampled runs are reproducible: call k of the
+ * policy reseeds the generator with seed + k.
+ */
+import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
+import { generate } from "../model/sampler.js";
+import type { Tokenizer } from "../model/tokenizer.js";
+import { parseGuess } from "../task/parse-guess.js";
+import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
+import type { GuessPolicy, PolicyMove, PolicyState } from "./policy.js";
+
+export interface ModelPolicyOptions {
+  model: GenerationModel;
+  tokenizer: Tokenizer;
+  /** Prompt template of the task layer (default "course"). */
+  template?: PromptTemplateName;
+  /**
+   * "auto" (default): the tokenizer's chat template when it has one, else ChatML; "chatml": always
+   * Qwen2.5 ChatML; "model": the tokenizer's chat template (an error if it has none).
+   */
+  chat?: "auto" | "chatml" | "model";
+  /** Argmax decoding (default true). */
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  /** Most tokens per completion (default 128, the seed preset's max_completion_length). */
+  maxNewTokens?: number;
+  /** Generation stops once the text contains one of these (default ["</guess>"]). */
+  stopStrings?: readonly string[];
+  /** Seed of sampled decoding (default 0). */
+  seed?: number;
+  /** Label for reports (default "model"). */
+  name?: string;
+}
+
+export interface ModelPolicy extends GuessPolicy {
+  /** Prompt text for a position (what the model is shown), for display and debugging. */
+  promptText(state: Pick<PolicyState, "history">): string;
+  /** Completions of the latest call, in state order (token counts, truncation). */
+  readonly lastCompletions: readonly Completion[];
+}
+
+export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
+  const { model, tokenizer } = options;
+  const template = options.template ?? "course";
+  const chat = options.chat ?? "auto";
+  if (chat !== "auto" && chat !== "chatml" && chat !== "model") {
+    throw new Error(`model policy: chat must be auto, chatml or model, got ${JSON.stringify(chat)}`);
+  }
+  if (chat === "model" && !tokenizer.chatTemplate) {
+    throw new Error(`model policy: chat "model" needs a chat template, but ${tokenizer.source} has none`);
+  }
+  const useModelTemplate = chat === "model" || (chat === "auto" && Boolean(tokenizer.chatTemplate));
+  const greedy = options.greedy ?? true;
+  const maxNewTokens = options.maxNewTokens ?? 128;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
+    throw new Error(`model policy: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+  }
+  const seed = options.seed ?? 0;
+  const settings: GenerateOptions = {
+    maxNewTokens,
+    greedy,
+    temperature: options.temperature,
+    topK: options.topK,
+    topP: options.topP,
+    minP: options.minP,
+    repetitionPenalty: options.repetitionPenalty,
+    stopStrings: options.stopStrings ?? ["</guess>"],
+  };
+  const decoding = greedy
+    ? "greedy"
+    : `sampled (T=${options.temperature ?? 1}${options.topK ? `, top_k=${options.topK}` : ""}` +
+      `${options.topP !== undefined && options.topP < 1 ? `, top_p=${options.topP}` : ""}` +
+      `${options.minP ? `, min_p=${options.minP}` : ""}, seed ${seed})`;
+
+  const promptText = (state: Pick<PolicyState, "history">): string =>
+    renderPrompt(
+      { history: state.history },
+      { template, tokenizer: useModelTemplate ? tokenizer : undefined },
+    ).text;
+
+  let calls = 0;
+  let last: Completion[] = [];
+  return {
+    name: options.name ?? "model",
+    decoding,
+    promptText,
+    get lastCompletions() {
+      return last;
+    },
+    async next(states: readonly PolicyState[]): Promise<PolicyMove[]> {
+      if (states.length === 0) return [];
+      const prompts = states.map((state) => tokenizer.encode(promptText(state)));
+      const completions = generate(model, tokenizer, prompts, {
+        ...settings,
+        seed: greedy ? undefined : seed + calls,
+      });
+      calls++;
+      // One completion per prompt; order them by prompt index rather than trusting row order.
+      last = new Array<Completion>(states.length);
+      for (const c of completions) last[c.promptIndex] = c;
+      return last.map((c) => ({ completion: c.text, guess: parseGuess(c.text) }));
+    },
+  };
+}
