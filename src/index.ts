@@ -126,7 +126,6 @@ export type {
   ScaleRewards,
 } from "./grpo/config.js";
 export { temperatureAt } from "./grpo/config-temperature.js";
-export { learningRateAt, warmupSteps } from "./grpo/config-learning-rate.js";
 export { PRESET_NAMES, PRESETS, getPreset } from "./grpo/presets.js";
 export type { Preset, PresetName } from "./grpo/presets.js";
 export {
@@ -157,3 +156,7 @@ export type { EvalGameRow, SampleRow } from "./run/logs.js";
 export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
 export { evaluate, parseExpression } from "./run/expression.js";
 export { metricAliases } from "./run/metric-names.js";
+export { startDashboard } from "./dashboard/server.js";
+export type { DashboardOptions, DashboardServer } from "./dashboard/server.js";
+export { DemoRun, writeDemoRun } from "./dashboard/demo-run.js";
+export type { DemoRunOptions } from "./dashboard/demo-run.js";

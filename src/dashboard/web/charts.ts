@@ -180,7 +180,7 @@ export class Chart {
           stroke: "#5b6270",
           grid: { stroke: "#eceef2" },
           ticks: { stroke: "#d5d9e0" },
-          size: 52,
+          size: 58,
           values: (_u, ticks) =>
             ticks.map((t) => (spec.rate ? `${Math.round(t * 100)}%` : formatNumber(t, 3))),
         },

@@ -16,7 +16,7 @@ export function withAlpha(hex: string, alpha: number): string {
 export function formatNumber(value: number | null | undefined, digits = 4): string {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const abs = Math.abs(value);
-  if (abs !== 0 && (abs < 1e-3 || abs >= 1e7)) return value.toExponential(2);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e7)) return value.toExponential(2).replace(/\.?0+e/, "e");
   if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
   return Number(value.toPrecision(digits)).toString();
 }
