@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, resolveConfig } from "../src/grpo/config.js";
-import { learningRateAt, warmupSteps } from "../src/grpo/config-learning-rate.js";
 import { parseOverrideValue, parseSetOverrides } from "../src/grpo/config-load.js";
 import { closestMatch, levenshtein } from "../src/grpo/config-suggest.js";
 import { temperatureAt } from "../src/grpo/config-temperature.js";
@@ -256,26 +255,6 @@ test("temperature schedule: linear and cosine decay from start to end", () => {
   assert.ok(Math.abs(temperatureAt(cosine, 0.5) - 0.75) < 1e-12);
   assert.ok(temperatureAt(cosine, 0.1) > 1 - 0.05, "cosine lingers near start");
   assert.equal(temperatureAt({ ...config, temperature_schedule: null }, 0.7), config.temperature);
-});
-
-test("learning-rate schedules follow the HF Trainer's", () => {
-  const c = { learning_rate: 1e-4, warmup_steps: 0, warmup_ratio: 0.1 };
-  const lr = (type: "linear" | "cosine" | "constant" | "constant_with_warmup", step: number) =>
-    learningRateAt({ ...c, lr_scheduler_type: type }, step, 100);
-  assert.equal(warmupSteps(c, 100), 10);
-  assert.equal(warmupSteps({ ...c, warmup_steps: 3 }, 100), 3, "warmup_steps beats warmup_ratio");
-  assert.equal(lr("linear", 0), 0, "warmup starts at 0");
-  assert.equal(lr("linear", 5), 5e-5);
-  assert.equal(lr("linear", 10), 1e-4);
-  assert.equal(lr("linear", 55), 5e-5, "halfway through the decay");
-  assert.equal(lr("linear", 100), 0);
-  assert.ok(Math.abs(lr("cosine", 55) - 5e-5) < 1e-18);
-  assert.ok(lr("cosine", 20) > lr("linear", 20), "cosine stays high longer");
-  assert.equal(lr("constant_with_warmup", 5), 5e-5);
-  assert.equal(lr("constant_with_warmup", 90), 1e-4);
-  assert.equal(lr("constant", 0), 1e-4, "constant has no warmup");
-  const noWarmup = { ...c, warmup_ratio: 0, lr_scheduler_type: "linear" as const };
-  assert.equal(learningRateAt(noWarmup, 0, 100), 1e-4, "without warmup the first update uses the full rate");
 });
 
 test("lora.target_modules accepts a comma-separated --set value", () => {
