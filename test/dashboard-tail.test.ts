@@ -119,7 +119,10 @@ test("startNearEnd reads only the last complete lines of a big file and reports 
     assert.ok(steps.length >= 5 && steps.length < 20, `read ${steps.length} lines`);
     assert.equal(steps.at(-1), 1000);
     // Consecutive: the partial first line was dropped, not parsed as garbage.
-    steps.forEach((s, i) => assert.equal(s, steps[0] + i));
+    assert.deepEqual(
+      steps,
+      steps.map((_, i) => steps[0] + i),
+    );
     assert.deepEqual(read.problems, []);
     const firstOffset = Number(read.lines[0].where.replace("byte ", ""));
     assert.equal(text.slice(firstOffset, firstOffset + 12), `{"step":${steps[0]},`.slice(0, 12));

@@ -42,7 +42,9 @@ export class MetricColumns {
     }
     const out = Buffer.alloc(4 * n * columns.length);
     const view = new Float32Array(out.buffer, out.byteOffset, n * columns.length);
-    columns.forEach((c, i) => view.set(this.columns[c].subarray(0, n), i * n));
+    columns.forEach((c, i) => {
+      view.set(this.columns[c].subarray(0, n), i * n);
+    });
     return out;
   }
 

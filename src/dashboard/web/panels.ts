@@ -97,6 +97,9 @@ export function renderCriteria(runs: RunData[]): HTMLElement {
       typeof first === "number"
         ? h("span", { class: "muted" }, `first met at step ${first.toLocaleString("en-US")}`)
         : null,
+      typeof checkpoint === "number"
+        ? h("span", { class: "muted" }, `· earliest useful checkpoint: checkpoint-${checkpoint}`)
+        : null,
     );
     if (criteria.length === 0) return h("div", { class: "run-block" }, heading);
     return h(
