@@ -86,21 +86,18 @@ export function grpoLoss(inputs: GrpoLossInputs, settings: GrpoLossSettings): Gr
     const logp = inputs.logps;
     const like = { dtype: logp.dtype, device: logp.device };
     const M = inputs.mask.to(like);
-    const A = (
-      Array.isArray(inputs.advantages)
-        ? tensor(inputs.advantages as number[], like)
-        : (inputs.advantages as Tensor)
-    )
-      .to(like)
-      .unsqueeze(1); // [B, 1]: one advantage for every token of a completion
+    const advantages = Array.isArray(inputs.advantages)
+      ? tensor([...inputs.advantages], like)
+      : inputs.advantages;
+    const A = (advantages as Tensor).to(like).unsqueeze(1); // [B, 1]: the same A for every token
     const oldLogp = inputs.oldLogps ?? logp.detach();
 
-    // Clipped surrogate.
+    // Clipped surrogate: −min(r·A, clip(r, 1 − ε_low, 1 + ε_high)·A).
     const ratio = logp.sub(oldLogp).exp();
     const clippedRatio = ratio.clamp(1 - epsilon, 1 + epsilonHigh);
     let perToken = ratio.mul(A).minimum(clippedRatio.mul(A)).neg();
 
-    // k3 KL estimate of KL(π ‖ π_ref): exp(d) − d − 1 with d = log π_ref − log π (≥ 0, unbiased).
+    // k3 estimate of KL(π ‖ π_ref): e^d − d − 1 with d = log π_ref − log π (never negative).
     let kl: Tensor | undefined;
     if (beta !== 0) {
       const d = inputs.refLogps!.to(like).sub(logp);
@@ -108,26 +105,20 @@ export function grpoLoss(inputs: GrpoLossInputs, settings: GrpoLossSettings): Gr
       perToken = perToken.add(kl.mul(beta));
     }
 
-    const summed = perToken.mul(M);
+    // Sum over active tokens, normalised by loss_type.
+    const masked = perToken.mul(M);
     const tokens = M.sum().clamp(1);
-    let loss: Tensor;
-    switch (lossType) {
-      case "grpo":
-        loss = summed.sum(1).div(M.sum(1).clamp(1)).mean().div(accumulation);
-        break;
-      case "bnpo":
-        loss = summed.sum().div(tokens).div(accumulation);
-        break;
-      case "dr_grpo":
-        loss = summed
+    const normalised: Record<LossType, () => Tensor> = {
+      grpo: () => masked.sum(1).div(M.sum(1).clamp(1)).mean().div(accumulation),
+      bnpo: () => masked.sum().div(tokens).div(accumulation),
+      dr_grpo: () =>
+        masked
           .sum()
           .div(B * maxCompletionLength)
-          .div(accumulation);
-        break;
-      case "dapo":
-        loss = summed.sum().div(settings.numItemsInBatch ?? tokens);
-        break;
-    }
+          .div(accumulation),
+      dapo: () => masked.sum().div(settings.numItemsInBatch ?? tokens),
+    };
+    const loss = normalised[lossType]();
 
     const metrics = noGrad(() => {
       const tokenMean = (x: Tensor) => x.to(like).mul(M).sum().div(tokens).item();
