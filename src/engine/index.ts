@@ -97,6 +97,7 @@ export { type ClipGradOptions, clipGradNorm } from "./optim/clip-grad.js";
 export { SGD, type SGDOptions } from "./optim/sgd.js";
 export type { OptimizerState, StateBuffer } from "./optim/state.js";
 export {
+  bf16MatmulIsFast,
   buildInfo,
   cuda,
   defaultDevice,

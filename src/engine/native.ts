@@ -2,6 +2,7 @@
 // Only src/engine talks to this module; everything else uses the Tensor API.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../paths.js";
 
@@ -111,3 +112,10 @@ function load(): NativeAddon {
 }
 
 export const native: NativeAddon = load();
+
+// libgomp can start libtorch with a single intra-op thread (seen on a 2-vCPU VM where nproc is 2),
+// which halves matmul speed. Use every available core unless OMP_NUM_THREADS says otherwise;
+// setNumThreads() overrides this at any time.
+if (process.env.OMP_NUM_THREADS === undefined && native.getNumThreads() < availableParallelism()) {
+  native.setNumThreads(availableParallelism());
+}

@@ -1,4 +1,5 @@
 // Process-wide engine settings: random generators, threads, CUDA and MPS.
+import { readFileSync } from "node:fs";
 import { checkDevice, type Device } from "./dtype.js";
 import type { BuildInfo, CudaMemoryStats } from "./native.js";
 import { native } from "./native.js";
@@ -59,4 +60,27 @@ export function defaultDevice(): Device {
 /** libtorch version, whether it was built with CUDA/MPS, and its parallel/BLAS configuration. */
 export function buildInfo(): BuildInfo {
   return native.buildInfo();
+}
+
+let cpuBf16Cache: boolean | undefined;
+
+/**
+ * Whether bfloat16 matmuls are fast on this device. On x86 CPUs libtorch 1.13 runs bf16 GEMMs in
+ * oneDNN only with AVX-512 (BW, VL, DQ); without it (e.g. AMD Zen 2/3) it falls back to scalar
+ * loops about 100x slower than fp32 OpenBLAS, so models should compute in float32 there.
+ * CUDA: true (Ampere and later run bf16 natively; older GPUs emulate it).
+ */
+export function bf16MatmulIsFast(device: Device = "cpu"): boolean {
+  if (device.startsWith("cuda")) return true;
+  if (device === "mps") return false;
+  if (cpuBf16Cache === undefined) {
+    let flags = "";
+    try {
+      flags = readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      // not Linux: assume no AVX-512 (Apple silicon CPUs and most others lack it)
+    }
+    cpuBf16Cache = ["avx512bw", "avx512vl", "avx512dq"].every((f) => new RegExp(`\\b${f}\\b`).test(flags));
+  }
+  return cpuBf16Cache;
 }
