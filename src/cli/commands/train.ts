@@ -1,0 +1,113 @@
+import type { Command } from "commander";
+import { resolveConfig } from "../../grpo/config.js";
+import { train } from "../../grpo/trainer.js";
+import { consoleEvents } from "../../grpo/trainer-console.js";
+
+/**
+ * `wordle-grpo train`: run GRPO on a model, or resume a run.
+ *
+ *   wordle-grpo train --preset seed --model models/qwen2.5-0.5b --output runs/seed
+ *   wordle-grpo train --output runs/seed --resume            # latest checkpoint of that run
+ *   wordle-grpo train --resume runs/seed/checkpoint-300      # a named checkpoint
+ *
+ * Ctrl-C (SIGINT) or SIGTERM: the current step finishes, a checkpoint is saved, and the command
+ * exits 0; a second Ctrl-C exits at once (the last saved checkpoint stays valid).
+ */
+
+interface TrainFlags {
+  preset: string;
+  config?: string;
+  model?: string;
+  output?: string;
+  set: string[];
+  maxSteps?: string;
+  resume?: string | true;
+  threads?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function positiveInt(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} expects a positive integer, got "${text}"`);
+  return v;
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("train a LoRA adapter with GRPO (or resume a run from a checkpoint)")
+    .option("--preset <name>", "starting preset: default, seed, trl", "default")
+    .option("--config <file>", "JSON or TOML config file applied on top of the preset")
+    .option("--model <dir>", "Hugging Face model directory (default: config model, else the shipped model)")
+    .option("--output <dir>", "run directory (default: config output_dir)")
+    .option("--set <key=value>", "override one setting (repeatable), e.g. --set lora.r=8", collect, [])
+    .option("--max-steps <n>", "stop after this many optimizer steps (overrides epochs)")
+    .option("--resume [checkpoint]", "resume the run in --output: latest, a step, or a checkpoint folder")
+    .option("--threads <n>", "engine threads (keep the same value when resuming for identical numbers)")
+    .action(async (flags: TrainFlags, command: Command) => {
+      const threads = positiveInt("--threads", flags.threads);
+      const maxSteps = positiveInt("--max-steps", flags.maxSteps);
+      const resume = flags.resume === undefined ? null : flags.resume === true ? "latest" : flags.resume;
+      if (resume !== null) {
+        const changed = ["preset", "config", "model", "set", "maxSteps"].filter((name) => {
+          const source = command.getOptionValueSource(name);
+          return source !== undefined && source !== "default";
+        });
+        if (changed.length > 0)
+          throw new Error(
+            `--resume continues a run with its own config.json; drop ${changed.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}`,
+          );
+      }
+      const overrides: Record<string, unknown> = {};
+      if (flags.model !== undefined) overrides.model = flags.model;
+      if (flags.output !== undefined) overrides.output_dir = flags.output;
+      if (maxSteps !== undefined) overrides.max_steps = maxSteps;
+      const { config, warnings } =
+        resume === null
+          ? resolveConfig({
+              preset: flags.preset,
+              file: flags.config,
+              overrides: [
+                ...flags.set,
+                ...Object.entries(overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`),
+              ],
+            })
+          : { config: resolveConfig({ preset: flags.preset }).config, warnings: [] };
+      const events = consoleEvents();
+      for (const w of warnings) events.message(`warning: ${w}`);
+
+      let stopRequested = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopRequested) {
+          process.stderr.write(`\n${signal} again: exiting without saving (the last checkpoint is intact)\n`);
+          process.exit(130);
+        }
+        stopRequested = true;
+        events.message(`${signal}: finishing the current step, then saving a checkpoint`);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      try {
+        const result = await train({
+          config,
+          outputDir: flags.output,
+          resume,
+          threads,
+          events,
+          shouldStop: () => stopRequested,
+        });
+        if (result.reason === "nonfinite") {
+          process.exitCode = 1;
+          process.stderr.write(
+            `wordle-grpo: training stopped at step ${result.steps}: the loss or gradient kept coming out NaN/Inf ` +
+              "(lower learning_rate or max_grad_norm, or check the model's dtype)\n",
+          );
+        }
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}

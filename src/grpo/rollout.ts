@@ -1,0 +1,213 @@
+/**
+ * Rollout: one generation batch of GRPO. The P prompts of the batch each get G completions from
+ * the sampler (one shared prefill per prompt), every completion is scored by the reward preset,
+ * and the group-relative advantages are computed over the whole batch (TRL computes them before
+ * splitting the batch into micro-batches). When the batch will be optimised on more than once
+ * (num_iterations > 1) the policy's log-probs at generation time ("old") are computed here with a
+ * no-grad forward pass, as TRL does; when beta > 0 the reference log-probs (adapter off) are too.
+ *
+ * A GenerationBatch is plain data (numbers, strings): a checkpoint can store it, so a resumed run
+ * reuses exactly the batch the uninterrupted run would have reused.
+ */
+import { noGrad, scope } from "../engine/index.js";
+import { withAdapterDisabled } from "../model/load.js";
+import { tokenLogProbs } from "../model/logprobs.js";
+import { generate } from "../model/sampler.js";
+import type { Tokenizer } from "../model/tokenizer.js";
+import type { CausalLM } from "../model/transformer.js";
+import { type CompletionBehaviour, completionBehaviour } from "../task/metrics.js";
+import { parseGuess } from "../task/parse-guess.js";
+import type { RewardPreset } from "../task/rewards/presets.js";
+import type { TaskState } from "../task/state.js";
+import { computeAdvantages, unbiasedStd } from "./advantages.js";
+import type { GrpoConfig } from "./config-schema.js";
+import { buildMicroBatch } from "./trainer-batch.js";
+
+/** A training or validation prompt, rendered and tokenized once. */
+export interface PreparedPrompt {
+  state: TaskState;
+  /** Token ids the model continues (left-truncated to max_prompt_length). */
+  ids: number[];
+}
+
+export interface RolloutCompletion {
+  /** Index of its prompt in GenerationBatch.prompts. */
+  prompt: number;
+  tokenIds: number[];
+  text: string;
+  truncated: boolean;
+  guess: string | null;
+  /** Weighted total reward, and each function's unweighted value. */
+  reward: number;
+  rewards: Record<string, number>;
+  advantage: number;
+  behaviour: CompletionBehaviour;
+  /** log π_old per token (num_iterations > 1), else null. */
+  oldLogps: number[] | null;
+  /** log π_ref per token (beta > 0), else null. */
+  refLogps: number[] | null;
+}
+
+export interface GenerationBatch {
+  /** Indices into the training prompts. */
+  promptIndices: number[];
+  completions: RolloutCompletion[];
+  /** Sampling temperature used (the loss scores tokens at the same temperature). */
+  temperature: number;
+  /** Training progress (0..1) the rewards were computed at. */
+  progress: number;
+  /** Reward statistics of the batch, TRL names (logged on the step that generated it). */
+  stats: Record<string, number>;
+  /** Optimizer steps that have used this batch so far. */
+  uses: number;
+}
+
+export interface RolloutContext {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  config: GrpoConfig;
+  preset: RewardPreset;
+}
+
+/** Sampling settings of the config, in the sampler's terms (0 / null mean "off"). */
+export function samplerSettings(config: GrpoConfig, temperature: number) {
+  return {
+    temperature,
+    topK: config.top_k === null || config.top_k === 0 ? undefined : config.top_k,
+    topP: config.top_p,
+    minP: config.min_p === null || config.min_p === 0 ? undefined : config.min_p,
+    repetitionPenalty: config.repetition_penalty,
+    stopStrings: ["</guess>"],
+  };
+}
+
+/** Score one completion: rewards, parsed guess and behaviour. */
+export function scoreCompletion(preset: RewardPreset, state: TaskState, text: string, progress: number) {
+  const scores = preset.score(state, text, progress);
+  return {
+    reward: scores.total,
+    rewards: scores.values,
+    guess: parseGuess(text),
+    behaviour: completionBehaviour(state, text),
+  };
+}
+
+/**
+ * Per-token log-probs of each completion under the model as it is now (no grad), computed in
+ * micro-batches of `rows` completions. Used for π_old and, with the adapter off, π_ref.
+ */
+export function completionLogProbs(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  completions: readonly (readonly number[])[],
+  padId: number,
+  temperature: number,
+  rows: number,
+): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < completions.length; start += rows) {
+    const end = Math.min(completions.length, start + rows);
+    const values = scope(() =>
+      noGrad(() => {
+        const mb = buildMicroBatch(
+          prompts.slice(start, end),
+          completions.slice(start, end),
+          completions.slice(start, end).map(() => false),
+          padId,
+          model.device,
+          false,
+        );
+        const hidden = model.forward(mb.inputIds, {
+          attentionMask: mb.attentionMask,
+          positionIds: mb.positionIds,
+          hiddenOnly: true,
+        });
+        const scored = hidden.narrow(1, mb.promptWidth - 1, mb.completionWidth);
+        const lp = tokenLogProbs(model, scored, mb.targets, { temperature }).logprobs;
+        return { data: lp.toFloat32Array(), width: mb.completionWidth };
+      }),
+    );
+    for (let r = 0; r < end - start; r++) {
+      const offset = r * values.width;
+      out.push(Array.from(values.data.subarray(offset, offset + completions[start + r].length)));
+    }
+  }
+  return out;
+}
+
+export function rollout(
+  ctx: RolloutContext,
+  prompts: readonly PreparedPrompt[],
+  promptIndices: readonly number[],
+  temperature: number,
+  progress: number,
+): GenerationBatch {
+  const { model, tokenizer, config, preset } = ctx;
+  const G = config.num_generations;
+  const chosen = promptIndices.map((i) => prompts[i]);
+  const wasTraining = model.training;
+  model.training = false;
+  try {
+    const generated = generate(
+      model,
+      tokenizer,
+      chosen.map((p) => p.ids),
+      {
+        ...samplerSettings(config, temperature),
+        numReturnSequences: G,
+        maxNewTokens: config.max_completion_length,
+      },
+    );
+    const scored = generated.map((c) =>
+      scoreCompletion(preset, chosen[c.promptIndex].state, c.text, progress),
+    );
+    const adv = computeAdvantages(
+      scored.map((s) => s.reward),
+      G,
+      config.scale_rewards,
+    );
+
+    // π_old and π_ref, per micro-batch of completions.
+    const promptIds = generated.map((c) => chosen[c.promptIndex].ids);
+    const completionIds = generated.map((c) => c.tokenIds);
+    const rows = config.per_device_train_batch_size;
+    const pad = tokenizer.padTokenId;
+    const oldLogps =
+      config.num_iterations > 1
+        ? completionLogProbs(model, promptIds, completionIds, pad, temperature, rows)
+        : null;
+    const refLogps =
+      config.beta > 0
+        ? withAdapterDisabled(model, () =>
+            completionLogProbs(model, promptIds, completionIds, pad, temperature, rows),
+          )
+        : null;
+
+    const completions: RolloutCompletion[] = generated.map((c, i) => ({
+      prompt: c.promptIndex,
+      tokenIds: c.tokenIds,
+      text: c.text,
+      truncated: c.truncated,
+      guess: scored[i].guess,
+      reward: scored[i].reward,
+      rewards: scored[i].rewards,
+      advantage: adv.advantages[i],
+      behaviour: scored[i].behaviour,
+      oldLogps: oldLogps ? oldLogps[i] : null,
+      refLogps: refLogps ? refLogps[i] : null,
+    }));
+    const stats: Record<string, number> = {
+      reward: adv.reward_mean,
+      reward_std: adv.reward_std,
+      frac_reward_zero_std: adv.frac_reward_zero_std,
+    };
+    for (const fn of preset.rewards) {
+      const values = completions.map((c) => c.rewards[fn.name]);
+      stats[`rewards/${fn.name}/mean`] = values.reduce((s, v) => s + v, 0) / values.length;
+      stats[`rewards/${fn.name}/std`] = unbiasedStd(values);
+    }
+    return { promptIndices: [...promptIndices], completions, temperature, progress, stats, uses: 0 };
+  } finally {
+    model.training = wasTraining;
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * The GRPO trainer: the loop of shared/DESIGN.md ("Data flow of one GRPO step") with TRL's
+ * semantics, checkpoints that resume exactly, and the monitor in every logged row.
+ *
+ *   const result = await train({ config, events: consoleEvents() });
+ *   const again = await train({ config, resume: "latest" });   // continues RUN/checkpoint-<latest>
+ *
+ * One step (src/grpo/trainer-step.ts for the optimisation part):
+ *   1. every num_iterations steps, a new generation batch: the next prompts of the seeded per-epoch
+ *      order (data-order.ts; batch × accumulation / G prompts), G completions each at the
+ *      scheduled temperature, rewards at progress = step / total, group advantages, π_old when
+ *      num_iterations > 1 and π_ref when beta > 0 (rollout.ts);
+ *   2. forward + backward per micro-batch, clip, optimizer step at the scheduled learning rate
+ *      (schedule.ts); a non-finite loss or gradient skips the update, is counted and logged, and
+ *      `MAX_CONSECUTIVE_NONFINITE` in a row save a checkpoint and stop the run;
+ *   3. every logging_steps a metrics row (trainer-metrics.ts, through the monitor) and samples;
+ *      every eval_steps an evaluation (trainer-eval.ts) and the best adapter; every save_steps a
+ *      checkpoint (resume.ts) with retention by save_total_limit.
+ * At the end: a last evaluation when eval_steps is null, a final checkpoint and RUN/final/.
+ * A stop request (Ctrl-C in the CLI) is honoured between steps: save, then return.
+ *
+ * Randomness: the engine generator (sampling, LoRA init and dropout) is seeded with `seed` and
+ * saved in every checkpoint, the data order has its own saved Rng, and evaluation restores the
+ * generator it used. On the CPU the same thread count gives the same numbers, so a resumed run
+ * logs exactly the rows the uninterrupted run logs (wall-clock fields aside).
+ */
+import { rmSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { manualSeed, setNumThreads } from "../engine/index.js";
+import { feedbackString } from "../eval/game-record.js";
+import { saveLoraAdapter } from "../model/lora-peft.js";
+import { writeDirectoryAtomically } from "../run/atomic.js";
+import {
+  applyRetention,
+  BestTracker,
+  findCheckpoint,
+  listCheckpoints,
+  saveCheckpoint,
+} from "../run/checkpoints.js";
+import { readJsonl } from "../run/jsonl.js";
+import { RunLogs, type SampleRow } from "../run/logs.js";
+import { Monitor } from "../run/monitor.js";
+import { openRunDirectory, type RunPaths, readRunConfig, writeRunConfig } from "../run/run-dir.js";
+import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
+import { rewardPreset } from "../task/rewards/presets.js";
+import type { GrpoConfig } from "./config-schema.js";
+import { temperatureAt } from "./config-temperature.js";
+import { DataOrder } from "./data-order.js";
+import { stepsPerEpoch, totalSteps } from "./plan.js";
+import {
+  captureEngineRng,
+  loadAdapterValues,
+  readCheckpointContents,
+  restoreEngineRng,
+  type TrainerState,
+  writeCheckpointContents,
+} from "./resume.js";
+import { type GenerationBatch, type PreparedPrompt, rollout } from "./rollout.js";
+import { learningRateAt } from "./schedule.js";
+import { silentEvents, type TrainerEvents } from "./trainer-console.js";
+import { evaluateDuringTraining } from "./trainer-eval.js";
+import { MetricsWindow } from "./trainer-metrics.js";
+import { attachAdapter, loadPolicy, makeOptimizer, preparePrompts } from "./trainer-setup.js";
+import { optimizeOnBatch, type StepContext } from "./trainer-step.js";
+
+/** Non-finite steps in a row after which the run saves and stops: it has diverged. */
+export const MAX_CONSECUTIVE_NONFINITE = 3;
+
+export interface TrainOptions {
+  /** The resolved config (ignored when resuming: the run's own config.json is used). */
+  config: GrpoConfig;
+  /** Run directory; default config.output_dir. */
+  outputDir?: string;
+  /** Resume from a checkpoint of the run directory: "latest" / true, a step, or a checkpoint path. */
+  resume?: string | number | true | null;
+  /** Intra-op threads of the engine (same count on resume for identical numbers). */
+  threads?: number;
+  events?: TrainerEvents;
+  /** Checked between steps: once it returns true the trainer saves a checkpoint and returns. */
+  shouldStop?: () => boolean;
+  /** Test hook: replace a micro-batch's loss (e.g. multiply by NaN to test the skip path). */
+  lossHook?: StepContext["lossHook"];
+}
+
+export type StopReason = "completed" | "interrupted" | "plateau" | "nonfinite";
+
+export interface TrainResult {
+  runDir: string;
+  /** Optimizer steps done (global step at exit). */
+  steps: number;
+  totalSteps: number;
+  reason: StopReason;
+  /** Steps skipped for a non-finite loss or gradient. */
+  nonfiniteSteps: number;
+  /** Checkpoint folders present at exit, oldest first. */
+  checkpoints: string[];
+  bestStep: number | null;
+  finalDir: string | null;
+}
+
+/** Where `--resume PATH` points: a checkpoint folder's run directory, or the given output dir. */
+export function runDirOfCheckpoint(spec: string): string | null {
+  return /^checkpoint-\d+$/.test(basename(resolve(spec))) ? dirname(resolve(spec)) : null;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const events = options.events ?? silentEvents;
+  const resuming = options.resume !== undefined && options.resume !== null;
+  const outputDir =
+    options.outputDir ??
+    (resuming && typeof options.resume === "string" ? runDirOfCheckpoint(options.resume) : null) ??
+    options.config.output_dir;
+  const paths = openRunDirectory(outputDir);
+  const config = resuming ? readRunConfig(paths) : options.config;
+  if (config.mode !== "single_state")
+    throw new Error(
+      `mode = "${config.mode}": the trainer runs single_state episodes only (one guess per prompt)`,
+    );
+  if (!resuming) refuseExistingRun(paths);
+  if (options.threads !== undefined) setNumThreads(options.threads);
+
+  const policy = await loadPolicy(config);
+  const { model, tokenizer } = policy;
+  const prompts = preparePrompts(config, tokenizer);
+  const total = totalSteps(config, prompts.train.length);
+  const perEpoch = stepsPerEpoch(config, prompts.train.length);
+  const promptsPerBatch =
+    (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
+  const preset = rewardPreset(config.reward.preset, { weights: config.reward.weights });
+
+  manualSeed(config.seed);
+  const adapter = attachAdapter(model, config);
+  const params = adapter.parameters().map((p) => p.tensor);
+  const optimizer = makeOptimizer(config, params);
+  const order = new DataOrder(prompts.train.length, promptsPerBatch, config.seed);
+  const monitor = Monitor.fromConfig(config, total);
+  const window = new MetricsWindow();
+  let best = new BestTracker(config.metric_for_best_model, config.greater_is_better);
+  let step = 0;
+  let nonfinite = 0;
+  let consecutiveNonfinite = 0;
+  let batch: GenerationBatch | null = null;
+
+  if (resuming) {
+    const ckpt = findCheckpoint(paths, options.resume as string | number | true);
+    const saved = readCheckpointContents(ckpt.path);
+    loadAdapterValues(adapter, ckpt.path);
+    optimizer.loadState(saved.optimizer);
+    restoreEngineRng(saved.rng.engine);
+    order.restore(saved.rng.data_order);
+    window.restore(saved.trainer.window);
+    best = new BestTracker(config.metric_for_best_model, config.greater_is_better, saved.trainer.best);
+    step = saved.trainer.global_step;
+    nonfinite = saved.trainer.nonfinite_steps;
+    consecutiveNonfinite = saved.trainer.consecutive_nonfinite;
+    batch = saved.generation;
+    RunLogs.prepareResume(paths, step, monitor);
+    // Checkpoints newer than the one resumed from belong to the abandoned future: drop them.
+    for (const c of listCheckpoints(paths))
+      if (c.step > step) rmSync(c.path, { recursive: true, force: true });
+    events.message(`resuming ${paths.root} from ${basename(ckpt.path)} (step ${step} of ${total})`);
+  } else {
+    events.message(
+      `training ${policy.modelDir} (${policy.device}, ${policy.dtype}) -> ${paths.root}: ${total} steps, ` +
+        `${perEpoch} per epoch (${promptsPerBatch} prompt${promptsPerBatch === 1 ? "" : "s"} x ${config.num_generations} completions per step), ` +
+        `${adapter.parameterCount().toLocaleString("en-US")} LoRA parameters`,
+    );
+  }
+  writeRunConfig(paths, config, total);
+  const logs = new RunLogs(paths, monitor);
+  const rolloutCtx = { model, tokenizer, config, preset };
+  const stepCtx: StepContext = {
+    model,
+    config,
+    optimizer,
+    params,
+    padId: tokenizer.padTokenId,
+    lossHook: options.lossHook,
+  };
+  let lastSaved = resuming ? step : -1;
+
+  const save = (reason: string): void => {
+    logs.flush();
+    const trainerState: TrainerState = {
+      global_step: step,
+      max_steps: total,
+      epoch: step / perEpoch,
+      logging_steps: config.logging_steps,
+      eval_steps: config.eval_steps,
+      save_steps: config.save_steps,
+      best: best.toJSON(),
+      best_model_checkpoint: best.bestStep === null ? null : paths.checkpoint(best.bestStep),
+      window: window.state(),
+      nonfinite_steps: nonfinite,
+      consecutive_nonfinite: consecutiveNonfinite,
+      saved_at: new Date().toISOString(),
+      reason,
+    };
+    const reusable = batch !== null && batch.uses < config.num_iterations ? batch : null;
+    saveCheckpoint(paths, step, (dir) =>
+      writeCheckpointContents(dir, {
+        adapter,
+        optimizer: optimizer.state(),
+        rng: { engine: captureEngineRng(model.device), data_order: order.state() },
+        trainer: trainerState,
+        generation: reusable,
+      }),
+    );
+    const protect = best.bestStep === null ? [] : [best.bestStep];
+    applyRetention(paths, config.save_total_limit, protect);
+    lastSaved = step;
+    events.message(`saved ${basename(paths.checkpoint(step))} (${reason})`);
+  };
+
+  const runEvaluation = async (): Promise<void> => {
+    const progress = step / total;
+    const evaluation = await evaluateDuringTraining(
+      rolloutCtx,
+      prompts.validation,
+      step,
+      temperatureAt(config, progress),
+      progress,
+    );
+    const row = { step, ...evaluation.metrics };
+    logs.logEval(row);
+    if (evaluation.games.length > 0) logs.logGames(evaluation.games);
+    if (best.consider(step, row)) {
+      writeDirectoryAtomically(paths.best, (dir) => saveLoraAdapter(adapter, dir));
+      events.message(`new best ${config.metric_for_best_model} = ${best.bestValue} at step ${step} -> best/`);
+    }
+  };
+
+  let reason: StopReason = "completed";
+  try {
+    while (step < total) {
+      if (options.shouldStop?.()) {
+        reason = "interrupted";
+        break;
+      }
+      const started = performance.now();
+      const progress = step / total;
+      const generationValues: Record<string, number | null> = {};
+      if (batch === null || batch.uses >= config.num_iterations) {
+        const next = order.next();
+        batch = rollout(rolloutCtx, prompts.train, next.indices, temperatureAt(config, progress), progress);
+        Object.assign(generationValues, batch.stats, completionStats(batch));
+        Object.assign(
+          generationValues,
+          behaviourMetrics(aggregateBehaviour(batch.completions.map((c) => c.behaviour))),
+        );
+      }
+      const lr = learningRateAt(config, step, total);
+      const outcome = optimizeOnBatch(stepCtx, batch, prompts.train, step + 1, lr);
+      batch.uses += 1;
+      step += 1;
+      if (outcome.skipped) {
+        nonfinite += 1;
+        consecutiveNonfinite += 1;
+        events.message(
+          `step ${step}: loss ${outcome.loss}, grad_norm ${outcome.gradNorm}: not finite, update skipped ` +
+            `(${consecutiveNonfinite} in a row, ${nonfinite} in all)`,
+        );
+      } else {
+        consecutiveNonfinite = 0;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      window.add(
+        { ...outcome.values, ...generationValues, temperature: batch.temperature, epoch: step / perEpoch },
+        outcome.tokens,
+        seconds,
+        outcome.skipped,
+      );
+      events.step(step, total, seconds);
+
+      if (step % config.logging_steps === 0 || step === total) {
+        const values = window.flush();
+        const row = { step, ...values, nonfinite_steps: nonfinite };
+        const fields = logs.logTrain(row);
+        logs.logSamples(sampleRows(batch, prompts.train, step));
+        events.logged(row, fields, monitor.statusLine(row, fields));
+        if (fields.plateau_stop) reason = "plateau";
+      }
+      if (config.eval_steps !== null && step % config.eval_steps === 0) await runEvaluation();
+      else if (config.eval_steps === null && step === total) await runEvaluation();
+      if (consecutiveNonfinite >= MAX_CONSECUTIVE_NONFINITE) reason = "nonfinite";
+      if (step % config.save_steps === 0 || step === total || reason !== "completed") {
+        save(
+          reason === "nonfinite"
+            ? `${consecutiveNonfinite} non-finite steps in a row`
+            : reason === "plateau"
+              ? "plateau early stop"
+              : step === total
+                ? "end of training"
+                : "save_steps",
+        );
+      }
+      if (reason !== "completed") break;
+      // Let signal handlers (Ctrl-C) and other callbacks run between steps.
+      await new Promise((r) => setImmediate(r));
+    }
+    if (reason === "interrupted" && step > 0 && lastSaved !== step) save("interrupted");
+    if (reason === "nonfinite")
+      events.message(
+        `stopping: ${MAX_CONSECUTIVE_NONFINITE} non-finite steps in a row (see the last checkpoint)`,
+      );
+    let finalDir: string | null = null;
+    if (step === total) {
+      writeDirectoryAtomically(paths.final, (dir) => saveLoraAdapter(adapter, dir));
+      finalDir = paths.final;
+      events.message(`done: ${total} steps; adapter in ${paths.final}`);
+    }
+    return {
+      runDir: paths.root,
+      steps: step,
+      totalSteps: total,
+      reason,
+      nonfiniteSteps: nonfinite,
+      checkpoints: listCheckpoints(paths).map((c) => c.path),
+      bestStep: best.bestStep,
+      finalDir,
+    };
+  } finally {
+    logs.close();
+    events.close();
+    optimizer.dispose();
+    model.adapter = null;
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
+/** A fresh run must not write into another run's directory (resume it, or pick another output). */
+function refuseExistingRun(paths: RunPaths): void {
+  const rows = readJsonl(paths.metrics).rows.length;
+  const checkpoints = listCheckpoints(paths).length;
+  if (rows > 0 || checkpoints > 0)
+    throw new Error(
+      `${paths.root} already holds a run (${rows} metrics rows, ${checkpoints} checkpoints): ` +
+        "resume it with --resume, or choose another --output",
+    );
+}
+
+/** Completion lengths of a batch (tokens) and the share cut at max_completion_length. */
+function completionStats(batch: GenerationBatch): Record<string, number> {
+  const lengths = batch.completions.map((c) => c.tokenIds.length);
+  return {
+    "completions/mean_length": lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    "completions/min_length": Math.min(...lengths),
+    "completions/max_length": Math.max(...lengths),
+    // TRL: completions that ended without EOS / stop string, i.e. cut at max_completion_length.
+    "completions/clipped_ratio": batch.completions.filter((c) => c.truncated).length / lengths.length,
+  };
+}
+
+/** samples.jsonl rows for every completion of the batch (docs/run-files.md). */
+function sampleRows(batch: GenerationBatch, prompts: readonly PreparedPrompt[], step: number): SampleRow[] {
+  return batch.completions.map((c) => {
+    const state = prompts[batch.promptIndices[c.prompt]].state;
+    return {
+      step,
+      prompt_id: state.id,
+      secret: state.secret,
+      history: state.history.map((h) => ({ word: h.guess, feedback: feedbackString(h.feedback) })),
+      completion: c.text,
+      guess: c.guess === null ? null : c.guess.toLowerCase(),
+      reward: c.reward,
+      rewards: c.rewards,
+      advantage: c.advantage,
+      truncated: c.truncated,
+    };
+  });
+}
