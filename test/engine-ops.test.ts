@@ -6,6 +6,7 @@ import {
   cat,
   embedding,
   full,
+  getDefaultDevice,
   ones,
   scope,
   stack,
@@ -30,7 +31,7 @@ test("creation: shapes, dtypes and values", () =>
     ]);
     assert.deepEqual(a.shape, [2, 3]);
     assert.equal(a.dtype, "float32");
-    assert.equal(a.device, "cpu");
+    assert.equal(a.device, getDefaultDevice() === "cuda" ? "cuda:0" : getDefaultDevice());
     assert.deepEqual(a.tolist(), [
       [1, 2, 3],
       [4, 5, 6],

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   cuda,
+  getDefaultDevice,
   getNumThreads,
   getRngState,
   manualSeed,
@@ -27,11 +28,12 @@ test("RNG state save/restore reproduces randn and multinomial samples", () =>
   scope(() => {
     manualSeed(7);
     randn([3]);
-    const state = getRngState();
+    const device = getDefaultDevice(); // WORDLE_DEVICE=cuda runs this on the CUDA generator
+    const state = getRngState(device);
     assert.ok(state instanceof Uint8Array && state.length > 0);
     const probs = tensor([[0.1, 0.2, 0.3, 0.4]]);
     const first = [randn([4]).toArray(), probs.multinomial(8, true).toArray()];
-    setRngState(state);
+    setRngState(state, device);
     const again = [randn([4]).toArray(), probs.multinomial(8, true).toArray()];
     assert.deepEqual(again, first);
   }));

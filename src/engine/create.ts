@@ -34,6 +34,18 @@ function typedDType(data: TypedData): DType {
   return "uint8";
 }
 
+// The device factories use when options.device is not given. WORDLE_DEVICE sets it for a whole
+// process, e.g. `WORDLE_DEVICE=cuda npx tsx --test test/engine-*.test.ts` runs the engine tests on a GPU.
+let defaultDevice: Device = checkDevice(process.env.WORDLE_DEVICE ?? "cpu");
+
+export function setDefaultDevice(device: Device): void {
+  defaultDevice = checkDevice(device);
+}
+
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+
 function finish(t: Tensor, options: TensorOptions): Tensor {
   if (options.requiresGrad) t.setRequiresGrad(true);
   return t;
@@ -92,7 +104,13 @@ export function tensor(
   if (ArrayBuffer.isView(data)) {
     const src = typedDType(data);
     const shape = options.shape ?? [data.length];
-    const h = native.fromData(data, dtypeCode(src), shape, dtypeCode(options.dtype ?? src), options.device);
+    const h = native.fromData(
+      data,
+      dtypeCode(src),
+      shape,
+      dtypeCode(options.dtype ?? src),
+      options.device ?? defaultDevice,
+    );
     return finish(adoptHandle(h), options);
   }
   const shape = inferShape(data);
@@ -109,7 +127,7 @@ export function tensor(
     dtypeCode("float64"),
     options.shape ?? shape,
     dtypeCode(dtype),
-    options.device,
+    options.device ?? defaultDevice,
   );
   return finish(adoptHandle(h), options);
 }
@@ -127,7 +145,13 @@ export function fromBytes(
       `fromBytes(): ${bytes.byteLength} bytes given, shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
     );
   }
-  const h = native.fromData(bytes, dtypeCode(dtype), shape, dtypeCode(options.to ?? dtype), options.device);
+  const h = native.fromData(
+    bytes,
+    dtypeCode(dtype),
+    shape,
+    dtypeCode(options.to ?? dtype),
+    options.device ?? defaultDevice,
+  );
   return finish(adoptHandle(h), options);
 }
 
@@ -148,7 +172,7 @@ export function fromFile(
     dtypeCode(dtype),
     shape,
     dtypeCode(options.to ?? dtype),
-    options.device,
+    options.device ?? defaultDevice,
   );
   return finish(adoptHandle(h), options);
 }
@@ -157,8 +181,13 @@ function dtypeArg(options: TensorOptions): number | undefined {
   return options.dtype === undefined ? undefined : dtypeCode(options.dtype);
 }
 
-function deviceArg(options: TensorOptions): string | undefined {
+/** For *Like factories: undefined keeps the source tensor's device. */
+function likeDeviceArg(options: TensorOptions): string | undefined {
   return options.device === undefined ? undefined : checkDevice(options.device);
+}
+
+function deviceArg(options: TensorOptions): string {
+  return options.device === undefined ? defaultDevice : checkDevice(options.device);
 }
 
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
@@ -240,16 +269,19 @@ export function arange(
 }
 
 export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return finish(call(aten.zerosLike, t.handle, dtypeArg(options), undefined, deviceArg(options)), options);
+  return finish(
+    call(aten.zerosLike, t.handle, dtypeArg(options), undefined, likeDeviceArg(options)),
+    options,
+  );
 }
 
 export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return finish(call(aten.onesLike, t.handle, dtypeArg(options), undefined, deviceArg(options)), options);
+  return finish(call(aten.onesLike, t.handle, dtypeArg(options), undefined, likeDeviceArg(options)), options);
 }
 
 export function fullLike(t: Tensor, value: number, options: TensorOptions = {}): Tensor {
   return finish(
-    call(aten.fullLike, t.handle, value, dtypeArg(options), undefined, deviceArg(options)),
+    call(aten.fullLike, t.handle, value, dtypeArg(options), undefined, likeDeviceArg(options)),
     options,
   );
 }

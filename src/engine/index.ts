@@ -56,7 +56,8 @@
  * Autograd: backward(outputs, grads), grad(outputs, inputs, options) (torch.autograd.grad).
  * Runtime: manualSeed, getRngState/setRngState, setNumThreads/getNumThreads, cuda.{isAvailable,
  * deviceCount, synchronize, memoryStats, emptyCache}, mps.{isAvailable, synchronize},
- * synchronize(device), defaultDevice(), buildInfo(), liveTensorCount().
+ * synchronize(device), bestDevice(), bf16MatmulIsFast(device), buildInfo(), liveTensorCount().
+ * Default device of factories: setDefaultDevice / getDefaultDevice (initially $WORDLE_DEVICE or cpu).
  * Optimisers: AdamW, SGD (state()/loadState() as plain typed arrays), clipGradNorm.
  *
  * dtypes: float32, bfloat16, float16, float64, int64, int32, int16, int8, uint8, bool.
@@ -75,6 +76,7 @@ export {
   fromFile,
   full,
   fullLike,
+  getDefaultDevice,
   hasFusedAttention,
   type NestedArray,
   ones,
@@ -83,6 +85,7 @@ export {
   randint,
   randn,
   scaledDotProductAttention,
+  setDefaultDevice,
   stack,
   type TensorOptions,
   type TypedData,
@@ -97,10 +100,10 @@ export { type ClipGradOptions, clipGradNorm } from "./optim/clip-grad.js";
 export { SGD, type SGDOptions } from "./optim/sgd.js";
 export type { OptimizerState, StateBuffer } from "./optim/state.js";
 export {
+  bestDevice,
   bf16MatmulIsFast,
   buildInfo,
   cuda,
-  defaultDevice,
   getNumThreads,
   getRngState,
   manualSeed,

@@ -51,7 +51,7 @@ export function synchronize(device: Device): void {
 }
 
 /** The best available device: cuda if present, then mps, else cpu. */
-export function defaultDevice(): Device {
+export function bestDevice(): Device {
   if (native.cudaAvailable()) return "cuda";
   if (native.mpsAvailable()) return "mps";
   return "cpu";
