@@ -63,6 +63,10 @@ test("lock-step batches give the same games as one game at a time (entropy and r
     assert.deepEqual(batched.games, single.games, solver);
     assert.deepEqual(odd.games, single.games, solver);
     assert.deepEqual(batched.summary, single.summary, solver);
+    // A policy reused on another list starts every game afresh (game indices restart at 0).
+    const reused = solverPolicy({ solver, seed: 7 });
+    await playGames(reused, HELD_OUT_200.slice(100, 130));
+    assert.deepEqual((await playGames(reused, secrets)).games, single.games, solver);
   }
 });
 

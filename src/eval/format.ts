@@ -36,8 +36,8 @@ export function formatEvalTable(
   const header = [
     "player",
     "games",
-    "wins",
-    "guesses",
+    "win rate",
+    "mean guesses",
     "invalid",
     "consistent",
     "dead-letter",

@@ -57,23 +57,25 @@ export function solverPolicy(options: SolverPolicyOptions): GuessPolicy {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`solver policy: seed must be an integer, got ${seed}`);
   // One solver per game (they share the cached word lists and pattern table; only the Rng differs).
+  // A game's first turn always starts a fresh stream, so reusing the policy for another set of
+  // secrets (game indices start at 0 again) gives the same games as a new policy would.
   const perGame = new Map<number, Solver>();
-  const solverFor = (game: number): Solver => {
-    let solver = perGame.get(game);
-    if (solver === undefined) {
+  const solverFor = (state: PolicyState): Solver => {
+    let solver = perGame.get(state.game);
+    if (solver === undefined || state.turn === 1) {
       solver = createSolver({
         ...common,
         solver: "random-consistent",
         opener: options.opener,
-        seed: gameSeed(seed, game),
+        seed: gameSeed(seed, state.game),
       });
-      perGame.set(game, solver);
+      perGame.set(state.game, solver);
     }
     return solver;
   };
   return {
     name: options.opener ? `random-consistent (${options.opener.toLowerCase()})` : "random-consistent",
     decoding: `random (seed ${seed})`,
-    next: async (states) => states.map((state) => solverMove(solverFor(state.game), state)),
+    next: async (states) => states.map((state) => solverMove(solverFor(state), state)),
   };
 }

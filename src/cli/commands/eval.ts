@@ -1,0 +1,224 @@
+import { writeFileSync } from "node:fs";
+import cliProgress from "cli-progress";
+import { type Command, Option } from "commander";
+import { evaluate } from "../../eval/evaluate.js";
+import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
+import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
+import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
+import type { PromptTemplateName } from "../../task/prompt.js";
+import type { SolverName } from "../../wordle/solver.js";
+
+/**
+ * `wordle-grpo eval`: full multi-turn games of a model (optionally with a LoRA adapter) or a solver
+ * against a set of secrets, with the solver baselines beside it. Invalid guesses cost a turn and
+ * are reported separately (src/eval/play-games.ts says why).
+ */
+
+interface EvalFlags {
+  model?: string;
+  adapter?: string;
+  solver?: SolverName;
+  opener?: string;
+  set: string[];
+  heldOut: string;
+  frost: boolean;
+  greedy?: boolean;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  minP?: string;
+  repetitionPenalty?: string;
+  maxNewTokens: string;
+  template: PromptTemplateName;
+  chat: "auto" | "chatml" | "model";
+  limit?: string;
+  batchSize: string;
+  seed: string;
+  hard?: boolean;
+  baselines: boolean;
+  device: string;
+  dtype: string;
+  games?: string;
+  json?: boolean;
+}
+
+/** A number flag: `kind` "int" (>= min) or "real" (> 0 unless min is given). */
+export function numberFlag(
+  text: string | undefined,
+  flag: string,
+  kind: "int" | "real",
+  min = 0,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  const ok =
+    kind === "int" ? Number.isSafeInteger(value) && value >= min : Number.isFinite(value) && value >= min;
+  if (!ok) {
+    throw new Error(
+      `${flag} expects ${kind === "int" ? `an integer >= ${min}` : `a number >= ${min}`}, got "${text}"`,
+    );
+  }
+  return value;
+}
+
+/** The policy settings shared by `eval` and `play`. */
+export function policySettings(flags: {
+  model?: string;
+  adapter?: string;
+  solver?: SolverName;
+  opener?: string;
+  greedy?: boolean;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  minP?: string;
+  repetitionPenalty?: string;
+  maxNewTokens: string;
+  template: PromptTemplateName;
+  chat: "auto" | "chatml" | "model";
+  seed: string;
+  hard?: boolean;
+  device: string;
+  dtype: string;
+}): PolicySettings {
+  if (flags.greedy && flags.temperature !== undefined) {
+    throw new Error("--greedy and --temperature exclude each other (greedy decoding has no temperature)");
+  }
+  const temperature = numberFlag(flags.temperature, "--temperature", "real");
+  if (temperature === 0) throw new Error("--temperature must be > 0; use --greedy for argmax decoding");
+  return {
+    solver: flags.solver,
+    opener: flags.opener,
+    model: flags.model,
+    adapter: flags.adapter,
+    device: flags.device,
+    dtype: flags.dtype,
+    template: flags.template,
+    chat: flags.chat,
+    temperature,
+    topK: numberFlag(flags.topK, "--top-k", "int"),
+    topP: numberFlag(flags.topP, "--top-p", "real"),
+    minP: numberFlag(flags.minP, "--min-p", "real"),
+    repetitionPenalty: numberFlag(flags.repetitionPenalty, "--repetition-penalty", "real"),
+    maxNewTokens: numberFlag(flags.maxNewTokens, "--max-new-tokens", "int", 1),
+    seed: numberFlag(flags.seed, "--seed", "int"),
+    hard: flags.hard,
+  };
+}
+
+/** Options for choosing and running the player, shared by `eval` and `play`. */
+export function addPolicyOptions(command: Command): Command {
+  return command
+    .option("--model <dir>", "Hugging Face model directory (default: the model shipped in models/)")
+    .option("--adapter <dir>", "PEFT LoRA adapter to load onto the model (e.g. RUN/final)")
+    .addOption(
+      new Option("--solver <name>", "play a solver instead of a model").choices([
+        "entropy",
+        "random-consistent",
+      ]),
+    )
+    .option(
+      "--opener <word>",
+      "solver's first guess (default: SALET for entropy, random for random-consistent)",
+    )
+    .option("--greedy", "argmax decoding (the default)")
+    .option("--temperature <t>", "sample at this temperature instead of greedy decoding")
+    .option("--top-k <k>", "sampling: keep the k most likely tokens")
+    .option("--top-p <p>", "sampling: nucleus probability")
+    .option("--min-p <p>", "sampling: drop tokens below p x the top probability")
+    .option("--repetition-penalty <x>", "penalty on tokens already present (1 = off)")
+    .option("--max-new-tokens <n>", "most tokens per completion", "128")
+    .addOption(
+      new Option("--template <name>", "prompt template").choices(["course", "compact"]).default("course"),
+    )
+    .addOption(
+      new Option(
+        "--chat <how>",
+        "chat wrapping: the tokenizer's template if any (auto), ChatML, or the model's",
+      )
+        .choices(["auto", "chatml", "model"])
+        .default("auto"),
+    )
+    .option("--seed <n>", "seed of sampled decoding and of the random-consistent solver", "0")
+    .option("--hard", "hard-mode rules")
+    .option("--device <d>", "auto, cpu, cuda, cuda:N or mps", "auto")
+    .option("--dtype <t>", "auto, float32, bfloat16 or float16", "auto");
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command("eval")
+    .description(
+      "Play full games against held-out secrets (or all answers, or a list) and compare with the solver baselines",
+    );
+  addPolicyOptions(command)
+    .option(
+      "--set <spec>",
+      "secrets: all | held-out | list:FILE | words:a,b,c (repeat for several sets)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      "--held-out <n>",
+      `held-out secrets besides FROST (at most ${HELD_OUT_RESERVE})`,
+      String(HELD_OUT_RESERVE),
+    )
+    .option("--no-frost", "leave FROST out of the held-out set")
+    .option("--limit <n>", "play only the first n secrets of each set")
+    .option("--batch-size <n>", "games played side by side (one generate call per turn)", "64")
+    .option("--no-baselines", "skip the solver baselines")
+    .option("--games <file>", "write every game as eval-games.jsonl lines to this file")
+    .option("--json", "print one JSON object (summaries, metrics, baselines)")
+    .action(async (flags: EvalFlags) => {
+      const settings = policySettings(flags);
+      const heldOutCount = numberFlag(flags.heldOut, "--held-out", "int");
+      const limit = numberFlag(flags.limit, "--limit", "int", 1);
+      const batchSize = numberFlag(flags.batchSize, "--batch-size", "int", 1);
+      const sets = (flags.set ?? ["held-out"]).map((spec) => {
+        const set = resolveEvalSet(spec, { heldOutCount, includeFrost: flags.frost });
+        return limit === undefined ? set : { ...set, secrets: set.secrets.slice(0, limit) };
+      });
+      const loaded = await loadPolicy(settings);
+      const total = sets.reduce((n, s) => n + s.secrets.length, 0);
+      const bar =
+        !flags.json && process.stderr.isTTY
+          ? new cliProgress.SingleBar(
+              {
+                format: "games {bar} {value}/{total} | {duration_formatted} elapsed, ETA {eta_formatted}",
+                stream: process.stderr,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+          : null;
+      if (!flags.json) process.stderr.write(`evaluating ${loaded.description}\n`);
+      bar?.start(total, 0);
+      try {
+        const report = await evaluate({
+          policy: loaded.policy,
+          sets,
+          play: { batchSize, hardMode: flags.hard },
+          baselines: flags.baselines ? { seed: settings.seed } : false,
+          onTurn: (_set, event) => {
+            if (event.over) bar?.increment();
+          },
+        });
+        bar?.stop();
+        if (flags.games !== undefined) {
+          const lines = report.sets.flatMap((s) =>
+            evalGameLines(0, s.games).map((line) => JSON.stringify({ ...line, set: s.set })),
+          );
+          writeFileSync(flags.games, `${lines.join("\n")}\n`);
+        }
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ player: loaded.description, ...reportJson(report) })}\n`);
+        } else {
+          const seconds = report.sets.map((s) => `${s.set} ${s.seconds.toFixed(1)} s`).join(", ");
+          process.stdout.write(
+            `${formatReport(report, { label: loaded.policy.name })}\n(time: ${seconds})\n`,
+          );
+        }
+      } finally {
+        bar?.stop();
+        loaded.dispose();
+      }
+    });
+}

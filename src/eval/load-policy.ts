@@ -1,0 +1,139 @@
+/**
+ * Build an evaluation policy from command-line style settings: a solver, or a model directory
+ * (default: the model shipped in models/) with an optional LoRA adapter. The model stack is
+ * imported only when a model is asked for, so solver evaluations never load the libtorch addon.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { DType } from "../engine/dtype.js";
+import { MODELS_DIR } from "../paths.js";
+import type { PromptTemplateName } from "../task/prompt.js";
+import type { SolverName } from "../wordle/solver.js";
+import type { ModelPolicy } from "./model-policy.js";
+import type { GuessPolicy } from "./policy.js";
+import { solverPolicy } from "./solver-policy.js";
+
+export interface PolicySettings {
+  /** Play a solver instead of a model. */
+  solver?: SolverName;
+  opener?: string;
+  /** Model directory (Hugging Face layout); default: the one shipped in models/. */
+  model?: string;
+  /** PEFT LoRA adapter directory to load onto the model. */
+  adapter?: string;
+  /** "auto" (default: cuda, then mps, else cpu), "cpu", "cuda", "cuda:N", "mps". */
+  device?: string;
+  /** "auto" (default: bfloat16 where its matmuls are fast, else float32), "float32", "bfloat16", "float16". */
+  dtype?: string;
+  template?: PromptTemplateName;
+  chat?: "auto" | "chatml" | "model";
+  /** Sampled decoding at this temperature; absent: greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  maxNewTokens?: number;
+  seed?: number;
+  hard?: boolean;
+}
+
+export interface LoadedPolicy {
+  policy: GuessPolicy;
+  /** The model policy (prompt text, last completions), when a model plays. */
+  model?: ModelPolicy;
+  /** Release the model's tensors. */
+  dispose(): void;
+  /** What plays, for headers: "model models/x + adapter runs/y/final (cpu, float32)". */
+  description: string;
+}
+
+/** The model shipped in models/: the first folder there (by name) with a config.json. */
+export function shippedModelDir(): string | null {
+  if (!existsSync(MODELS_DIR)) return null;
+  const names = readdirSync(MODELS_DIR)
+    .filter((name) => existsSync(join(MODELS_DIR, name, "config.json")))
+    .sort();
+  return names.length === 0 ? null : join(MODELS_DIR, names[0]);
+}
+
+const DTYPES = ["float32", "bfloat16", "float16"] as const;
+
+export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy> {
+  if (settings.solver !== undefined) {
+    if (settings.model !== undefined || settings.adapter !== undefined) {
+      throw new Error("give either a solver (--solver) or a model (--model/--adapter), not both");
+    }
+    const policy = solverPolicy({
+      solver: settings.solver,
+      opener: settings.opener,
+      seed: settings.seed,
+      hard: settings.hard,
+    });
+    return { policy, dispose: () => {}, description: `solver ${policy.name}` };
+  }
+  const dir = settings.model ?? shippedModelDir();
+  if (dir === null) {
+    throw new Error(
+      `no model given (--model DIR) and none shipped in ${MODELS_DIR}; or play a solver (--solver entropy)`,
+    );
+  }
+  if (!existsSync(join(dir, "config.json"))) {
+    throw new Error(`--model ${dir}: no config.json there (expected a Hugging Face model directory)`);
+  }
+  if (settings.adapter !== undefined && !existsSync(join(settings.adapter, "adapter_config.json"))) {
+    throw new Error(
+      `--adapter ${settings.adapter}: no adapter_config.json there (expected a PEFT LoRA directory)`,
+    );
+  }
+  const dtypeName = settings.dtype ?? "auto";
+  if (dtypeName !== "auto" && !(DTYPES as readonly string[]).includes(dtypeName)) {
+    throw new Error(`--dtype must be auto, ${DTYPES.join(", ")}; got ${JSON.stringify(dtypeName)}`);
+  }
+  const deviceName = settings.device ?? "auto";
+  if (!/^(auto|cpu|mps|cuda(:\d+)?)$/.test(deviceName)) {
+    throw new Error(`--device must be auto, cpu, mps, cuda or cuda:N; got ${JSON.stringify(deviceName)}`);
+  }
+  const [{ loadModel, loadLora, loadTokenizer }, { bestDevice, bf16MatmulIsFast }, { modelPolicy }] =
+    await Promise.all([
+      import("../model/load.js"),
+      import("../engine/index.js"),
+      import("./model-policy.js"),
+    ]);
+  const device = deviceName === "auto" ? bestDevice() : (deviceName as ReturnType<typeof bestDevice>);
+  const dtype: DType =
+    dtypeName === "auto" ? (bf16MatmulIsFast(device) ? "bfloat16" : "float32") : (dtypeName as DType);
+  const model = await loadModel(dir, { device, dtype });
+  try {
+    const tokenizer = loadTokenizer(dir);
+    if (settings.adapter !== undefined) loadLora(model, settings.adapter);
+    model.training = false;
+    const greedy = settings.temperature === undefined;
+    const policy = modelPolicy({
+      model,
+      tokenizer,
+      template: settings.template,
+      chat: settings.chat,
+      greedy,
+      temperature: settings.temperature,
+      topK: settings.topK,
+      topP: settings.topP,
+      minP: settings.minP,
+      repetitionPenalty: settings.repetitionPenalty,
+      maxNewTokens: settings.maxNewTokens,
+      seed: settings.seed,
+      name: settings.adapter !== undefined ? "model + adapter" : "model",
+    });
+    return {
+      policy,
+      model: policy,
+      dispose: () => model.dispose(),
+      description:
+        `model ${dir}${settings.adapter !== undefined ? ` + adapter ${settings.adapter}` : ""} ` +
+        `(${device}, ${dtype})`,
+    };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
