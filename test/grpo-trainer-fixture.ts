@@ -21,6 +21,8 @@ import type { GrpoConfig } from "../src/grpo/config-schema.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { expectedTensors } from "../src/model/weights.js";
+import type { RewardPreset } from "../src/task/rewards/presets.js";
+import type { NamedReward } from "../src/task/rewards/types.js";
 
 const SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 
@@ -92,6 +94,7 @@ export const TINY_RUN_SETTINGS: Record<string, unknown> = {
   learning_rate: 1e-3,
   beta: 0.1,
   temperature: 1.0,
+  "temperature_schedule.start": 1.0,
   "temperature_schedule.end": 0.7,
   gradient_checkpointing: true,
   "lora.r": 4,
@@ -117,4 +120,34 @@ export function tinySetArgs(extra: Record<string, unknown> = {}): string[] {
     "--set",
     `${k}=${JSON.stringify(v)}`,
   ]);
+}
+
+/**
+ * Rewards a random tiny model can earn (it never writes `<guess>` tags, so the real presets score
+ * 0 and every advantage would be 0): named like the seed preset's so the monitor's aliases apply.
+ */
+export function letterRewards(): RewardPreset {
+  const count = (text: string, chars: string) => [...text].filter((c) => chars.includes(c)).length;
+  const rewards: NamedReward[] = [
+    { name: "format", weight: 1, fn: (_s, text) => (text.includes("<") ? 0.2 : 0) },
+    { name: "feedback", weight: 1, fn: (_s, text) => count(text, "eE") / 4 - 0.1 },
+    {
+      name: "info_gain",
+      weight: 1,
+      fn: (_s, text, progress) => (count(text, "aeiouAEIOU") / 16) * (1 - progress),
+    },
+  ];
+  return {
+    name: "seed",
+    rewards,
+    score(state, completion, progress) {
+      const values: Record<string, number> = {};
+      let total = 0;
+      for (const r of rewards) {
+        values[r.name] = r.fn(state, completion, progress);
+        total += r.weight * values[r.name];
+      }
+      return { total, values };
+    },
+  };
 }

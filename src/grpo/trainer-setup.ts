@@ -2,9 +2,17 @@
  * Everything a run needs before its first step: device and dtype, the model and its tokenizer,
  * the LoRA adapter, the optimizer, and the training / validation prompts rendered and tokenized.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { AdamW, type Device, type DType, defaultDevice, SGD, type Tensor } from "../engine/index.js";
+import {
+  AdamW,
+  bestDevice,
+  bf16MatmulIsFast,
+  type Device,
+  type DType,
+  SGD,
+  type Tensor,
+} from "../engine/index.js";
 import { initLora, loadModel, type Model } from "../model/load.js";
 import { LORA_TARGETS } from "../model/lora.js";
 import { loadTokenizer, type Tokenizer } from "../model/tokenizer.js";
@@ -18,25 +26,13 @@ import type { PreparedPrompt } from "./rollout.js";
 
 /** `device: auto`: CUDA, then MPS, else the CPU. */
 export function resolveDevice(config: GrpoConfig): Device {
-  return config.device === "auto" ? defaultDevice() : (config.device as Device);
+  return config.device === "auto" ? bestDevice() : (config.device as Device);
 }
 
-/** Whether this CPU has native bf16 matmul instructions (AVX-512 BF16 or AMX), on Linux. */
-function cpuHasFastBf16(): boolean {
-  try {
-    const flags = readFileSync("/proc/cpuinfo", "utf8");
-    return /\b(avx512_bf16|amx_bf16)\b/.test(flags);
-  } catch {
-    return false;
-  }
-}
-
-/** `dtype: auto`: bfloat16 on CUDA and on CPUs with bf16 instructions, else float32. */
+/** `dtype: auto`: bfloat16 where the engine runs bf16 matmuls fast (CUDA, AVX-512 CPUs), else float32. */
 export function resolveDtype(config: GrpoConfig, device: Device): DType {
   if (config.dtype !== "auto") return config.dtype;
-  if (device.startsWith("cuda")) return "bfloat16";
-  if (device === "cpu" && cpuHasFastBf16()) return "bfloat16";
-  return "float32";
+  return bf16MatmulIsFast(device) ? "bfloat16" : "float32";
 }
 
 /** `model: null`: the model shipped in models/ (the one folder there with a config.json). */

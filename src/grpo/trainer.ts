@@ -42,7 +42,7 @@ import { RunLogs, type SampleRow } from "../run/logs.js";
 import { Monitor } from "../run/monitor.js";
 import { openRunDirectory, type RunPaths, readRunConfig, writeRunConfig } from "../run/run-dir.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
-import { rewardPreset } from "../task/rewards/presets.js";
+import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { temperatureAt } from "./config-temperature.js";
 import { DataOrder } from "./data-order.js";
@@ -78,6 +78,11 @@ export interface TrainOptions {
   events?: TrainerEvents;
   /** Checked between steps: once it returns true the trainer saves a checkpoint and returns. */
   shouldStop?: () => boolean;
+  /**
+   * Reward functions to train with instead of the config's preset (library use: your own rewards).
+   * Name them like a preset's functions (format, feedback, ...) for the monitor's aliases to apply.
+   */
+  rewards?: RewardPreset;
   /** Test hook: replace a micro-batch's loss (e.g. multiply by NaN to test the skip path). */
   lossHook?: StepContext["lossHook"];
 }
@@ -126,7 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const perEpoch = stepsPerEpoch(config, prompts.train.length);
   const promptsPerBatch =
     (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
-  const preset = rewardPreset(config.reward.preset, { weights: config.reward.weights });
+  const preset = options.rewards ?? rewardPreset(config.reward.preset, { weights: config.reward.weights });
 
   manualSeed(config.seed);
   const adapter = attachAdapter(model, config);
