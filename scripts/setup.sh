@@ -10,6 +10,10 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 need_apt=()
 # libtorch for the tensor engine (Debian 12: 1.13.1). Keep recommends: libopenblas0 makes fp32 fast.
 [ -e /usr/include/torch/csrc/api/include/torch/torch.h ] || [ -n "${LIBTORCH:-}" ] || need_apt+=(libtorch-dev)
+# libtorch-dev only recommends OpenBLAS; without it fp32 matmuls use the reference BLAS (~50x slower).
+if [ -z "${LIBTORCH:-}" ] && command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0 >/dev/null 2>&1; then
+  need_apt+=(libopenblas0)
+fi
 # Headless Chromium for the dashboard's browser test.
 if [ "${WORDLE_GRPO_SKIP_BROWSER:-}" != "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
