@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { modelPolicy } from "../src/eval/model-policy.js";
+import { playGames } from "../src/eval/play-games.js";
+import { generate } from "../src/model/sampler.js";
+import { Tokenizer } from "../src/model/tokenizer.js";
+import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
+import { CausalLM } from "../src/model/transformer.js";
+import { FIXTURES_DIR } from "../src/paths.js";
+import { parseGuess } from "../src/task/parse-guess.js";
+import { renderPrompt } from "../src/task/prompt.js";
+import { scoreGuess } from "../src/wordle/score.js";
+
+// The tiny random Qwen2 fixture (384 ids) with a character tokenizer that covers the compact prompt
+// in ChatML: printable ASCII, newline and the feedback marks. Its completions are noise, which is
+// exactly what the plumbing (render -> tokenize -> generate -> decode -> parse) must survive.
+const model = CausalLM.load(join(FIXTURES_DIR, "qwen2-tiny"));
+after(() => model.dispose());
+
+function charTokenizer(): Tokenizer {
+  const chars = ["\n", "✓", "×"];
+  for (let c = 32; c < 127; c++) chars.push(String.fromCharCode(c));
+  for (let cp = 0x4e00; chars.length < 380; cp++) chars.push(String.fromCodePoint(cp));
+  const json = buildCharTokenizerJson(chars, ["<pad>", "<bos>", "<eos>"]);
+  return new Tokenizer(
+    json,
+    { pad_token: "<pad>", bos_token: "<bos>", eos_token: "<eos>" },
+    { source: "tiny-chars" },
+  );
+}
+const tokenizer = charTokenizer();
+
+const states = [
+  { game: 0, turn: 1, history: [] },
+  { game: 1, turn: 2, history: [{ guess: "crane", feedback: scoreGuess("crane", "frost") }] },
+  {
+    game: 2,
+    turn: 3,
+    history: [
+      { guess: "salet", feedback: scoreGuess("salet", "abide") },
+      { guess: "dough", feedback: scoreGuess("dough", "abide") },
+    ],
+  },
+];
+
+test("greedy model policy: one batched generate over the rendered prompts, guesses parsed", async () => {
+  const policy = modelPolicy({ model, tokenizer, template: "compact", maxNewTokens: 12 });
+  assert.equal(policy.decoding, "greedy");
+  const moves = await policy.next(states);
+  // The same prompts through the sampler directly.
+  const prompts = states.map((s) =>
+    tokenizer.encode(renderPrompt({ history: s.history }, { template: "compact" }).text),
+  );
+  const direct = generate(model, tokenizer, prompts, {
+    maxNewTokens: 12,
+    greedy: true,
+    stopStrings: ["</guess>"],
+  });
+  assert.deepEqual(
+    moves.map((m) => m.completion),
+    direct.map((c) => c.text),
+  );
+  for (const m of moves) assert.equal(m.guess, parseGuess(m.completion));
+  assert.equal(policy.lastCompletions.length, 3);
+  assert.ok(policy.lastCompletions.every((c) => c.length <= 12));
+  // The prompt shows the history in the compact notation.
+  assert.match(policy.promptText(states[1]), /CRANE C× R✓ A× N× E×\nNext guess\?/);
+  // Greedy is deterministic.
+  assert.deepEqual(await policy.next(states), moves);
+});
+
+test("sampled model policy is reproducible by seed and differs across seeds", async () => {
+  const make = (seed: number) =>
+    modelPolicy({
+      model,
+      tokenizer,
+      template: "compact",
+      greedy: false,
+      temperature: 1.5,
+      maxNewTokens: 16,
+      seed,
+    });
+  const a = await make(1).next(states);
+  const b = await make(1).next(states);
+  const c = await make(2).next(states);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  assert.match(make(1).decoding ?? "", /sampled \(T=1\.5, seed 1\)/);
+});
+
+test("a random model's games run to the end: every junk completion is an invalid guess costing a turn", async () => {
+  const policy = modelPolicy({ model, tokenizer, template: "compact", maxNewTokens: 4 });
+  const { games, summary } = await playGames(policy, ["frost", "crane"], { batchSize: 2 });
+  for (const game of games) {
+    assert.equal(game.turns, 6);
+    assert.equal(game.won, false);
+  }
+  assert.equal(summary.guesses, 12);
+  assert.equal(summary.invalidGuesses + summary.validGuesses, 12);
+  assert.equal(summary.invalidByKind.unparseable, summary.invalidGuesses);
+});
+
+test("model policy option errors name the option", () => {
+  assert.throws(
+    () => modelPolicy({ model, tokenizer, chat: "model" }),
+    /chat "model" needs a chat template, but tiny-chars has none/,
+  );
+  assert.throws(
+    () => modelPolicy({ model, tokenizer, maxNewTokens: 0 }),
+    /maxNewTokens must be a positive integer/,
+  );
+});
