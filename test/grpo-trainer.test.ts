@@ -177,5 +177,5 @@ test("a non-finite loss skips the update and is counted; three in a row save and
   assert.equal(byStep.get(6)?.nonfinite_steps, 4);
   const state = JSON.parse(readFileSync(join(runC, "checkpoint-6", "trainer_state.json"), "utf8"));
   assert.equal(state.consecutive_nonfinite, 3);
-  assert.ok((byStep.get(2)?.warnings as string[]).some((w) => w.includes("loss")));
+  assert.ok(((byStep.get(2)?.warnings ?? []) as string[]).some((w) => w.includes("loss")));
 });

@@ -1,0 +1,136 @@
+/**
+ * `wordle-grpo train` as a user runs it: Ctrl-C (SIGINT) saves a checkpoint and exits 0, a SIGKILL
+ * mid-run loses nothing that a checkpoint holds, and `--resume` twice over yields exactly the rows
+ * of an uninterrupted run with the same settings (wall-clock fields aside).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { train } from "../src/grpo/trainer.js";
+import { PACKAGE_ROOT } from "../src/paths.js";
+import { readJsonl } from "../src/run/jsonl.js";
+import { makeTinyModel, tinyConfig, tinySetArgs } from "./grpo-trainer-fixture.js";
+
+const RUN = { max_steps: 20, save_steps: 5, logging_steps: 5, save_total_limit: 2 };
+const TIME_KEYS = /step_time|tokens_per_second|eta_seconds/;
+
+function comparable(rows: Record<string, unknown>[]): string[] {
+  return rows.map((row) =>
+    JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !TIME_KEYS.test(k)))),
+  );
+}
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the CLI (compiled JS under `npm test`, TypeScript through tsx otherwise). */
+function startCli(args: string[]): Running {
+  const compiled = fileURLToPath(import.meta.url).endsWith(".js");
+  const argv = compiled
+    ? [join(PACKAGE_ROOT, "dist", "src", "cli", "main.js"), ...args]
+    : ["--import", "tsx", join(PACKAGE_ROOT, "src", "cli", "main.ts"), ...args];
+  const child = spawn(process.execPath, argv, { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout?.on("data", (d) => {
+    text += d;
+  });
+  child.stderr?.on("data", (d) => {
+    text += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => text, exited };
+}
+
+async function waitFor(
+  what: string,
+  ok: () => boolean,
+  running: Running,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const start = Date.now();
+  let finished = false;
+  running.exited.then(() => {
+    finished = true;
+  });
+  while (!ok()) {
+    if (finished) throw new Error(`the CLI exited before ${what}:\n${running.output()}`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out waiting for ${what}:\n${running.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+test("SIGINT saves and exits 0; after a SIGKILL, --resume continues exactly as an uninterrupted run", async () => {
+  const modelDir = makeTinyModel();
+  temps.push(modelDir);
+  const reference = join(modelDir, "reference");
+  const runDir = join(modelDir, "cli-run");
+  await train({ config: tinyConfig(modelDir, reference, RUN), threads: 1 });
+
+  // 1. Ctrl-C once the first row is logged: the step in flight finishes, a checkpoint is saved.
+  const first = startCli([
+    "train",
+    "--preset",
+    "seed",
+    "--model",
+    modelDir,
+    "--output",
+    runDir,
+    "--threads",
+    "1",
+    ...tinySetArgs(RUN),
+  ]);
+  const metrics = join(runDir, "metrics.jsonl");
+  await waitFor(
+    "the first metrics row",
+    () => existsSync(metrics) && readFileSync(metrics, "utf8").includes("\n"),
+    first,
+  );
+  first.child.kill("SIGINT");
+  const firstExit = await first.exited;
+  assert.equal(firstExit.code, 0, first.output());
+  assert.match(first.output(), /SIGINT: finishing the current step/);
+  const interruptedAt = Math.max(
+    ...readdirSync(runDir)
+      .filter((n) => /^checkpoint-\d+$/.test(n))
+      .map((n) => Number(n.slice("checkpoint-".length))),
+  );
+  assert.ok(interruptedAt >= 5 && interruptedAt < 20, `stopped at ${interruptedAt}`);
+
+  // 2. Resume, and SIGKILL as soon as checkpoint-15 exists (the run is then mid-way).
+  const resumeArgs = ["train", "--output", runDir, "--resume", "--threads", "1"];
+  const second = startCli(resumeArgs);
+  await waitFor("checkpoint-15", () => existsSync(join(runDir, "checkpoint-15")), second);
+  second.child.kill("SIGKILL");
+  const secondExit = await second.exited;
+  assert.equal(secondExit.signal, "SIGKILL");
+  assert.ok(!existsSync(join(runDir, "final")), "killed before the end");
+
+  // 3. Resume again from checkpoint-15 (or the newer one saved before the kill) to the end.
+  const third = startCli(resumeArgs);
+  const thirdExit = await third.exited;
+  assert.equal(thirdExit.code, 0, third.output());
+  assert.match(third.output(), /resuming .* from checkpoint-(15|20)/);
+
+  const rows = (dir: string, file: string) => comparable(readJsonl(join(dir, file)).rows);
+  const got = rows(runDir, "metrics.jsonl");
+  const want = rows(reference, "metrics.jsonl");
+  assert.equal(got.length, want.length);
+  assert.deepEqual(got, want);
+  assert.deepEqual(rows(runDir, "samples.jsonl"), rows(reference, "samples.jsonl"));
+  const adapter = (dir: string) => readFileSync(join(dir, "final", "adapter_model.safetensors"));
+  assert.ok(adapter(runDir).equals(adapter(reference)), "final adapters are byte-identical");
+});
