@@ -175,3 +175,38 @@ export { forwardBackward } from "./model/checkpointing.js";
 export type { ForwardBackwardOptions, ForwardBackwardResult } from "./model/checkpointing.js";
 export { WeightsError, loadWeights } from "./model/weights.js";
 export type { ModelWeights } from "./model/weights.js";
+export type { EvalSummary } from "./eval/aggregate.js";
+export { summarizeGames } from "./eval/aggregate.js";
+export type { BaselineOptions, BaselineResult } from "./eval/baselines.js";
+export { REFERENCE_FIGURES, referenceLine, solverBaselines } from "./eval/baselines.js";
+export type { EvaluateOptions, EvaluationReport, SetReport } from "./eval/evaluate.js";
+export { evaluate as evaluatePolicy } from "./eval/evaluate.js";
+export type { EvalGameLine, TableRow } from "./eval/format.js";
+export {
+  evalGameLines,
+  evalMetrics,
+  formatEvalTable,
+  formatReport as formatEvalReport,
+  reportJson as evalReportJson,
+} from "./eval/format.js";
+export type { GameResult, GuessRecord, InvalidGuessKind } from "./eval/game-record.js";
+export type { LoadedPolicy as LoadedEvalPolicy, PolicySettings } from "./eval/load-policy.js";
+export { loadPolicy as loadEvalPolicy, shippedModelDir } from "./eval/load-policy.js";
+export type { ModelPolicy, ModelPolicyOptions } from "./eval/model-policy.js";
+export { modelPolicy } from "./eval/model-policy.js";
+export type { PlayGamesOptions, PlayGamesResult, TurnEvent } from "./eval/play-games.js";
+export { playGames } from "./eval/play-games.js";
+export type { GuessPolicy, PolicyMove, PolicyState } from "./eval/policy.js";
+export type { EvalSet, HeldOutOptions } from "./eval/secrets.js";
+export {
+  FROST,
+  HELD_OUT_RESERVE,
+  HELD_OUT_SEED,
+  heldOutSecrets,
+  reservedSecrets,
+  resolveEvalSet,
+  trainingSecrets,
+} from "./eval/secrets.js";
+export type { SolverPolicyOptions } from "./eval/solver-policy.js";
+export { solverPolicy } from "./eval/solver-policy.js";
+export { renderTiles } from "./eval/tiles.js";
