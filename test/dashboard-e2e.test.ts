@@ -193,7 +193,8 @@ test("dashboard in headless Chromium", { timeout: 240_000 }, async (t) => {
         );
         assert.ok((await page.locator("#boards .tile.correct").count()) > 0);
 
-        // Charts: every run drawn, eval charts have points, samples listed.
+        // Every chart draws data once scrolled into view (charts off screen wait until they are seen).
+        const chartIds = await page.$$eval(".chart", (charts) => charts.map((c) => c.id));
         for (const id of [
           "reward",
           "format-rate",
@@ -204,12 +205,20 @@ test("dashboard in headless Chromium", { timeout: 240_000 }, async (t) => {
           "step-time",
           "eval-win-rate",
         ]) {
-          assert.ok(
-            Number(await page.getAttribute(`#chart-${id}`, "data-points")) > 0,
-            `chart ${id} is empty`,
+          assert.ok(chartIds.includes(`chart-${id}`), `no chart ${id}`);
+        }
+        for (const id of chartIds) {
+          await page.locator(`#${id}`).scrollIntoViewIfNeeded();
+          await page.waitForFunction(
+            `Number(document.getElementById("${id}").dataset.points) > 0`,
+            undefined,
+            {
+              timeout: 5000,
+            },
           );
         }
         assert.ok((await page.locator("#samples tr.sample").count()) > 0);
+        await page.evaluate("window.scrollTo(0, 0)");
         await page.screenshot({ path: join(ARTIFACTS, "dashboard-e2e.png"), fullPage: true });
         assert.deepEqual(errors, []);
       } finally {
@@ -238,18 +247,31 @@ test("dashboard in headless Chromium", { timeout: 240_000 }, async (t) => {
         const start = Date.now();
         await page.goto(server.url);
         await page.waitForSelector("body[data-first-paint-ms]", { timeout: 30_000 });
-        await waitForStep(page, 0, 1_000_000, 30_000);
-        const firstPaintMs = Date.now() - start;
-        const inPage = await page.getAttribute("body", "data-first-paint-ms");
+        const wallMs = Date.now() - start;
+        // First paint as browsers define it: from the page's navigation start (its performance
+        // clock) to the total-reward chart drawn with the data. The test's own wall clock, which also
+        // counts Playwright's round trips, is reported beside it.
+        const firstPaintMs = Number(await page.getAttribute("body", "data-first-paint-ms"));
         const marks = await page.getAttribute("body", "data-load-marks");
-        const renderMs = await page.getAttribute("body", "data-last-render-ms");
-        t.diagnostic(
-          `100,000 rows: server read them in ${loadMs} ms before listening; first paint ${firstPaintMs} ms ` +
-            `from navigation (page clock: ${inPage} ms; marks: ${marks}; one full redraw: ${renderMs} ms)`,
-        );
+        await waitForStep(page, 0, 1_000_000, 5_000);
         const points = Number(await page.getAttribute("#chart-reward", "data-points"));
         assert.equal(await page.getAttribute("#chart-reward", "data-decimated"), "true");
         assert.ok(points > 0 && points <= 2 * 1400, `reward chart draws ${points} points`);
+        // Responsiveness: zoom by dragging across the chart, time the redraw that follows.
+        const box = await page.locator("#chart-reward .u-over").boundingBox();
+        assert.ok(box);
+        await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+        await page.mouse.down();
+        await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 4 });
+        await page.mouse.up();
+        await page.waitForSelector("#zoom:not([hidden])", { timeout: 5_000 });
+        await page.waitForFunction('document.getElementById("chart-reward").dataset.decimated === "true"');
+        const zoomRedrawMs = await page.getAttribute("body", "data-last-render-ms");
+        t.diagnostic(
+          `100,000 rows: server read them in ${loadMs} ms before listening; first paint ${firstPaintMs} ms ` +
+            `after navigation start (wall clock around page.goto: ${wallMs} ms; marks: ${marks}); ` +
+            `redraw after a zoom: ${zoomRedrawMs} ms`,
+        );
         assert.ok(firstPaintMs < FIRST_PAINT_LIMIT_MS, `first paint took ${firstPaintMs} ms`);
         await page.screenshot({ path: join(ARTIFACTS, "dashboard-100k.png") });
         assert.deepEqual(errors, []);

@@ -24,6 +24,8 @@ const HEIGHT = 170;
 
 export interface ChartHost {
   runs(): RunData[];
+  /** Called after every draw (the page uses it to time its first paint). */
+  drawn(chart: Chart): void;
   xRange(): [number, number] | null;
   setXRange(range: [number, number] | null): void;
 }
@@ -38,7 +40,7 @@ export class Chart {
   private plotRunCount = -1;
   private readonly body: HTMLElement;
   private readonly readout: HTMLElement;
-  private readonly meanCache = new Map<string, { rows: number; mean: Float32Array }>();
+  private readonly meanCache = new Map<string, { version: number; mean: Float32Array }>();
 
   constructor(
     readonly spec: ChartSpec,
@@ -58,8 +60,48 @@ export class Chart {
     this.element.append(title, this.body);
   }
 
+  /**
+   * Charts scrolled out of view skip their redraws and catch up when they come back into view, so
+   * a page of twenty charts over 100,000 rows costs only what is on screen.
+   */
+  private onScreen = false;
+  private stale = true;
+  private static readonly observer =
+    typeof IntersectionObserver === "undefined"
+      ? null
+      : new IntersectionObserver(
+          (entries) => {
+            for (const entry of entries) {
+              const chart = Chart.byElement.get(entry.target);
+              if (!chart) continue;
+              chart.onScreen = entry.isIntersecting;
+              if (chart.onScreen && chart.stale) chart.render();
+            }
+          },
+          { rootMargin: "200px 0px" },
+        );
+  private static readonly byElement = new WeakMap<Element, Chart>();
+
+  /** Starts drawing when the chart is (nearly) on screen; call once it is in the document. */
+  observe(): void {
+    if (!Chart.observer) {
+      this.onScreen = true;
+      return;
+    }
+    Chart.byElement.set(this.element, this);
+    Chart.observer.observe(this.element);
+    // Decide now rather than a frame later, so the first paint does not wait for the observer.
+    const box = this.element.getBoundingClientRect();
+    this.onScreen = box.bottom > -200 && box.top < window.innerHeight + 200;
+  }
+
   /** Rebuilds the plotted data (cheap: one pass over the visible points of each series). */
   render(): void {
+    if (!this.onScreen) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
     const runs = this.host.runs();
     const width = Math.max(200, this.body.clientWidth);
     if (!this.plot || this.plotRunCount !== runs.length) this.createPlot(runs, width);
@@ -72,6 +114,7 @@ export class Chart {
     this.element.dataset.decimated = String(aligned.decimated);
     const last = runs.map((r) => (this.spec.eval ? (r.evalRows.at(-1)?.step ?? 0) : r.lastStep));
     this.element.dataset.lastStep = String(Math.max(0, ...last));
+    this.host.drawn(this);
   }
 
   resize(): void {
@@ -117,9 +160,9 @@ export class Chart {
     if (logged) return logged;
     const cacheKey = String(run.info.id);
     const cached = this.meanCache.get(cacheKey);
-    if (cached && cached.rows === run.rowCount) return cached.mean;
+    if (cached && cached.version === run.version) return cached.mean;
     const mean = trailingMean(raw, FALLBACK_WINDOW);
-    this.meanCache.set(cacheKey, { rows: run.rowCount, mean });
+    this.meanCache.set(cacheKey, { version: run.version, mean });
     return mean;
   }
 

@@ -18,6 +18,8 @@ export class RunData {
   private keys = new Map<string, Float32Array>();
   private capacity = 0;
   rowCount = 0;
+  /** Bumped whenever column data changes, so derived series (trailing means) know to recompute. */
+  version = 0;
 
   /**
    * @param columnKeys the keys of the columns in `binary`, in order (the page fetches only the
@@ -43,6 +45,33 @@ export class RunData {
     this.allKeys = new Set(init.keys);
     this.rowCount = n;
     this.keepStepsIncreasing();
+    this.intactRows = this.rowCount;
+  }
+
+  /**
+   * Rows [0, intactRows) still hold the rows fetched at start, at the positions `rowMap` gives
+   * (null: unchanged positions). Columns fetched later (`addColumns`) fill exactly these rows.
+   */
+  private intactRows = 0;
+  private rowMap: number[] | null = null;
+
+  /**
+   * Adds columns fetched after the first paint: `binary` holds `rows` values per key (the first
+   * rows of the server's history, as at start). Rows appended live since then already have their
+   * values; only the start-up rows are filled in.
+   */
+  addColumns(columnKeys: string[], binary: ArrayBuffer, rows: number): void {
+    const all = new Float32Array(binary);
+    columnKeys.forEach((key, c) => {
+      let column = this.keys.get(key);
+      if (!column) {
+        column = this.newColumn();
+        this.keys.set(key, column);
+      }
+      const values = all.subarray(c * rows, (c + 1) * rows);
+      for (let j = 0; j < this.intactRows; j++) column[j] = values[this.rowMap ? this.rowMap[j] : j];
+    });
+    this.version++;
   }
 
   get label(): string {
@@ -94,7 +123,10 @@ export class RunData {
       this.rowCount += 1;
       this.latest = row;
     }
-    if (rows.length > 0) this.lastWriteMs = Date.now();
+    if (rows.length > 0) {
+      this.lastWriteMs = Date.now();
+      this.version++;
+    }
   }
 
   private truncateFromStep(step: number): void {
@@ -103,6 +135,7 @@ export class RunData {
     while (keep > 0 && steps[keep - 1] >= step) keep--;
     for (const column of this.keys.values()) column.fill(Number.NaN, keep, this.rowCount);
     this.rowCount = keep;
+    this.intactRows = Math.min(this.intactRows, keep);
   }
 
   /** The stored history may contain a resume's repeated steps; keep the newest copy of each. */
@@ -124,6 +157,7 @@ export class RunData {
       column.fill(Number.NaN, keep.length, this.rowCount);
     }
     this.rowCount = keep.length;
+    this.rowMap = keep;
   }
 
   private newColumn(): Float32Array {
