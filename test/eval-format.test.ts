@@ -5,6 +5,7 @@ import { evaluate } from "../src/eval/evaluate.js";
 import { evalGameLines, evalMetrics, formatEvalTable, formatReport, reportJson } from "../src/eval/format.js";
 import type { GuessPolicy } from "../src/eval/policy.js";
 import { resolveEvalSet } from "../src/eval/secrets.js";
+import { renderGuess, renderTiles } from "../src/eval/tiles.js";
 
 /** Plays CRANE, then junk: wins only when the secret is CRANE. */
 const craneThenJunk: GuessPolicy = {
@@ -90,4 +91,25 @@ test("the table aligns columns and shows '-' for undefined figures", () => {
   assert.equal(lines.length, 4);
   assert.match(lines[3], /^nobody\s+0\s+-\s+-\s+-\s+-\s+-\s+0 0 0 0 0 0 \| 0$/);
   assert.equal(lines[1].indexOf("games") + "games".length, lines[3].indexOf("0") + 1);
+});
+
+test("tiles: ANSI green/yellow/grey cells on a terminal, symbols otherwise, invalid guesses explained", () => {
+  const ESC = "\u001b";
+  assert.equal(
+    renderTiles("crane", "cpaaa", true),
+    `${ESC}[1;30;42m C ${ESC}[0m${ESC}[1;30;43m R ${ESC}[0m${ESC}[1;97;100m A ${ESC}[0m` +
+      `${ESC}[1;97;100m N ${ESC}[0m${ESC}[1;97;100m E ${ESC}[0m`,
+  );
+  assert.equal(renderTiles("crane", "cpaaa", false), "C✓ R~ A× N× E×");
+  assert.equal(
+    renderGuess(
+      { word: "xxxxx", completion: "", feedback: null, valid: false, invalid: "not-a-word" },
+      false,
+    ),
+    "invalid guess, XXXXX: not an accepted word (costs a turn)",
+  );
+  assert.equal(
+    renderGuess({ word: null, completion: "", feedback: null, valid: false, invalid: "unparseable" }, true),
+    "invalid guess, no <guess>...</guess> in the completion (costs a turn)",
+  );
 });

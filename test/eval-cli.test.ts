@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { checkEvalGame } from "../src/dashboard/validate-rows.js";
+import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
+import { FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
+
+/** Run the CLI: the compiled one under dist/, or the TypeScript one through tsx. */
+function cli(args: string[]) {
+  const here = fileURLToPath(import.meta.url);
+  const compiled = join(PACKAGE_ROOT, "dist", "src", "cli", "main.js");
+  const argv =
+    here.includes(`${join("dist", "test")}`) && existsSync(compiled)
+      ? [compiled, ...args]
+      : ["--import", "tsx", join(PACKAGE_ROOT, "src", "cli", "main.ts"), ...args];
+  return spawnSync(process.execPath, argv, {
+    cwd: PACKAGE_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+}
+
+/** The tiny Qwen2 fixture as a full model directory: its weights plus a character tokenizer. */
+function tinyModelDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "eval-cli-model-"));
+  for (const file of ["config.json", "generation_config.json", "model.safetensors"]) {
+    copyFileSync(join(FIXTURES_DIR, "qwen2-tiny", file), join(dir, file));
+  }
+  const chars = ["\n", "✓", "×"];
+  for (let c = 32; c < 127; c++) chars.push(String.fromCharCode(c));
+  for (let cp = 0x4e00; chars.length < 380; cp++) chars.push(String.fromCodePoint(cp));
+  writeFileSync(
+    join(dir, "tokenizer.json"),
+    JSON.stringify(buildCharTokenizerJson(chars, ["<pad>", "<bos>", "<eos>"])),
+  );
+  writeFileSync(
+    join(dir, "tokenizer_config.json"),
+    JSON.stringify({ pad_token: "<pad>", bos_token: "<bos>", eos_token: "<eos>" }),
+  );
+  return dir;
+}
+
+test("CLI: eval --solver entropy --json on a word list, with baselines", () => {
+  const r = cli(["eval", "--solver", "entropy", "--set", "words:frost,crane", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.policy, "entropy (salet)");
+  assert.equal(out.sets[0].summary.games, 2);
+  assert.equal(out.sets[0].metrics["eval/win_rate"], 1);
+  assert.deepEqual(
+    out.sets[0].baselines.map((b: { solver: string }) => b.solver),
+    ["entropy", "random-consistent"],
+  );
+});
+
+test("CLI: play --solver entropy prints plain tiles when not on a terminal", () => {
+  const r = cli(["play", "--solver", "entropy", "--secret", "frost"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /turn 1\n {2}S~ A× L× E× T✓\n/);
+  assert.match(r.stdout, /F✓ R✓ O✓ S✓ T✓\nwon in 3 turns\n$/);
+  assert.ok(!r.stdout.includes("\u001b["), "no ANSI codes in piped output");
+});
+
+test("CLI: eval and play with a model directory and a LoRA adapter", () => {
+  const dir = tinyModelDir();
+  const games = join(dir, "games.jsonl");
+  const common = [
+    "--model",
+    dir,
+    "--adapter",
+    join(FIXTURES_DIR, "qwen2-tiny-lora"),
+    "--template",
+    "compact",
+  ];
+  const r = cli([
+    "eval",
+    ...common,
+    "--set",
+    "words:frost,crane",
+    "--max-new-tokens",
+    "4",
+    "--no-baselines",
+    "--games",
+    games,
+    "--json",
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.policy, "model + adapter");
+  assert.equal(out.decoding, "greedy");
+  assert.match(out.player, /qwen2-tiny-lora/);
+  assert.equal(out.sets[0].summary.guesses, 12, "a random model loses both games in 6 turns");
+  const lines = readFileSync(games, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  for (const line of lines) assert.equal(checkEvalGame(line), null);
+
+  const p = cli(["play", ...common, "--secret", "frost", "--max-new-tokens", "3", "--prompt"]);
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stdout, /prompt for turn 1:\n {4}│ <\|im_start\|>system/);
+  assert.match(p.stdout, /turn 6\n/);
+  assert.match(p.stdout, /lost \(6 invalid\): the word was FROST\n$/);
+});
+
+test("CLI: clear errors for a bad set, a bad secret and conflicting flags", () => {
+  const bad = cli(["eval", "--solver", "entropy", "--set", "words:qqqqq"]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /"qqqqq" is not one of the 2,315 Wordle answers/);
+  const both = cli(["eval", "--solver", "entropy", "--greedy", "--temperature", "0.7"]);
+  assert.match(both.stderr, /--greedy and --temperature exclude each other/);
+  const missing = cli(["play", "--model", join(FIXTURES_DIR, "nope")]);
+  assert.match(missing.stderr, /--model .*nope: no config\.json there/);
+});
