@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"toData", ToData},
       {"fromFile", FromFile},
       {"release", Release},
+      {"releaseMany", ReleaseMany},
       {"share", Share},
       {"liveCount", LiveCount},
       {"meta", Meta},

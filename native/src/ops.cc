@@ -325,6 +325,7 @@ void run(const Napi::CallbackInfo& info, torch::jit::Stack& stack, const OpEntry
 
 // resolveOp(name: string, overload: string) -> op id. Throws if the linked libtorch lacks the op.
 Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
     throw Napi::TypeError::New(info.Env(), "resolveOp(name, overload): two strings expected, e.g. (\"aten::add\", \"Tensor\")");
   }
@@ -346,25 +347,31 @@ Napi::Value ResolveOp(const Napi::CallbackInfo& info) {
   }
   entries.push_back(std::move(entry));
   return Napi::Number::New(info.Env(), static_cast<double>(entries.size() - 1));
+  WORDLE_CATCH("resolveOp")
 }
 
 // hasOp(name, overload) -> boolean, for optional fused kernels (e.g. scaled_dot_product_attention).
 Napi::Value HasOp(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   const std::string overload = info[1].As<Napi::String>().Utf8Value();
   return Napi::Boolean::New(info.Env(), c10::Dispatcher::singleton().findSchema({name, overload}).has_value());
+  WORDLE_CATCH("hasOp")
 }
 
 // opSchema(id) -> the schema string, for error messages and docs.
 Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
   const int32_t id = info[0].As<Napi::Number>().Int32Value();
   auto& entries = registry();
   if (id < 0 || static_cast<size_t>(id) >= entries.size()) throw Napi::RangeError::New(info.Env(), "opSchema: unknown op id");
   return Napi::String::New(info.Env(), toString(entries[id].handle.schema()));
+  WORDLE_CATCH("opSchema")
 }
 
 // callOp(id, ...args) -> tensor id | number | boolean | null | array of those.
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
   torch::jit::Stack stack;
   const OpEntry* op = nullptr;
   run(info, stack, op);
@@ -372,15 +379,18 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   auto arr = Napi::Array::New(info.Env(), stack.size());
   for (size_t i = 0; i < stack.size(); i++) arr.Set(static_cast<uint32_t>(i), fromIValue(info.Env(), stack[i]));
   return arr;
+  WORDLE_CATCH("callOp")
 }
 
 // callOpVoid(id, ...args): runs an op for its side effect (in-place ops) and drops the results,
 // so no new handle is allocated for the returned alias of `self`.
 Napi::Value CallOpVoid(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
   torch::jit::Stack stack;
   const OpEntry* op = nullptr;
   run(info, stack, op);
   return info.Env().Undefined();
+  WORDLE_CATCH("callOpVoid")
 }
 
 }  // namespace wordle

@@ -117,6 +117,18 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// releaseMany(ids: number[]): one crossing for all the temporaries of a closing scope.
+Napi::Value ReleaseMany(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) return info.Env().Undefined();
+  const auto arr = info[0].As<Napi::Array>();
+  const uint32_t n = arr.Length();
+  for (uint32_t i = 0; i < n; i++) {
+    const auto v = arr.Get(i);
+    if (v.IsNumber()) tensors().release(v.As<Napi::Number>().Int32Value());
+  }
+  return info.Env().Undefined();
+}
+
 // share(id) -> a second handle to the same tensor (same storage and autograd identity).
 Napi::Value Share(const Napi::CallbackInfo& info) {
   WORDLE_TRY

@@ -6,6 +6,7 @@ Napi::Value FromData(const Napi::CallbackInfo& info);
 Napi::Value ToData(const Napi::CallbackInfo& info);
 Napi::Value FromFile(const Napi::CallbackInfo& info);
 Napi::Value Release(const Napi::CallbackInfo& info);
+Napi::Value ReleaseMany(const Napi::CallbackInfo& info);
 Napi::Value Share(const Napi::CallbackInfo& info);
 Napi::Value LiveCount(const Napi::CallbackInfo& info);
 Napi::Value Meta(const Napi::CallbackInfo& info);

@@ -49,6 +49,7 @@ export interface NativeAddon {
     device?: string,
   ): Handle;
   release(h: Handle): void;
+  releaseMany(handles: Handle[]): void;
   share(h: Handle): Handle;
   liveCount(): number;
   meta(h: Handle): number[];

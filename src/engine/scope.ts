@@ -14,8 +14,13 @@ export abstract class Scoped {
   /** The scope that will free this object, or null when the caller owns it. */
   _scope: Scope | null = null;
   abstract dispose(): void;
-  /** The native handle, or -1 once disposed. */
+  /** The native handle; throws once disposed. */
   abstract get handle(): number;
+  /**
+   * Marks this disposed and returns the native handle for the caller to release (-1 if it was
+   * disposed already). Lets a closing scope free all its temporaries in one native call.
+   */
+  abstract takeHandle(): number;
 }
 
 export class Scope {
@@ -26,15 +31,18 @@ export class Scope {
   close(result: unknown): void {
     const escaping = new Set<Scoped>();
     collectScoped(result, escaping);
+    const released: number[] = [];
     for (const item of this.owned) {
       if (item._scope !== this) continue; // kept, moved or disposed already
       if (escaping.has(item)) {
         adopt(item, this.parent);
       } else {
-        item.dispose();
+        const handle = item.takeHandle();
+        if (handle >= 0) released.push(handle);
       }
     }
     this.owned.length = 0;
+    if (released.length > 0) native.releaseMany(released);
   }
 }
 
@@ -146,7 +154,7 @@ export function keep<T>(value: T): T {
   const found = new Set<Scoped>();
   collectScoped(value, found);
   for (const item of found) {
-    if (item._scope !== null && item.handle >= 0) adopt(item, null);
+    if (item._scope !== null) adopt(item, null);
   }
   return value;
 }

@@ -90,11 +90,17 @@ export class Tensor extends Scoped {
 
   /** Frees the tensor now. Safe to call twice. Views and autograd graphs keep their own references. */
   dispose(): void {
-    if (this.h < 0) return;
+    const handle = this.takeHandle();
+    if (handle >= 0) native.release(handle);
+  }
+
+  takeHandle(): Handle {
+    const handle = this.h;
+    if (handle < 0) return -1;
     if (this._scope === null) forget(this);
-    native.release(this.h);
     this.h = -1;
     this._scope = null;
+    return handle;
   }
 
   private loadMeta(): void {
