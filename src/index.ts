@@ -30,6 +30,9 @@ export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } fr
 export type { SolverState } from "./wordle/solver-state.js";
 export { solve } from "./wordle/solve.js";
 export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
+// The tensor engine (libtorch): `engine.tensor(...)`, `engine.scope(...)`, optimisers, ...
+export * as engine from "./engine/index.js";
+export { Tensor } from "./engine/index.js";
 export {
   SafetensorsError,
   openSafetensors,
