@@ -117,8 +117,12 @@ test("checkpointed and plain backward give the same LoRA gradients (1e-6 relativ
   const err = worstRelative(ckpt, plain);
   assert.ok(err < 1e-6, `checkpointed vs plain: ${err}`);
   assert.ok(plainOut && ckptOut);
-  assert.equal(ckptOut.loss, plainOut.loss);
-  assert.deepEqual(ckptOut.logprobs, plainOut.logprobs);
+  // Different chunk sizes change the matmul shapes, so allow last-bit differences.
+  assert.ok(Math.abs(ckptOut.loss - plainOut.loss) <= 1e-6 * Math.abs(plainOut.loss));
+  const plainLp = plainOut.logprobs;
+  ckptOut.logprobs.forEach((v, i) =>
+    assert.ok(Math.abs(v - (plainLp[i] as number)) <= 1e-6 * Math.abs(plainLp[i] as number)),
+  );
   assert.equal(ckptOut.entropy?.length, 22);
 });
 
