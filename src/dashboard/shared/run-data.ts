@@ -1,4 +1,4 @@
-import type { EvalGame, MetricsRow, RunInfo, RunInit, SampleRow } from "../shared/protocol.js";
+import type { EvalGame, MetricsRow, RunInfo, RunInit, SampleRow } from "./protocol.js";
 
 /**
  * One run as the page holds it: training metrics in growable float32 columns (so 100,000 rows

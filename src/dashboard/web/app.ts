@@ -11,11 +11,11 @@ import type {
   SampleRow,
 } from "../shared/protocol.js";
 import { EVENTS } from "../shared/protocol.js";
+import { RunData } from "../shared/run-data.js";
 import { renderBoards, renderSamples } from "./boards.js";
 import { Chart, type ChartSpec } from "./charts.js";
 import { formatNumber, h, runColour } from "./format.js";
 import { renderCriteria, renderMilestones, renderRunSummary, renderWarnings } from "./panels.js";
-import { RunData } from "./run-data.js";
 
 /**
  * The dashboard page: follows /api/events (server-sent events), keeps each run's data, and

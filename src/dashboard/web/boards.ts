@@ -1,6 +1,6 @@
 import type { EvalGame, GuessRecord, SampleRow } from "../shared/protocol.js";
+import type { RunData } from "../shared/run-data.js";
 import { formatNumber, h } from "./format.js";
-import type { RunData } from "./run-data.js";
 
 const MARK_CLASS: Record<string, string> = { c: "correct", p: "present", a: "absent" };
 const MARK_NAME: Record<string, string> = { c: "green", p: "yellow", a: "grey" };

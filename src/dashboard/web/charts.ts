@@ -1,7 +1,7 @@
 import uPlot from "uplot";
 import { alignForDisplay, trailingMean, type XYSeries } from "../shared/decimate.js";
+import type { RunData } from "../shared/run-data.js";
 import { formatNumber, formatPercent, h, runColour, withAlpha } from "./format.js";
-import type { RunData } from "./run-data.js";
 
 /** What one chart plots, for every run. */
 export interface ChartSpec {
@@ -21,6 +21,25 @@ export interface ChartSpec {
 /** Trailing window for runs that were written without the monitor's `running/<key>` fields. */
 const FALLBACK_WINDOW = 50;
 const HEIGHT = 170;
+
+/**
+ * The y range: the data with 10% padding, widened to include a criterion's threshold (so "above
+ * the dashed line" can be read at once), and a unit-wide band around a constant series (uPlot
+ * would otherwise show 0..100 for a run whose reward is still all zeros).
+ */
+function yRange(min: number | null, max: number | null, threshold: number | undefined): uPlot.Range.MinMax {
+  let lo = min ?? threshold ?? 0;
+  let hi = max ?? threshold ?? 1;
+  if (threshold !== undefined) {
+    lo = Math.min(lo, threshold);
+    hi = Math.max(hi, threshold);
+  }
+  if (lo === hi) {
+    const pad = Math.abs(lo) * 0.1 || 1;
+    return [lo - pad, hi + pad];
+  }
+  return uPlot.rangeNum(lo, hi, 0.1, true);
+}
 
 export interface ChartHost {
   runs(): RunData[];
@@ -202,20 +221,7 @@ export class Chart {
       legend: { show: false },
       scales: {
         x: { time: false },
-        y: spec.rate
-          ? { range: [0, 1] }
-          : threshold === undefined
-            ? {}
-            : {
-                // Keep the threshold in view even while the curve is far from it.
-                range: (_u, min, max) =>
-                  uPlot.rangeNum(
-                    Math.min(min ?? threshold, threshold),
-                    Math.max(max ?? threshold, threshold),
-                    0.1,
-                    true,
-                  ),
-              },
+        y: spec.rate ? { range: [0, 1] } : { range: (_u, min, max) => yRange(min, max, threshold) },
       },
       axes: [
         { stroke: "#5b6270", grid: { stroke: "#eceef2" }, ticks: { stroke: "#d5d9e0" }, size: 30 },

@@ -1,6 +1,6 @@
 import type { Criterion, Milestone } from "../shared/protocol.js";
+import type { RunData } from "../shared/run-data.js";
 import { formatDuration, formatNumber, h, runColour } from "./format.js";
-import type { RunData } from "./run-data.js";
 
 function maxSteps(run: RunData): number | null {
   const value = run.config?.max_steps;
