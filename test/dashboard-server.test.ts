@@ -284,3 +284,24 @@ test("starting without run directories or without a built page fails with a clea
     /dashboard page not built: .*index\.html is missing; run `npm run build`/,
   );
 });
+
+test("runs sharing a run_name are told apart by their folder names", async () => {
+  const root = mkdtempSync(join(tmpdir(), "dashboard-server-"));
+  const assets = join(root, "assets");
+  mkdirSync(assets);
+  writeFileSync(join(assets, "index.html"), "<!doctype html>");
+  const dirs = ["seed-1", "seed-2", "solo"].map((name) => join(root, name));
+  new DemoRun(dirs[0], { runName: "demo" }).writeConfig();
+  new DemoRun(dirs[1], { runName: "demo" }).writeConfig();
+  new DemoRun(dirs[2], { runName: "baseline" }).writeConfig();
+  const server = await startDashboard({ runDirs: dirs, port: 0, assetsDir: assets });
+  try {
+    assert.deepEqual(
+      server.runs.map((r) => r.info.label),
+      ["demo (seed-1)", "demo (seed-2)", "baseline"],
+    );
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -46,13 +46,18 @@ export class RunState {
   constructor(
     id: number,
     readonly dir: string,
-    label?: string,
   ) {
-    this.info = { id, label: label ?? basename(dir), dir };
+    this.info = { id, label: this.baseLabel, dir };
     this.metricsTail = new JsonlTail(join(dir, "metrics.jsonl"));
     // Only the newest samples and games are shown, so a long run's big files are read from near the end.
     this.samplesTail = new JsonlTail(join(dir, "samples.jsonl"), 512 * 1024);
     this.gamesTail = new JsonlTail(join(dir, "eval-games.jsonl"), 4 * 1024 * 1024);
+  }
+
+  /** The run's name before disambiguation: `run_name` from config.json, else the folder name. */
+  get baseLabel(): string {
+    const name = this.config?.run_name;
+    return typeof name === "string" && name !== "" ? name : basename(this.dir);
   }
 
   init(): RunInit {
@@ -97,9 +102,6 @@ export class RunState {
         throw new Error("expected a JSON object");
       }
       this.config = parsed as Record<string, unknown>;
-      if (typeof this.config.run_name === "string" && this.config.run_name !== "") {
-        this.info.label = this.config.run_name;
-      }
       update.config = this.config;
     } catch (err) {
       // The trainer writes config.json atomically, so a parse error is a real problem; retry on next change.

@@ -86,7 +86,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const pollAll = async (): Promise<void> => {
     for (const run of runs) {
       const update = await run.poll();
+      // A new run_name can change labels of other runs too (clashes); tell the page about each.
+      const relabelled = update.config !== undefined ? assignLabels(runs).filter((r) => r !== run) : [];
       broadcast(run, update);
+      for (const other of relabelled)
+        sendToAll(EVENTS.config, { runId: other.info.id, config: other.config, run: other.info });
     }
   };
 
@@ -116,7 +120,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
   // Read what is already there before accepting requests, so the first page load is complete.
   await pollAll();
-  disambiguateLabels(runs);
+  assignLabels(runs);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const schedule = (): void => {
@@ -269,16 +273,19 @@ function replyJson(res: ServerResponse, value: unknown): void {
 }
 
 /**
- * Two runs with the same label (e.g. both `run_name: "demo"`) get their folder name added, and
- * the parent folder too when even that is the same.
+ * Sets each run's label: its base label (run_name or folder), with the folder name added when two
+ * runs share a name, and the parent folder too when even that is the same. Returns the runs whose
+ * label changed.
  */
-function disambiguateLabels(runs: RunState[]): void {
+function assignLabels(runs: RunState[]): RunState[] {
+  const before = runs.map((r) => r.info.label);
+  for (const r of runs) r.info.label = r.baseLabel;
   const clashes = (label: string): boolean => runs.filter((r) => r.info.label === label).length > 1;
   const parts = (dir: string): string[] => dir.split(/[\\/]/).filter(Boolean);
-  const clashing = runs.filter((r) => clashes(r.info.label));
-  for (const r of clashing) {
+  for (const r of runs.filter((x) => clashes(x.info.label))) {
     const folder = parts(r.dir).at(-1) ?? r.dir;
     r.info.label = folder === r.info.label ? folder : `${r.info.label} (${folder})`;
   }
   for (const r of runs.filter((x) => clashes(x.info.label))) r.info.label = parts(r.dir).slice(-2).join("/");
+  return runs.filter((r, i) => r.info.label !== before[i]);
 }
