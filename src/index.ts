@@ -172,8 +172,8 @@ export type { LoadModelOptions, LogitsOptions, LogitsResult } from "./model/load
 export { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter, loraScale } from "./model/lora.js";
 export type { LayerLora, LoraPair, LoraSettings, LoraTarget } from "./model/lora.js";
 export { LoraFormatError, adapterConfigJson, parseAdapterConfig } from "./model/lora-peft.js";
-export { tokenLogProbs } from "./model/logprobs.js";
-export type { TokenLogProbOptions, TokenLogProbs } from "./model/logprobs.js";
+export { sequenceLogProbs, tokenLogProbs } from "./model/logprobs.js";
+export type { SequenceLogProbOptions, TokenLogProbOptions, TokenLogProbs } from "./model/logprobs.js";
 export { forwardBackward } from "./model/checkpointing.js";
 export type { ForwardBackwardOptions, ForwardBackwardResult } from "./model/checkpointing.js";
 export { WeightsError, loadWeights } from "./model/weights.js";

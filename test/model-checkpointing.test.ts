@@ -12,7 +12,7 @@ import {
 } from "../src/engine/index.js";
 import { readSafetensors } from "../src/engine/safetensors.js";
 import { loadLora } from "../src/model/load.js";
-import { tokenLogProbs } from "../src/model/logprobs.js";
+import { sequenceLogProbs, tokenLogProbs } from "../src/model/logprobs.js";
 import { LoraAdapter } from "../src/model/lora.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
@@ -124,6 +124,23 @@ test("checkpointed and plain backward give the same LoRA gradients (1e-6 relativ
     assert.ok(Math.abs(v - (plainLp[i] as number)) <= 1e-6 * Math.abs(plainLp[i] as number)),
   );
   assert.equal(ckptOut.entropy?.length, 22);
+  // sequenceLogProbs (no grad, same target convention) gives the same log-probs and entropies.
+  scope(() => {
+    const { ids, mask, pos } = batch();
+    const scored = sequenceLogProbs(model, ids, {
+      attentionMask: mask,
+      positionIds: pos,
+      targets: ids.narrow(1, 1, 11),
+      entropy: true,
+    });
+    assert.equal(scored.logprobs.requiresGrad, false);
+    const lp = scored.logprobs.toFloat32Array();
+    const ent = (scored.entropy as Tensor).toFloat32Array();
+    lp.forEach((v, i) =>
+      assert.ok(Math.abs(v - (plainLp[i] as number)) <= 1e-6 * Math.abs(plainLp[i] as number)),
+    );
+    ent.forEach((v, i) => assert.ok(Math.abs(v - (ckptOut?.entropy?.[i] as number)) <= 1e-5));
+  });
 });
 
 test("forwardBackward equals plain autograd through forward + tokenLogProbs + loss.backward(), and PEFT's grads", () => {

@@ -106,3 +106,38 @@ export function tokenLogProbs(
     return { logprobs: out.logprobs.view(b, s), entropy: out.entropy ? out.entropy.view(b, s) : null };
   });
 }
+
+export interface SequenceLogProbOptions extends TokenLogProbOptions {
+  attentionMask?: Tensor;
+  positionIds?: Tensor;
+  /** int64 [B, K]: scored from positions targetStart .. targetStart + K - 1. */
+  targets: Tensor;
+  /** Default S - 1 - K: the targets are the last K tokens of inputIds (as in forwardBackward). */
+  targetStart?: number;
+}
+
+/**
+ * Log-probs (and entropies) of `targets` for a batch of sequences under noGrad, with the same
+ * target convention as forwardBackward: the "old" and reference policy log-probs of GRPO.
+ */
+export function sequenceLogProbs(
+  model: CausalLM,
+  inputIds: Tensor,
+  options: SequenceLogProbOptions,
+): TokenLogProbs {
+  const s = inputIds.size(1);
+  const k = options.targets.size(1);
+  const start = options.targetStart ?? s - 1 - k;
+  if (!Number.isInteger(start) || start < 0 || start + k > s)
+    throw new Error(`sequenceLogProbs: positions ${start}..${start + k - 1} are outside a sequence of ${s}`);
+  return scope(() =>
+    noGrad(() => {
+      const hidden = model.forward(inputIds, {
+        attentionMask: options.attentionMask,
+        positionIds: options.positionIds,
+        hiddenOnly: true,
+      });
+      return tokenLogProbs(model, hidden.narrow(1, start, k), options.targets, options);
+    }),
+  );
+}
