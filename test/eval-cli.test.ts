@@ -84,6 +84,7 @@ test("CLI: eval and play with a model directory and a LoRA adapter", () => {
     "--max-new-tokens",
     "4",
     "--no-baselines",
+    "--before",
     "--games",
     games,
     "--json",
@@ -94,11 +95,17 @@ test("CLI: eval and play with a model directory and a LoRA adapter", () => {
   assert.equal(out.decoding, "greedy");
   assert.match(out.player, /qwen2-tiny-lora/);
   assert.equal(out.sets[0].summary.guesses, 12, "a random model loses both games in 6 turns");
+  // --before: the same games with the adapter switched off come first.
+  assert.equal(out.before.sets[0].summary.guesses, 12);
   const lines = readFileSync(games, "utf8")
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
-  assert.equal(lines.length, 2);
+  assert.equal(lines.length, 4);
+  assert.deepEqual(
+    lines.map((l) => `${l.player}:${l.secret}`),
+    ["base:frost", "base:crane", "policy:frost", "policy:crane"],
+  );
   for (const line of lines) assert.equal(checkEvalGame(line), null);
 
   const p = cli(["play", ...common, "--secret", "frost", "--max-new-tokens", "3", "--prompt"]);
@@ -113,6 +120,7 @@ test("CLI: clear errors for a bad set, a bad secret and conflicting flags", () =
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /"qqqqq" is not one of the 2,315 Wordle answers/);
   const both = cli(["eval", "--solver", "entropy", "--greedy", "--temperature", "0.7"]);
+  assert.equal(both.status, 1);
   assert.match(both.stderr, /--greedy and --temperature exclude each other/);
   const missing = cli(["play", "--model", join(FIXTURES_DIR, "nope")]);
   assert.match(missing.stderr, /--model .*nope: no config\.json there/);

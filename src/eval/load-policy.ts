@@ -44,6 +44,11 @@ export interface LoadedPolicy {
   model?: ModelPolicy;
   /** Release the model's tensors. */
   dispose(): void;
+  /**
+   * Switch the loaded LoRA adapter off (the base model plays) or back on; present only when an
+   * adapter was loaded. Lets one loaded model give "before" and "after" figures.
+   */
+  setAdapterEnabled?: (enabled: boolean) => void;
   /** What plays, for headers: "model models/x + adapter runs/y/final (cpu, float32)". */
   description: string;
 }
@@ -106,7 +111,7 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
   const model = await loadModel(dir, { device, dtype });
   try {
     const tokenizer = loadTokenizer(dir);
-    if (settings.adapter !== undefined) loadLora(model, settings.adapter);
+    const adapter = settings.adapter !== undefined ? loadLora(model, settings.adapter) : undefined;
     model.training = false;
     const greedy = settings.temperature === undefined;
     const policy = modelPolicy({
@@ -128,6 +133,11 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
       policy,
       model: policy,
       dispose: () => model.dispose(),
+      setAdapterEnabled: adapter
+        ? (enabled: boolean) => {
+            adapter.enabled = enabled;
+          }
+        : undefined,
       description:
         `model ${dir}${settings.adapter !== undefined ? ` + adapter ${settings.adapter}` : ""} ` +
         `(${device}, ${dtype})`,

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
-import { evaluate } from "../../eval/evaluate.js";
+import { type EvaluationReport, evaluate } from "../../eval/evaluate.js";
 import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
 import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
@@ -39,6 +39,7 @@ interface EvalFlags {
   device: string;
   dtype: string;
   games?: string;
+  before?: boolean;
   json?: boolean;
 }
 
@@ -167,6 +168,10 @@ export function register(program: Command): void {
     .option("--batch-size <n>", "games played side by side (one generate call per turn)", "64")
     .option("--no-baselines", "skip the solver baselines")
     .option("--games <file>", "write every game as eval-games.jsonl lines to this file")
+    .option(
+      "--before",
+      "with --adapter: also play the base model (adapter off) on the same secrets, shown as before/after",
+    )
     .option("--json", "print one JSON object (summaries, metrics, baselines)")
     .action(async (flags: EvalFlags) => {
       const settings = policySettings(flags);
@@ -178,7 +183,13 @@ export function register(program: Command): void {
         return limit === undefined ? set : { ...set, secrets: set.secrets.slice(0, limit) };
       });
       const loaded = await loadPolicy(settings);
-      const total = sets.reduce((n, s) => n + s.secrets.length, 0);
+      const setAdapter = loaded.setAdapterEnabled;
+      if (flags.before && setAdapter === undefined) {
+        loaded.dispose();
+        throw new Error("--before compares a model without and with its adapter: give --adapter DIR");
+      }
+      const passes = flags.before ? 2 : 1;
+      const total = passes * sets.reduce((n, s) => n + s.secrets.length, 0);
       const bar =
         !flags.json && process.stderr.isTTY
           ? new cliProgress.SingleBar(
@@ -192,29 +203,52 @@ export function register(program: Command): void {
       if (!flags.json) process.stderr.write(`evaluating ${loaded.description}\n`);
       bar?.start(total, 0);
       try {
-        const report = await evaluate({
-          policy: loaded.policy,
-          sets,
-          play: { batchSize, hardMode: flags.hard },
-          baselines: flags.baselines ? { seed: settings.seed } : false,
-          onTurn: (_set, event) => {
-            if (event.over) bar?.increment();
-          },
-        });
+        const run = (baselines: boolean) =>
+          evaluate({
+            policy: loaded.policy,
+            sets,
+            play: { batchSize, hardMode: flags.hard },
+            baselines: baselines ? { seed: settings.seed } : false,
+            onTurn: (_set, event) => {
+              if (event.over) bar?.increment();
+            },
+          });
+        let before: EvaluationReport | undefined;
+        if (flags.before && setAdapter) {
+          setAdapter(false);
+          before = await run(false);
+          setAdapter(true);
+        }
+        const report = await run(flags.baselines);
         bar?.stop();
         if (flags.games !== undefined) {
-          const lines = report.sets.flatMap((s) =>
-            evalGameLines(0, s.games).map((line) => JSON.stringify({ ...line, set: s.set })),
+          const lines = [
+            ...(before ? [{ report: before, player: "base" }] : []),
+            { report, player: "policy" },
+          ].flatMap(({ report: r, player }) =>
+            r.sets.flatMap((s) =>
+              evalGameLines(0, s.games).map((line) =>
+                JSON.stringify({ ...line, set: s.set, ...(before ? { player } : {}) }),
+              ),
+            ),
           );
           writeFileSync(flags.games, `${lines.join("\n")}\n`);
         }
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ player: loaded.description, ...reportJson(report) })}\n`);
+          const json = { player: loaded.description, ...reportJson(report) };
+          process.stdout.write(
+            `${JSON.stringify(before ? { ...json, before: reportJson(before) } : json)}\n`,
+          );
         } else {
           const seconds = report.sets.map((s) => `${s.set} ${s.seconds.toFixed(1)} s`).join(", ");
-          process.stdout.write(
-            `${formatReport(report, { label: loaded.policy.name })}\n(time: ${seconds})\n`,
-          );
+          const text = before
+            ? formatReport(report, {
+                before,
+                beforeLabel: "model, adapter off (before)",
+                label: "model + adapter (after)",
+              })
+            : formatReport(report, { label: loaded.policy.name });
+          process.stdout.write(`${text}\n(time: ${seconds})\n`);
         }
       } finally {
         bar?.stop();
