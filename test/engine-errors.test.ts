@@ -1,7 +1,9 @@
 // libtorch errors and bad arguments surface as JS exceptions that name the op and the shapes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { AtenOp } from "../src/engine/aten.js";
 import { fromBytes, fromFile, ones, scope, tensor, zeros } from "../src/engine/index.js";
+import { call } from "../src/engine/tensor.js";
 
 test("shape mismatches in ops throw a JS Error naming op and input shapes", () =>
   scope(() => {
@@ -44,4 +46,17 @@ test("bad data and arguments give clear errors", () =>
       /cannot open \/nonexistent\/file\.bin/,
     );
     assert.throws(() => ones([2]).sum(0.5), /expects an integer/);
+  }));
+
+test("unknown operators and wrong argument counts are reported, not crashes", () =>
+  scope(() => {
+    assert.throws(
+      () => new AtenOp("aten::no_such_op").id,
+      /operator aten::no_such_op is not available in this libtorch/,
+    );
+    assert.throws(
+      () => call(new AtenOp("aten::neg"), ones([1]).handle, 1, 2),
+      /aten::neg: got 3 arguments, the schema takes 1/,
+    );
+    assert.throws(() => call(new AtenOp("aten::matmul")), /missing required argument 'self'/);
   }));
