@@ -85,6 +85,22 @@ test("async scopes keep their own scope across awaits while others interleave", 
   assert.equal(liveTensorCount(), before);
 });
 
+test("tensors made after their async scope closed go to the enclosing owner, not a dead scope", async () => {
+  const before = liveTensorCount();
+  let late: Promise<Tensor> | undefined;
+  scope(() => {
+    late = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return ones([2]); // the scope has closed by now
+    })();
+  });
+  const t = await (late as Promise<Tensor>);
+  assert.equal(t.isDisposed, false);
+  assert.equal(liveTensorCount(), before + 1);
+  t.dispose(); // the caller owns it
+  assert.equal(liveTensorCount(), before);
+});
+
 test("20,000 scoped iterations keep live tensors and RSS flat", () => {
   const w = ones([64, 64]);
   const x = ones([8, 64]);

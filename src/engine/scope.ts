@@ -25,10 +25,13 @@ export abstract class Scoped {
 
 export class Scope {
   readonly owned: Scoped[] = [];
+  /** Set once close() ran; async work still running in this context then hands tensors upward. */
+  closed = false;
   constructor(readonly parent: Scope | null) {}
 
   /** Frees everything owned except the Scoped values reachable from `result`, which move up. */
   close(result: unknown): void {
+    this.closed = true;
     const escaping = new Set<Scoped>();
     collectScoped(result, escaping);
     const released: number[] = [];
@@ -80,6 +83,7 @@ export function currentScope(): Scope | null {
 
 /** Hands `item` to `owner` (a scope), or to the caller (null) with the GC safety net armed. */
 export function adopt(item: Scoped, owner: Scope | null): void {
+  while (owner?.closed) owner = owner.parent; // e.g. a promise not awaited inside an async scope
   item._scope = owner;
   if (owner) {
     owner.owned.push(item);
