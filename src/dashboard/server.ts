@@ -223,11 +223,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       connection: "keep-alive",
     });
     res.write("retry: 1000\n\n");
+    let closed = false;
+    req.on("close", () => {
+      closed = true;
+      clients.delete(res);
+    });
     // Wait for a poll in progress to finish, so `init` and the following appends never overlap.
     await polling;
+    if (closed || stopped) return;
     for (const run of runs) send(res, EVENTS.init, run.init());
     clients.add(res);
-    req.on("close", () => clients.delete(res));
   }
 
   const server: Server = createServer((req, res) => {

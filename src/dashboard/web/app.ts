@@ -382,7 +382,7 @@ class Dashboard {
         const button = h(
           "button",
           { type: "button", class: r === this.selectedRun ? "active" : "" },
-          h("span", { class: "swatch", style: `background:${runColour(r)}` }),
+          h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
           run.label,
         );
         button.addEventListener("click", () => {

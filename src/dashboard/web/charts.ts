@@ -56,7 +56,8 @@ export interface ChartHost {
 export class Chart {
   readonly element: HTMLElement;
   private plot: uPlot | null = null;
-  private plotRunCount = -1;
+  /** Which runs (ids and labels) the plot's series were made for; a change rebuilds the plot. */
+  private plotRuns = "";
   private readonly body: HTMLElement;
   private readonly readout: HTMLElement;
   private readonly meanCache = new Map<string, { version: number; mean: Float32Array }>();
@@ -123,7 +124,8 @@ export class Chart {
     this.stale = false;
     const runs = this.host.runs();
     const width = Math.max(200, this.body.clientWidth);
-    if (!this.plot || this.plotRunCount !== runs.length) this.createPlot(runs, width);
+    const runKey = runs.map((r) => `${r.info.id}:${r.label}`).join("|");
+    if (!this.plot || this.plotRuns !== runKey) this.createPlot(runs, width, runKey);
     const plot = this.plot as uPlot;
     const series = this.collectSeries(runs);
     // One bucket per plot pixel; the axes take about 60 px.
@@ -153,7 +155,9 @@ export class Chart {
     runs.forEach((run, r) => {
       const column = u.data[1 + r * perRun + perRun - 1];
       const value = column?.[i];
-      parts.push(h("span", { style: `color:${runColour(r)}` }, `${run.label} ${format(value ?? null)}`));
+      parts.push(
+        h("span", { style: `color:${runColour(run.info.id)}` }, `${run.label} ${format(value ?? null)}`),
+      );
     });
     this.readout.replaceChildren(...parts);
   }
@@ -185,14 +189,14 @@ export class Chart {
     return mean;
   }
 
-  private createPlot(runs: RunData[], width: number): void {
+  private createPlot(runs: RunData[], width: number, runKey: string): void {
     this.plot?.destroy();
     const spec = this.spec;
     const format = spec.rate ? formatPercent : formatNumber;
     const threshold = spec.threshold;
     const series: uPlot.Series[] = [{ label: "step", value: (_u, v) => (v == null ? "–" : formatNumber(v)) }];
-    runs.forEach((run, r) => {
-      const colour = runColour(r);
+    runs.forEach((run) => {
+      const colour = runColour(run.info.id);
       const value = (_u: uPlot, v: number | null): string => (v == null ? "–" : format(v));
       if (spec.smooth) {
         series.push({
@@ -269,7 +273,7 @@ export class Chart {
       },
     };
     this.plot = new uPlot(options, [[]], this.body);
-    this.plotRunCount = runs.length;
+    this.plotRuns = runKey;
     // Double-click anywhere on a chart resets the zoom of all charts.
     this.plot.over.addEventListener("dblclick", () => this.host.setXRange(null));
   }

@@ -17,7 +17,7 @@ export function renderRunSummary(runs: RunData[]): HTMLElement {
   return h(
     "div",
     { class: "run-summary" },
-    ...runs.map((run, r) => {
+    ...runs.map((run) => {
       const max = maxSteps(run);
       const step = run.latest?.step ?? 0;
       const progress = max ? Math.min(1, step / max) : null;
@@ -26,8 +26,8 @@ export function renderRunSummary(runs: RunData[]): HTMLElement {
       const fresh = finished ? "finished" : ago < 60 ? "live" : `idle ${formatDuration(ago)}`;
       const chip = h(
         "div",
-        { class: "run-chip", "data-run": String(r), "data-step": String(step) },
-        h("span", { class: "swatch", style: `background:${runColour(r)}` }),
+        { class: "run-chip", "data-run": String(run.info.id), "data-step": String(step) },
+        h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
         h("span", { class: "run-name" }, run.label),
         h(
           "span",
@@ -42,14 +42,20 @@ export function renderRunSummary(runs: RunData[]): HTMLElement {
           `reward ${formatNumber(numberField(run, "running/reward") ?? numberField(run, "reward"), 3)}`,
         ),
         h("span", { class: `run-fresh ${fresh.split(" ")[0]}` }, fresh),
-        h("a", { class: "run-files", href: `runs/${r}/config.json`, target: "_blank" }, "config"),
+        h(
+          "a",
+          { class: "run-files", href: `runs/${run.info.id}/config.json`, target: "_blank", rel: "noopener" },
+          "config",
+        ),
       );
       if (progress !== null) {
         chip.append(
           h(
             "span",
             { class: "progress" },
-            h("span", { style: `width:${(progress * 100).toFixed(1)}%;background:${runColour(r)}` }),
+            h("span", {
+              style: `width:${(progress * 100).toFixed(1)}%;background:${runColour(run.info.id)}`,
+            }),
           ),
         );
       }
@@ -77,7 +83,7 @@ function criterionRow(c: Criterion): HTMLElement {
 
 /** Success criteria: each one's value against its threshold, met or not, and the first step it held. */
 export function renderCriteria(runs: RunData[]): HTMLElement {
-  const blocks = runs.map((run, r) => {
+  const blocks = runs.map((run) => {
     const criteria = Array.isArray(run.latest?.criteria) ? (run.latest.criteria as Criterion[]) : [];
     const allMet = run.latest?.criteria_met === true;
     const first = run.latest?.criteria_first_step;
@@ -85,7 +91,7 @@ export function renderCriteria(runs: RunData[]): HTMLElement {
     const heading = h(
       "div",
       { class: "block-head" },
-      h("span", { class: "swatch", style: `background:${runColour(r)}` }),
+      h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
       h("span", { class: "run-name" }, run.label),
       criteria.length === 0
         ? h("span", { class: "muted" }, "no criteria logged yet")
@@ -125,12 +131,12 @@ const STATUS_TEXT: Record<string, string> = { pass: "pass", fail: "fail", pendin
 
 /** Milestones on a step axis: pass (green), fail (red), pending (grey), with the current step marked. */
 export function renderMilestones(runs: RunData[]): HTMLElement {
-  const blocks = runs.map((run, r) => {
+  const blocks = runs.map((run) => {
     const milestones = Array.isArray(run.latest?.milestones) ? (run.latest.milestones as Milestone[]) : [];
     const head = h(
       "div",
       { class: "block-head" },
-      h("span", { class: "swatch", style: `background:${runColour(r)}` }),
+      h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
       h("span", { class: "run-name" }, run.label),
       milestones.length === 0 ? h("span", { class: "muted" }, "no milestones logged yet") : null,
     );
@@ -141,7 +147,7 @@ export function renderMilestones(runs: RunData[]): HTMLElement {
     track.append(
       h("div", {
         class: "timeline-done",
-        style: `width:${((100 * step) / end).toFixed(2)}%;background:${runColour(r)}`,
+        style: `width:${((100 * step) / end).toFixed(2)}%;background:${runColour(run.info.id)}`,
       }),
     );
     for (const m of milestones) {
@@ -186,12 +192,12 @@ export function renderMilestones(runs: RunData[]): HTMLElement {
 /** Warnings from the monitor (plateau, zero-std groups) and problems reading the run files. */
 export function renderWarnings(runs: RunData[]): HTMLElement | null {
   const items: HTMLElement[] = [];
-  runs.forEach((run, r) => {
+  runs.forEach((run) => {
     const tag = (text: string, kind: string): HTMLElement =>
       h(
         "li",
         { class: kind },
-        h("span", { class: "swatch", style: `background:${runColour(r)}` }),
+        h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
         `${run.label}: ${text}`,
       );
     if (run.latest?.plateau === true) {
