@@ -16,7 +16,7 @@
  * key at all; it is allowed to see every key instead, so its row stays finite (its output is
  * meaningless and ignored, as in transformers).
  */
-import type { DType } from "../engine/dtype.js";
+import type { Device, DType } from "../engine/dtype.js";
 import { arange, hasFusedAttention, scaledDotProductAttention } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelConfig } from "./hf-config.js";
@@ -51,10 +51,10 @@ export function buildAttentionMask(
   attentionMask: Tensor | undefined,
   seqLength: number,
   pastLength: number,
+  device: Device,
 ): Tensor | null {
   const total = pastLength + seqLength;
   if (attentionMask === undefined && seqLength === 1) return null;
-  const device = attentionMask?.device ?? "cpu";
   const keyPos = arange(total, { device }).unsqueeze(0); // [1, T]
   const queryPos = arange(pastLength, total, 1, { device }).unsqueeze(1); // [S, 1]
   let visible = keyPos.le(queryPos).unsqueeze(0); // [1, S, T]

@@ -143,7 +143,7 @@ export class CausalLM {
     return {
       ids,
       angles: ropeAngles(this.invFreq, positions, this.dtype),
-      mask: buildAttentionMask(mask, s, past),
+      mask: buildAttentionMask(mask, s, past, this.device),
       cache: options.cache,
       training: this.training,
     };
