@@ -17,16 +17,16 @@
       "libraries": ["<!@(node find-libtorch.cjs ldflags)", "<!@(node find-libtorch.cjs libs)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
+      "cflags_cc": ["<!@(node find-libtorch.cjs cflags)", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
       "conditions": [
         [
           "OS=='mac'",
           {
             "xcode_settings": {
-              "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
               "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
               "GCC_ENABLE_CPP_RTTI": "YES",
               "MACOSX_DEPLOYMENT_TARGET": "12.0",
+              "OTHER_CPLUSPLUSFLAGS": ["<!@(node find-libtorch.cjs cflags)"],
               "OTHER_LDFLAGS": ["<!@(node find-libtorch.cjs ldflags)"]
             }
           }

@@ -92,6 +92,22 @@ function cxx11AbiDefine(found) {
   return null;
 }
 
+/** TORCH_VERSION_MAJOR/MINOR from torch/version.h, e.g. { major: 1, minor: 13 }. */
+function torchVersion(found) {
+  const header = join(found.includeDirs[1], "torch", "version.h");
+  if (!existsSync(header)) return null;
+  const text = readFileSync(header, "utf8");
+  const major = /#define TORCH_VERSION_MAJOR (\d+)/.exec(text);
+  const minor = /#define TORCH_VERSION_MINOR (\d+)/.exec(text);
+  return major && minor ? { major: Number(major[1]), minor: Number(minor[1]) } : null;
+}
+
+/** PyTorch's headers need C++17 up to 2.11 and C++20 from 2.12 on (ATen refuses older standards). */
+function cxxStandard(version) {
+  if (version && (version.major > 2 || (version.major === 2 && version.minor >= 12))) return "c++20";
+  return "c++17";
+}
+
 function discover() {
   const found = fromLibtorchEnv() ?? fromPythonTorch() ?? fromSystem();
   if (!found) throw new Error(HOW_TO_FIX);
@@ -100,7 +116,8 @@ function discover() {
   const defines = ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", ...(hasCuda ? ["WORDLE_WITH_CUDA=1"] : [])];
   const abi = cxx11AbiDefine(found);
   if (abi) defines.push(abi);
-  return { ...found, hasCuda, libs, defines };
+  const version = torchVersion(found);
+  return { ...found, hasCuda, libs, defines, version, standard: cxxStandard(version) };
 }
 
 function main() {
@@ -123,10 +140,14 @@ function main() {
       : ["-Wl,--no-as-needed", ...found.libs.map((l) => `-l${l}`), "-Wl,--as-needed"],
     ldflags: [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`],
     defines: found.defines,
-    describe: [`libtorch from ${found.source}: include ${found.includeDirs.join(", ")}; lib ${found.libDir}; cuda ${found.hasCuda}`],
+    cflags: [`-std=${found.standard}`],
+    describe: [
+      `libtorch ${found.version ? `${found.version.major}.${found.version.minor}` : "(unknown version)"} from ${found.source}: ` +
+        `include ${found.includeDirs.join(", ")}; lib ${found.libDir}; cuda ${found.hasCuda}; ${found.standard}`,
+    ],
   }[what];
   if (!out) {
-    process.stderr.write(`find-libtorch: unknown query "${what}" (include|libdirs|libs|ldflags|defines|describe)\n`);
+    process.stderr.write(`find-libtorch: unknown query "${what}" (include|libdirs|libs|ldflags|defines|cflags|describe)\n`);
     process.exit(2);
   }
   process.stdout.write(`${out.join(" ")}\n`);

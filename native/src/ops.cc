@@ -12,6 +12,8 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
 #include <sstream>
 
 #include "convert.h"
@@ -37,12 +39,17 @@ enum class ArgKind {
   Unsupported,
 };
 
+// c10::optional is its own class in libtorch 1.13 and an alias of std::optional in 2.x; deriving
+// the types from libtorch's own signatures keeps this file valid for both.
+using DefaultValue = std::decay_t<decltype(std::declval<const c10::Argument&>().default_value())>;
+using OptionalTensor = std::decay_t<decltype(std::declval<c10::IValue&>().toOptional<at::Tensor>())>;
+
 struct ArgSpec {
   std::string name;
   std::string type;
   ArgKind kind;
   bool optional;
-  c10::optional<c10::IValue> defaultValue;
+  DefaultValue defaultValue;
 };
 
 struct OpEntry {
@@ -196,11 +203,11 @@ c10::IValue toIValue(const Napi::Value& v, const ArgSpec& spec) {
     case ArgKind::OptionalTensorList: {
       if (!v.IsArray()) badArg(spec, "an array of Tensors or nulls");
       const auto arr = v.As<Napi::Array>();
-      c10::List<c10::optional<at::Tensor>> list;
+      c10::List<OptionalTensor> list;
       for (uint32_t i = 0; i < arr.Length(); i++) {
         const auto e = arr.Get(i);
         if (e.IsNull() || e.IsUndefined()) {
-          list.push_back(c10::nullopt);
+          list.push_back(OptionalTensor());
         } else {
           if (!e.IsNumber()) badArg(spec, "an array of Tensors or nulls");
           list.push_back(tensors().get(e.As<Napi::Number>().Int32Value()));

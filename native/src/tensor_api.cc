@@ -46,7 +46,7 @@ Napi::Value FromData(const Napi::CallbackInfo& info) {
   const auto shape = toShape(info[2]);
   const auto dst = toScalarType(info[3]);
   const int64_t numel = numelOf(shape);
-  const size_t bytes = static_cast<size_t>(numel) * at::elementSize(src);
+  const size_t bytes = static_cast<size_t>(numel) * c10::elementSize(src);
   if (view.ByteLength() != bytes) {
     throw ArgError("data has " + std::to_string(view.ByteLength()) + " bytes but shape [" + c10::Join(", ", shape) + "] of " +
                    dtypeName(src) + " needs " + std::to_string(bytes));
@@ -66,7 +66,7 @@ Napi::Value ToData(const Napi::CallbackInfo& info) {
   WORDLE_TRY
   const auto& t = tensors().get(toId(info[0], "toData"));
   const auto dst = toScalarType(info[1]);
-  const size_t bytes = static_cast<size_t>(t.numel()) * at::elementSize(dst);
+  const size_t bytes = static_cast<size_t>(t.numel()) * c10::elementSize(dst);
   auto buffer = Napi::ArrayBuffer::New(info.Env(), bytes);
   if (bytes > 0) {
     at::from_blob(buffer.Data(), t.sizes(), at::TensorOptions().dtype(dst)).copy_(t.detach());
@@ -87,7 +87,7 @@ Napi::Value FromFile(const Napi::CallbackInfo& info) {
   const auto dst = toScalarType(info[4]);
   if (!(offsetD >= 0)) throw ArgError("byteOffset must be >= 0");
   auto raw = at::empty(shape, at::TensorOptions().dtype(src));
-  const size_t bytes = static_cast<size_t>(raw.numel()) * at::elementSize(src);
+  const size_t bytes = static_cast<size_t>(raw.numel()) * c10::elementSize(src);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   auto* dstBytes = static_cast<char*>(raw.data_ptr());
