@@ -8,6 +8,7 @@ import {
   applyTopK,
   applyTopP,
   processLogits,
+  topKCandidates,
   validateSamplingSettings,
 } from "../src/model/logits-processors.js";
 
@@ -89,6 +90,32 @@ test("top-k keeps the k largest, and ties with the k-th value", () => {
     rows(() => applyTopK(tensor([[1, 2, 3]]), 0)),
     [[1, 2, 3]],
   );
+});
+
+test("top-k candidates: the k best with their ids, widened for ties with the k-th", () => {
+  scope(() => {
+    const plain = topKCandidates(tensor([[1, 5, 3, 0]]), 2);
+    assert.deepEqual(plain.values.tolist(), [[5, 3]]);
+    assert.deepEqual(plain.indices.tolist(), [[1, 2]]);
+    // Row 0 ties at the 2nd place (two 3s): 3 columns; row 1 has no tie, its 3rd column is -inf.
+    const tied = topKCandidates(
+      tensor([
+        [1, 4, 3, 3, 2],
+        [5, 1, 2, 0, 3],
+      ]),
+      2,
+    );
+    const values = tied.values.tolist() as number[][];
+    const indices = tied.indices.tolist() as number[][];
+    assert.deepEqual(values, [
+      [4, 3, 3],
+      [5, 3, NEG],
+    ]);
+    assert.equal(indices[0][0], 1);
+    assert.deepEqual([indices[0][1], indices[0][2]].sort(), [2, 3]);
+    assert.deepEqual(indices[1].slice(0, 2), [0, 4]);
+    assert.throws(() => topKCandidates(tensor([[1, 2]]), 2), /k must be/);
+  });
 });
 
 test("top-p keeps the smallest top set reaching p, per row", () => {

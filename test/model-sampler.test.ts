@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { liveTensorCount, noGrad, scope, tensor } from "../src/engine/index.js";
+import { liveTensorCount, manualSeed, noGrad, randn, scope, tensor, zeros } from "../src/engine/index.js";
 import { readSafetensors } from "../src/engine/safetensors.js";
 import { tensorValues } from "../src/engine/safetensors-values.js";
-import { type Completion, type GenerateOptions, generate } from "../src/model/sampler.js";
+import { processLogits, type SamplingSettings } from "../src/model/logits-processors.js";
+import {
+  type Completion,
+  drawFromScores,
+  type GenerateOptions,
+  generate,
+  pickNextTokens,
+} from "../src/model/sampler.js";
 import { StopCriteria, type TokenDecoder } from "../src/model/stop-criteria.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
@@ -64,6 +71,76 @@ function assertAllClose(actual: number[], expected: number[], tol: number, what:
   for (let i = 0; i < actual.length; i++)
     assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
 }
+
+test("drawFromScores draws each column with its softmax probability, never a zero one", () => {
+  manualSeed(11);
+  const probs = [0.5, 0.3, 0.15, 0.05, 0];
+  const rows = 40000;
+  const counts = scope(() => {
+    const scores = tensor([probs.map(Math.log)])
+      .expand(rows, probs.length)
+      .contiguous();
+    const drawn = drawFromScores(scores, scores.logsumexp(-1, true));
+    assert.deepEqual(drawn.shape, [rows, 1]);
+    assert.equal(drawn.dtype, "int64");
+    return drawn.oneHot(probs.length).sum(0).toArray();
+  });
+  // Binomial standard deviation of a frequency is at most 0.0025 here: allow 4 of them.
+  probs.forEach((p, i) =>
+    assert.ok(Math.abs(counts[i] / rows - p) <= 0.01, `column ${i}: ${counts[i] / rows} vs ${p}`),
+  );
+  assert.equal(counts[4], 0);
+});
+
+test("each step samples from exactly the HF-processed distribution (top-k fast path included)", () => {
+  manualSeed(5);
+  const vocab = 300;
+  const settingsList: SamplingSettings[] = [
+    { temperature: 0.7, topK: 20, topP: 0.8, minP: 0.05, repetitionPenalty: 1.3 },
+    { temperature: 1.3, topP: 0.9, minP: 0.02, repetitionPenalty: 1.3 },
+    { temperature: 0.5, topK: 40 },
+    { temperature: 0.9 },
+  ];
+  for (const settings of settingsList) {
+    scope(() => {
+      const scores = randn([6, vocab]).mul(3);
+      const seen = zeros([6, vocab], { dtype: "bool" }).scatter(
+        1,
+        tensor(
+          [
+            [0, 5, 7],
+            [1, 2, 3],
+            [4, 4, 4],
+            [9, 8, 7],
+            [10, 11, 12],
+            [13, 14, 15],
+          ],
+          { dtype: "int64" },
+        ),
+        tensor(new Array(18).fill(true), { dtype: "bool", shape: [6, 3] }),
+      );
+      const reference = processLogits(scores, settings, { seen }).logSoftmax(-1).tolist() as number[][];
+      const atTemperature = scores
+        .div(settings.temperature ?? 1)
+        .logSoftmax(-1)
+        .tolist() as number[][];
+      for (let draw = 0; draw < 5; draw++) {
+        const picked = pickNextTokens(scores, settings, seen, false).tolist() as number[][];
+        picked.forEach(([id, logp, sampledLogp], row) => {
+          assert.ok(Number.isFinite(reference[row][id]), `row ${row}: token ${id} was filtered out`);
+          assert.ok(
+            Math.abs(sampledLogp - reference[row][id]) < 1e-5,
+            `row ${row}: ${sampledLogp} vs ${reference[row][id]}`,
+          );
+          assert.ok(
+            Math.abs(logp - atTemperature[row][id]) < 1e-5,
+            `row ${row}: ${logp} vs ${atTemperature[row][id]}`,
+          );
+        });
+      }
+    });
+  }
+});
 
 test("greedy generation reproduces transformers' greedy_output on qwen2-tiny", () => {
   const prompt = referenceIds("greedy_prompt");

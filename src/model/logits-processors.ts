@@ -9,7 +9,7 @@
  * any device and returns a new tensor; removed tokens get -Infinity, so a later softmax gives them
  * probability 0. No values are copied to JavaScript.
  */
-import { type Tensor, where } from "../engine/index.js";
+import { type Tensor, type ValuesIndices, where } from "../engine/index.js";
 
 export interface SamplingSettings {
   /** Divide logits by this (> 0). 1 = off. */
@@ -66,6 +66,32 @@ export function applyTopK(scores: Tensor, k: number): Tensor {
   if (k <= 0 || k >= vocab) return scores;
   const kth = scores.topk(k, -1).values.narrow(-1, k - 1, 1); // [B, 1]
   return scores.maskedFill(scores.lt(kth), Number.NEGATIVE_INFINITY);
+}
+
+/**
+ * The top-k filter as a candidate set: the k highest logits, plus any tied with the k-th (as
+ * applyTopK keeps them), with their vocabulary ids: [B, C] in descending order, C >= k. Where a
+ * row has fewer ties than the widest row, its extra columns are -inf. Sampling from these columns
+ * is sampling from applyTopK's output, but later processors (top-p's sort, min-p) and the draw
+ * then touch C columns instead of the whole vocabulary. Needs 0 < k < V.
+ */
+export function topKCandidates(scores: Tensor, k: number): ValuesIndices {
+  const vocab = scores.size(-1);
+  if (!(Number.isInteger(k) && k > 0 && k < vocab))
+    throw new Error(`topKCandidates: k must be an integer in [1, ${vocab}), got ${k}`);
+  let top = scores.topk(k + 1, -1);
+  const kth = top.values.narrow(-1, k - 1, 1); // [B, 1]
+  let width = k;
+  // Ties across the k-th place are rare but real with bf16 logits: count them exactly.
+  if (top.values.narrow(-1, k, 1).eq(kth).any().item() !== 0) {
+    width = scores.ge(kth).sum(-1).max().item();
+    top = scores.topk(width, -1);
+  }
+  const values = top.values.narrow(-1, 0, width);
+  return {
+    values: values.maskedFill(values.lt(kth), Number.NEGATIVE_INFINITY),
+    indices: top.indices.narrow(-1, 0, width),
+  };
 }
 
 /**

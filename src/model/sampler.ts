@@ -30,6 +30,7 @@ import {
   keep,
   manualSeed,
   noGrad,
+  rand,
   scope,
   setRngState,
   type Tensor,
@@ -38,7 +39,13 @@ import {
 } from "../engine/index.js";
 import type { ModelConfig } from "./hf-config.js";
 import { KVCache } from "./kv-cache.js";
-import { processLogits, type SamplingSettings, validateSamplingSettings } from "./logits-processors.js";
+import {
+  applyRepetitionPenalty,
+  processLogits,
+  type SamplingSettings,
+  topKCandidates,
+  validateSamplingSettings,
+} from "./logits-processors.js";
 import { StopCriteria, type StopReason, type TokenDecoder } from "./stop-criteria.js";
 
 /** What the sampler needs from a model (transformer.ts's CausalLM fits). */
@@ -150,6 +157,66 @@ interface RowState {
   done: boolean;
 }
 
+/**
+ * One draw per row from softmax(scores) [N, C], by inverting the cumulative distribution: one
+ * uniform number per row, where torch.multinomial's exponential race draws one per column (the
+ * whole vocabulary). The cumulative sum runs in float64 so rounding cannot shift mass between
+ * tokens; zero-probability columns are never picked. `lse` is logsumexp(scores) [N, 1].
+ * Returns column positions [N, 1] int64.
+ */
+export function drawFromScores(scores: Tensor, lse: Tensor): Tensor {
+  const [n, columns] = scores.shape as [number, number];
+  const cdf = scores.sub(lse).exp().cumsum(-1, "float64");
+  const total = cdf.narrow(-1, columns - 1, 1);
+  // u in (0, total]: the chosen column is the first whose cumulative mass reaches u.
+  const u = rand([n, 1], { dtype: "float64", device: scores.device }).neg().add(1).mul(total);
+  return cdf
+    .lt(u)
+    .sum(-1, true)
+    .clamp(null, columns - 1);
+}
+
+/**
+ * The next token of every row from its logits [N, V] (float32): processors in HF order, then a
+ * draw (or the argmax when greedy). With top-k on, the vocabulary is first cut to the top-k
+ * candidates, so top-p's sort, min-p and the draw work on k columns. Returns float32 [N, 3]: the
+ * id, log softmax(logits / T) at it, and its log-prob under the processed distribution (for
+ * greedy: under the penalised logits at T = 1).
+ */
+export function pickNextTokens(
+  scores: Tensor,
+  settings: SamplingSettings,
+  seen: Tensor | null,
+  greedy: boolean,
+): Tensor {
+  const temperature = settings.temperature ?? 1;
+  const scaled = temperature === 1 ? scores : scores.div(temperature);
+  const scaledLse = scaled.logsumexp(-1, true);
+  const penalty = settings.repetitionPenalty ?? 1;
+  const penalised = penalty === 1 ? scores : applyRepetitionPenalty(scores, seen as Tensor, penalty);
+  const topK = settings.topK ?? 0;
+  const rest = { ...settings, topK: 0, repetitionPenalty: 1 };
+  let dist: Tensor; // the processed scores of the candidates, [N, C]
+  let candidateIds: Tensor | null = null; // their vocabulary ids, [N, C]; null: C is the vocabulary
+  if (greedy) {
+    dist = penalised;
+  } else if (topK > 0 && topK < scores.size(-1)) {
+    const top = topKCandidates(penalised, topK);
+    dist = processLogits(top.values, rest);
+    candidateIds = top.indices;
+  } else {
+    const warps = (settings.topP ?? 1) < 1 || (settings.minP ?? 0) > 0;
+    dist = penalty === 1 && !warps ? scaled : processLogits(penalised, rest);
+  }
+  const lse = dist === scaled ? scaledLse : dist.logsumexp(-1, true);
+  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse); // [N, 1]
+  const ids = candidateIds ? candidateIds.gather(1, position) : position;
+  const logp = scaled.gather(1, ids).sub(scaledLse);
+  const sampledLogp = dist === scaled ? logp : dist.gather(1, position).sub(lse);
+  // Ids are exact in float32 (vocabularies are far below 2^24).
+  return cat([ids.float(), logp, sampledLogp], 1);
+}
+
 export function generate(
   model: GenerationModel,
   tokenizer: GenerationTokenizer | null,
@@ -166,7 +233,6 @@ export function generate(
   };
   validateSamplingSettings(settings);
   const greedy = options.greedy ?? false;
-  const temperature = options.temperature ?? 1;
   const penalty = options.repetitionPenalty ?? 1;
   const group = options.numReturnSequences ?? 1;
   if (!(Number.isInteger(group) && group >= 1))
@@ -181,11 +247,6 @@ export function generate(
     { eosTokenIds: eos, stopStrings: options.stopStrings, maxNewTokens: options.maxNewTokens },
     tokenizer ?? undefined,
   );
-  // Whether the processed distribution can differ from softmax(logits / T).
-  const processed =
-    penalty !== 1 ||
-    (!greedy && ((options.topK ?? 0) > 0 || (options.topP ?? 1) < 1 || (options.minP ?? 0) > 0));
-
   if (options.seed !== undefined) manualSeed(options.seed);
   if (options.rngState !== undefined) setRngState(options.rngState, device);
 
@@ -271,18 +332,8 @@ export function generate(
 
       // ---- decode.
       for (;;) {
-        const picked = scope(() => {
-          const scores = logits as Tensor;
-          const scaled = temperature === 1 ? scores : scores.div(temperature);
-          const dist = processed
-            ? processLogits(scores, settings, { seen: seen ?? undefined, greedy })
-            : scaled;
-          const chosen = greedy ? dist.argmax(-1, true) : dist.softmax(-1).multinomial(1); // [N, 1] int64
-          const logp = scaled.gather(1, chosen).sub(scaled.logsumexp(-1, true));
-          const sampledLogp = processed ? dist.gather(1, chosen).sub(dist.logsumexp(-1, true)) : logp;
-          // One copy to JS per step. Ids are exact in float32 (vocabularies are far below 2^24).
-          return cat([chosen.float(), logp, sampledLogp], 1).toFloat32Array();
-        });
+        // One copy to JS per step: [N, 3] = id, log-prob at T, sampled log-prob.
+        const picked = scope(() => pickNextTokens(logits as Tensor, settings, seen, greedy).toFloat32Array());
 
         let running = 0;
         rows.forEach((row, r) => {
