@@ -99,6 +99,7 @@ test("each step samples from exactly the HF-processed distribution (top-k fast p
     { temperature: 0.7, topK: 20, topP: 0.8, minP: 0.05, repetitionPenalty: 1.3 },
     { temperature: 1.3, topP: 0.9, minP: 0.02, repetitionPenalty: 1.3 },
     { temperature: 0.5, topK: 40 },
+    { topK: 50, minP: 0.3, repetitionPenalty: 0.7 },
     { temperature: 0.9 },
   ];
   for (const settings of settingsList) {
