@@ -7,8 +7,8 @@
  *
  * Each mode runs in its own child process, because the CPU measure is the process's peak resident
  * set size (getrusage maxrss), which only ever grows: the figure reported is peak RSS during the
- * steps minus RSS just before them (weights and adapter already loaded). On CUDA the allocator's
- * peak is reported as well. One warm-up step, then one timed step.
+ * steps minus RSS just before the first one (weights and adapter already loaded). On CUDA the
+ * allocator's peak is reported as well. One warm-up step, then one timed step.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -133,9 +133,11 @@ function runChild(mode: "plain" | "checkpointed"): ChildResult {
       synchronize(settings.device);
       return result.loss;
     });
+  // Baseline before any step: freed step memory stays in the process (malloc keeps it), so a
+  // baseline taken after the warm-up would hide the step's own peak.
+  const baseline = process.memoryUsage().rss;
   step(); // warm-up
   for (const p of model.adapter.parameters()) p.tensor.zeroGrad();
-  const baseline = process.memoryUsage().rss;
   const start = performance.now();
   const loss = step();
   const seconds = (performance.now() - start) / 1000;

@@ -176,6 +176,21 @@ export { sequenceLogProbs, tokenLogProbs } from "./model/logprobs.js";
 export type { SequenceLogProbOptions, TokenLogProbOptions, TokenLogProbs } from "./model/logprobs.js";
 export { forwardBackward } from "./model/checkpointing.js";
 export type { ForwardBackwardOptions, ForwardBackwardResult } from "./model/checkpointing.js";
+export { generate, pickNextTokens } from "./model/sampler.js";
+export type { Completion, GenerateOptions, GenerationModel, GenerationTokenizer } from "./model/sampler.js";
+export { StopCriteria } from "./model/stop-criteria.js";
+export type { StopReason as GenerationStopReason, TokenDecoder } from "./model/stop-criteria.js";
+export {
+  applyMinP,
+  applyRepetitionPenalty,
+  applyTemperature,
+  applyTopK,
+  applyTopP,
+  processLogits,
+  topKCandidates,
+  validateSamplingSettings,
+} from "./model/logits-processors.js";
+export type { SamplingSettings } from "./model/logits-processors.js";
 export { WeightsError, loadWeights } from "./model/weights.js";
 export type { ModelWeights } from "./model/weights.js";
 export type { EvalSummary } from "./eval/aggregate.js";
