@@ -85,7 +85,21 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   let polling: Promise<void> = Promise.resolve();
   const pollAll = async (): Promise<void> => {
     for (const run of runs) {
-      const update = await run.poll();
+      let update: RunUpdate;
+      try {
+        update = await run.poll();
+      } catch (err) {
+        // E.g. a permission error on one run's files: report it on that run, keep following the others.
+        const message = `${run.dir}: ${(err as Error).message}`;
+        // Polls repeat 4 times a second: report a persisting error once.
+        if (run.problems.at(-1) !== message) {
+          run.problems.push(message);
+          sendToAll(EVENTS.problem, { runId: run.info.id, message });
+          // Part of the poll may have landed before the error: resend the whole run so no row is lost.
+          sendToAll(EVENTS.init, run.init());
+        }
+        continue;
+      }
       // A new run_name can change labels of other runs too (clashes); tell the page about each.
       const relabelled = update.config !== undefined ? assignLabels(runs).filter((r) => r !== run) : [];
       broadcast(run, update);
@@ -125,11 +139,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   let timer: NodeJS.Timeout | undefined;
   const schedule = (): void => {
     timer = setTimeout(() => {
-      polling = pollAll()
-        .catch((err: unknown) => sendToAll(EVENTS.problem, { runId: -1, message: String(err) }))
-        .finally(() => {
-          if (!stopped) schedule();
-        });
+      polling = pollAll().finally(() => {
+        if (!stopped) schedule();
+      });
     }, pollMs);
   };
   schedule();
