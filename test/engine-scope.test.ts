@@ -116,3 +116,23 @@ test("20,000 scoped iterations keep live tensors and RSS flat", () => {
   w.dispose();
   x.dispose();
 });
+
+test("5,000 scoped forward+backward+zeroGrad iterations keep live tensors and RSS flat", () => {
+  const w = ones([64, 64]).setRequiresGrad();
+  const x = ones([8, 64]);
+  const step = () =>
+    scope(() => {
+      x.matmul(w).tanh().sum().backward();
+      w.grad?.norm().item();
+      w.zeroGrad();
+    });
+  for (let i = 0; i < 500; i++) step();
+  const liveBefore = liveTensorCount();
+  const rssBefore = process.memoryUsage().rss;
+  for (let i = 0; i < 5000; i++) step();
+  const rssGrowth = process.memoryUsage().rss - rssBefore;
+  assert.equal(liveTensorCount(), liveBefore);
+  assert.ok(rssGrowth < 30 * 1024 * 1024, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MB`);
+  w.dispose();
+  x.dispose();
+});
