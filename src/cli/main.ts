@@ -20,6 +20,8 @@ import { register as registerPlan } from "./commands/plan.js";
 registerPlan(program);
 import { register as registerPlay } from "./commands/play.js";
 registerPlay(program);
+import { register as registerSft } from "./commands/sft.js";
+registerSft(program);
 import { register as registerSolve } from "./commands/solve.js";
 registerSolve(program);
 import { register as registerTrain } from "./commands/train.js";

@@ -22,7 +22,20 @@
  *           Guesses so far:\nCRANE C× R× A~ N× E~\n...\nNext guess?
  *   assistant prefill: <think>
  *
- * Both end with a pre-filled `<think>`, so every reward's "`<think>` + completion" reading holds.
+ * `tiny` is for the shipped character-level model: no system prompt, no reasoning, and the game as
+ * a real multi-turn conversation, so the prompt of turn k+1 extends the prompt of turn k (a whole
+ * game trains as ONE sequence, and the KV cache of one turn could serve the next):
+ *
+ *   user:      Wordle
+ *   assistant: <guess>CRANE</guess>
+ *   user:      ×~××✓                                     (the marks of that guess, letter by letter)
+ *   ...                                                  (then a generation prompt, no prefill)
+ *
+ * Its completion is just `<guess>WORD</guess>`; with the tiny tokenizer (src/sft/tiny-tokenizer.ts)
+ * that is 7 tokens.
+ *
+ * course and compact end with a pre-filled `<think>`, so every reward's "`<think>` + completion"
+ * reading holds; tiny has no prefill (render with add_generation_prompt instead).
  * Without a chat template the messages are wrapped in Qwen2.5's ChatML (as the dataset is); with a
  * model's Jinja chat template (a Tokenizer, a tokenizer_config.json object, or the template text)
  * they are rendered by src/model/chat-template.ts with continue_final_message semantics: rendered
@@ -35,8 +48,8 @@ import { dataPath } from "../paths.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
 import { renderFeedback } from "../wordle/feedback.js";
 
-export type PromptTemplateName = "course" | "compact";
-export const PROMPT_TEMPLATES: readonly PromptTemplateName[] = ["course", "compact"];
+export type PromptTemplateName = "course" | "compact" | "tiny";
+export const PROMPT_TEMPLATES: readonly PromptTemplateName[] = ["course", "compact", "tiny"];
 
 export const COURSE_SYSTEM_PROMPT_FILE = "predibase-wordle-system-prompt.txt";
 export const COURSE_ASSISTANT_PREFILL = "Let me solve this step by step.\n<think>";
@@ -44,6 +57,9 @@ export const COMPACT_ASSISTANT_PREFILL = "<think>";
 export const COMPACT_SYSTEM_PROMPT =
   "Wordle: find the secret 5-letter word. Feedback per letter: ✓ right spot, ~ in the word elsewhere, " +
   "× not in the word. Reply as <think>short reasoning</think>\n<guess>WORD</guess>";
+/** The tiny template's opening user turn (the whole instruction: the model learns the rest). */
+export const TINY_OPENING = "Wordle";
+const TINY_MARK = { correct: "✓", present: "~", absent: "×" } as const;
 
 let cachedSystemPrompt: string | undefined;
 
@@ -81,7 +97,7 @@ export interface RenderedPrompt {
   /** system, user and the pre-filled assistant turn (for a model's own chat template). */
   messages: ChatMessage[];
   template: PromptTemplateName;
-  /** The assistant prefill the completion continues (its last characters are `<think>`). */
+  /** The assistant prefill the completion continues (ends with `<think>`; "" for tiny). */
   assistantPrefill: string;
 }
 
@@ -102,8 +118,22 @@ function compactUserTurn(history: readonly HistoryEntry[]): string {
   return `Guesses so far:\n${lines.join("\n")}\nNext guess?`;
 }
 
-/** The three messages of a prompt (system, user, assistant prefill) for a template. */
+/** tiny: the opening, then one assistant guess and one user line of marks per scored turn. */
+function tinyMessages(history: readonly HistoryEntry[]): ChatMessage[] {
+  const messages: ChatMessage[] = [{ role: "user", content: TINY_OPENING }];
+  for (const h of history) {
+    messages.push({ role: "assistant", content: `<guess>${h.guess.toUpperCase()}</guess>` });
+    messages.push({ role: "user", content: h.feedback.map((mark) => TINY_MARK[mark]).join("") });
+  }
+  return messages;
+}
+
+/**
+ * The messages of a prompt: system, user and assistant prefill (course, compact), or the
+ * conversation so far ending with a user turn (tiny).
+ */
 export function promptMessages(state: PromptState, template: PromptTemplateName = "course"): ChatMessage[] {
+  if (template === "tiny") return tinyMessages(state.history);
   if (template === "course") {
     return [
       { role: "system", content: courseSystemPrompt() },
@@ -181,6 +211,16 @@ export function renderPrompt(state: PromptState, options: RenderPromptOptions = 
         : undefined;
   if (options.tokenizer !== undefined && !options.tokenizer.chatTemplate) {
     throw new Error(`renderPrompt: the tokenizer ${options.tokenizer.source} has no chat template`);
+  }
+  if (template === "tiny") {
+    // No prefill: a fresh assistant turn, as transformers' add_generation_prompt=True renders it.
+    const text = jinja
+      ? renderChatTemplate(jinja.source, messages, {
+          addGenerationPrompt: true,
+          specialTokens: jinja.specialTokens,
+        })
+      : `${chatMlWithPrefill(messages)}<|im_start|>assistant\n`;
+    return { text, messages, template, assistantPrefill: "" };
   }
   const text = jinja
     ? renderChatTemplate(jinja.source, messages, {

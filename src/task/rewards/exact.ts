@@ -23,9 +23,22 @@ import type { NamedReward, RewardState } from "./types.js";
 
 /** As seed format, with the accepted-guess list (12,972) as the dictionary. */
 export function exactFormat(_state: RewardState, completion: string, progress: number): number {
+  return exactFormatWith(true, completion, progress);
+}
+
+/**
+ * Format for templates without a reasoning step (the `tiny` prompt, whose completion is just
+ * `<guess>WORD</guess>`): a `<guess>` pair earns the full 0.4 structure credit with or without a
+ * `</think>` before it, so a perfect tiny completion scores 0.8 like a perfect reasoning one.
+ */
+export function exactFormatNoThink(_state: RewardState, completion: string, progress: number): number {
+  return exactFormatWith(false, completion, progress);
+}
+
+function exactFormatWith(thinking: boolean, completion: string, progress: number): number {
   const { location, thinkClosedFirst } = readThinkThenGuess(completion);
   if (location === null) return 0;
-  const structure = thinkClosedFirst ? 0.4 : 0.2;
+  const structure = thinkClosedFirst || !thinking ? 0.4 : 0.2;
   if (location.guess.length !== 5) return structure + seedPenalty(progress);
   const known = loadWordLists().allowedSet.has(location.guess.toLowerCase());
   return structure + (known ? 0.4 : seedPenalty(progress));
@@ -111,9 +124,10 @@ export function exactWin(state: RewardState, completion: string): number {
   return guess !== null && guess.toLowerCase() === state.secret.toLowerCase() ? 1 : 0;
 }
 
-export function exactRewards(): NamedReward[] {
+/** `thinking: false` for templates without a reasoning step (see exactFormatNoThink). */
+export function exactRewards(options: { thinking?: boolean } = {}): NamedReward[] {
   return [
-    { name: "format", weight: 1, fn: exactFormat },
+    { name: "format", weight: 1, fn: options.thinking === false ? exactFormatNoThink : exactFormat },
     { name: "feedback", weight: 1, fn: exactFeedback },
     { name: "info_gain", weight: 1, fn: exactInfoGain },
     { name: "win", weight: 1, fn: exactWin },

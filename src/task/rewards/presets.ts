@@ -14,6 +14,11 @@ export const REWARD_PRESETS: readonly RewardPresetName[] = ["seed", "course", "e
 export interface RewardPresetOptions {
   /** Weight overrides by reward name; names the preset lacks are an error. */
   weights?: Record<string, number>;
+  /**
+   * false: the prompt template has no reasoning step (`tiny`), so `exact`'s format reward does not
+   * ask for `</think>` before the guess. Only `exact` has this option. Default true.
+   */
+  thinking?: boolean;
 }
 
 export interface RewardScores {
@@ -29,10 +34,10 @@ export interface RewardPreset {
   score(state: RewardState, completion: string, progress: number): RewardScores;
 }
 
-const BUILDERS: Record<RewardPresetName, () => NamedReward[]> = {
+const BUILDERS: Record<RewardPresetName, (options: RewardPresetOptions) => NamedReward[]> = {
   seed: seedRewards,
   course: courseRewards,
-  exact: exactRewards,
+  exact: (options) => exactRewards({ thinking: options.thinking }),
 };
 
 export function rewardPreset(name: RewardPresetName, options: RewardPresetOptions = {}): RewardPreset {
@@ -42,7 +47,9 @@ export function rewardPreset(name: RewardPresetName, options: RewardPresetOption
       `rewardPreset: unknown preset ${JSON.stringify(name)}; expected one of ${REWARD_PRESETS.join(", ")}`,
     );
   }
-  const rewards = build();
+  if (options.thinking === false && name !== "exact")
+    throw new Error(`rewardPreset(${name}): thinking: false is only available for the exact preset`);
+  const rewards = build(options);
   for (const [rewardName, weight] of Object.entries(options.weights ?? {})) {
     const reward = rewards.find((r) => r.name === rewardName);
     if (reward === undefined) {

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { reservedSecrets } from "../src/eval/secrets.js";
+import { loadModel, loadTokenizer } from "../src/model/load.js";
+import { generate } from "../src/model/sampler.js";
+import { DEFAULT_SFT_SETTINGS, runSft, type SftLogRow, type SftSettings } from "../src/sft/trainer.js";
+import { parseGuess } from "../src/task/parse-guess.js";
+import { renderPrompt } from "../src/task/prompt.js";
+
+/** A model small enough to train in seconds on a busy CPU. */
+const MICRO: SftSettings = {
+  ...DEFAULT_SFT_SETTINGS,
+  teacher: "random-consistent",
+  seed: 7,
+  steps: 40,
+  minutes: null,
+  batchGames: 16,
+  lr: 1e-2,
+  warmupSteps: 3,
+  configOverrides: {
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+  },
+  checkpointSeconds: 1e9,
+};
+
+function rows(runDir: string): SftLogRow[] {
+  return readFileSync(join(runDir, "loss.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as SftLogRow);
+}
+
+test("sft: the loss falls, and the HF directory it writes loads and plays through the real code path", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-train-"));
+  try {
+    const out = join(dir, "model");
+    // The entropy teacher is deterministic, so even a micro model learns its opening in a few steps.
+    const settings = { ...MICRO, teacher: "entropy" };
+    const result = await runSft({ settings, runDir: join(dir, "run"), outDir: out, command: "test" });
+    assert.equal(result.steps, 40);
+    const log = rows(join(dir, "run"));
+    assert.equal(log.length, 40);
+    const first = log.slice(0, 3).reduce((s, r) => s + r.loss, 0) / 3;
+    const last = log.slice(-3).reduce((s, r) => s + r.loss, 0) / 3;
+    assert.ok(last < first - 1, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+
+    for (const f of [
+      "config.json",
+      "model.safetensors",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "generation_config.json",
+      "training.json",
+      "held_out.json",
+    ])
+      assert.ok(existsSync(join(out, f)), f);
+    const heldOut = JSON.parse(readFileSync(join(out, "held_out.json"), "utf8")) as { secrets: string[] };
+    assert.deepEqual(new Set(heldOut.secrets), reservedSecrets());
+
+    const model = await loadModel(out);
+    const tokenizer = loadTokenizer(out);
+    assert.ok(tokenizer.chatTemplate?.includes("<|im_end|>"));
+    assert.equal(model.config.hiddenSize, 32);
+    const prompt = tokenizer.encode(renderPrompt({ history: [] }, { template: "tiny", tokenizer }).text);
+    const [completion] = generate(model, tokenizer, [prompt], {
+      maxNewTokens: 12,
+      greedy: true,
+      stopStrings: ["</guess>"],
+    });
+    const guess = parseGuess(completion.text);
+    assert.ok(
+      guess !== null && /^[A-Z]{5}$/.test(guess),
+      `greedy completion ${JSON.stringify(completion.text)} parses into a 5-letter guess`,
+    );
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("sft --resume continues exactly where the checkpoint left off", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-resume-"));
+  try {
+    const settings = { ...MICRO, steps: 6 };
+    await runSft({ settings, runDir: join(dir, "straight"), outDir: join(dir, "m1") });
+    let stepsSeen = 0;
+    const stopped = await runSft({
+      settings,
+      runDir: join(dir, "split"),
+      outDir: join(dir, "m2"),
+      onStep: () => {
+        stepsSeen++;
+      },
+      shouldStop: () => stepsSeen >= 4,
+    });
+    assert.equal(stopped.stoppedEarly, true);
+    assert.equal(stopped.steps, 4);
+    const resumed = await runSft({
+      settings: MICRO,
+      runDir: join(dir, "split"),
+      outDir: join(dir, "m2"),
+      resume: true,
+    });
+    assert.equal(resumed.steps, 6);
+    const a = rows(join(dir, "straight"));
+    const b = rows(join(dir, "split"));
+    assert.deepEqual(
+      b.map((r) => r.step),
+      [1, 2, 3, 4, 5, 6],
+    );
+    for (let i = 0; i < 6; i++) {
+      assert.equal(b[i].games, a[i].games);
+      assert.ok(Math.abs(b[i].loss - a[i].loss) < 1e-5, `step ${i + 1}: ${b[i].loss} vs ${a[i].loss}`);
+    }
+    assert.deepEqual(
+      readFileSync(join(dir, "m1", "model.safetensors")).length,
+      readFileSync(join(dir, "m2", "model.safetensors")).length,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("sft settings are checked before any work", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-bad-"));
+  try {
+    const run = (s: Partial<SftSettings>) =>
+      runSft({ settings: { ...MICRO, ...s }, runDir: join(dir, "r"), outDir: join(dir, "m") });
+    await assert.rejects(run({ steps: null, minutes: null }), /exactly one budget/);
+    await assert.rejects(run({ steps: 0 }), /--steps must be a positive integer/);
+    await assert.rejects(run({ teacher: "oracle" }), /unknown teacher/);
+    await assert.rejects(run({ configOverrides: { vocab_size: 10 } }), /vocab_size/);
+    await assert.rejects(
+      runSft({ settings: MICRO, runDir: join(dir, "none"), outDir: join(dir, "m"), resume: true }),
+      /no settings.json/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
