@@ -6,7 +6,7 @@
 // On CPUs without AVX-512, libtorch 1.13's bf16 matmuls fall back to scalar loops (about 1 GFLOP/s);
 // there the bf16 block is skipped unless --force-bf16 is given, and the fp32 block runs instead.
 // Prints numbers only; nothing here is asserted (timings depend on the machine and its load).
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import {
   bf16MatmulIsFast,
   buildInfo,
@@ -217,6 +217,12 @@ function main(): void {
   console.log(
     `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(unset)"} ATEN_CPU_CAPABILITY=${process.env.ATEN_CPU_CAPABILITY ?? "(unset)"}`,
   );
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ");
+  // Other processes on the machine skew every figure: print the load so readers can judge.
+  console.log(`load average at start: ${load()}`);
   const bf16Fast = bf16MatmulIsFast(device);
   const forceBf16 = process.argv.includes("--force-bf16");
   for (const dtype of ["float32", "bfloat16"] as const) {
@@ -244,6 +250,7 @@ function main(): void {
   else console.log("block bfloat16: skipped (bf16 matmuls are not fast on this CPU; see bf16MatmulIsFast)");
   if (!bf16Fast || process.argv.includes("--fp32-block"))
     console.log(benchBlock("float32", 2, 256, Math.max(3, Math.floor(iters / 2))));
+  console.log(`load average at end: ${load()}`);
 }
 
 main();
