@@ -87,6 +87,11 @@ test("sampled model policy is reproducible by seed and differs across seeds", as
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   assert.match(make(1).decoding ?? "", /sampled \(T=1\.5, seed 1\)/);
+  // playGames resets the policy: a second evaluation with the same object draws the same samples.
+  const policy = make(4);
+  const first = await playGames(policy, ["frost", "crane"], { maxTurns: 2 });
+  const second = await playGames(policy, ["frost", "crane"], { maxTurns: 2 });
+  assert.deepEqual(second.games, first.games);
 });
 
 test("a random model's games run to the end: every junk completion is an invalid guess costing a turn", async () => {

@@ -6,8 +6,8 @@
  * rewards agree on what the model said.
  *
  * Decoding: greedy (argmax, the default: deterministic, comparable between checkpoints) or sampled
- * with the given temperature and truncation settings. Sampled runs are reproducible: call k of the
- * policy reseeds the generator with seed + k.
+ * with the given temperature and truncation settings. Sampled runs are reproducible: the k-th call
+ * since the last reset (playGames resets at its start) reseeds the generator with seed + k.
  */
 import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
 import { generate } from "../model/sampler.js";
@@ -97,6 +97,9 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
     promptText,
     get lastCompletions() {
       return last;
+    },
+    reset() {
+      calls = 0;
     },
     async next(states: readonly PolicyState[]): Promise<PolicyMove[]> {
       if (states.length === 0) return [];

@@ -135,6 +135,7 @@ export async function playGames(
     history: [],
     result: results[index],
   });
+  policy.reset?.();
   let nextIndex = 0;
   const active: LiveGame[] = [];
   const refill = () => {

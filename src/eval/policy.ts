@@ -42,4 +42,10 @@ export interface GuessPolicy {
   readonly decoding?: string;
   /** One move per state, in the same order. */
   next(states: readonly PolicyState[]): Promise<PolicyMove[]>;
+  /**
+   * Called by playGames before the first turn: forget per-evaluation state (random streams, call
+   * counters), so two evaluations with one policy object are played alike (e.g. before/after an
+   * adapter is switched on, with the same sampling seeds).
+   */
+  reset?(): void;
 }

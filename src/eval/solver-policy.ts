@@ -77,5 +77,6 @@ export function solverPolicy(options: SolverPolicyOptions): GuessPolicy {
     name: options.opener ? `random-consistent (${options.opener.toLowerCase()})` : "random-consistent",
     decoding: `random (seed ${seed})`,
     next: async (states) => states.map((state) => solverMove(solverFor(state), state)),
+    reset: () => perGame.clear(),
   };
 }

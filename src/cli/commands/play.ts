@@ -65,6 +65,7 @@ export function register(program: Command): void {
           ? {
               name: inner.name,
               decoding: inner.decoding,
+              reset: inner.reset,
               next: async (states) => {
                 for (const s of states) out(`  prompt for turn ${s.turn}:\n${quote(shown.promptText(s))}`);
                 return inner.next(states);
