@@ -267,13 +267,13 @@ test("Llama logits equal a float64 reference implementation within 1e-4 (batched
     const check = (row: number, offset: number, expected: number[][]) => {
       let worst = 0;
       let scale = 0;
-      expected.forEach((pos, t) =>
+      expected.forEach((pos, t) => {
         pos.forEach((want, v) => {
           const got = logits[(row * 7 + offset + t) * CFG.vocab + v] as number;
           worst = Math.max(worst, Math.abs(got - want));
           scale = Math.max(scale, Math.abs(want));
-        }),
-      );
+        });
+      });
       assert.ok(scale > 1, `logits are not trivially small (${scale})`);
       assert.ok(worst < 1e-4, `row ${row}: max |diff| ${worst}`);
     };
