@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { manualSeed } from "../src/engine/index.js";
+import { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "../src/grpo/multi-turn-rollout.js";
+import { parseHfConfig } from "../src/model/hf-config.js";
+import { Tokenizer } from "../src/model/tokenizer.js";
+import { CausalLM } from "../src/model/transformer.js";
+import { initWeights } from "../src/sft/init-weights.js";
+import { tinyModelConfigJson } from "../src/sft/model-files.js";
+import { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "../src/sft/tiny-tokenizer.js";
+import { renderPrompt } from "../src/task/prompt.js";
+
+test("game return: a win pays more the sooner it comes; shaping rewards consistent, valid, new guesses", () => {
+  const good = { valid: true, consistent: true, repeated: false };
+  const w = DEFAULT_GAME_RETURN;
+  const winIn2 = gameReturn([good, good], true, 6, w);
+  const winIn5 = gameReturn([good, good, good, good, good], true, 6, w);
+  const loss = gameReturn(Array(6).fill(good), false, 6, w);
+  assert.ok(winIn2 > winIn5 && winIn5 > loss);
+  assert.ok(Math.abs(winIn2 - (1 + 0.2 * 4 + 0.75)) < 1e-12);
+  const sloppy = gameReturn([{ valid: true, consistent: false, repeated: true }], false, 6, w);
+  assert.ok(Math.abs(sloppy - (0.25 - 0.5)) < 1e-12);
+  assert.equal(gameReturn([{ valid: false, consistent: false, repeated: false }], false, 6, w), 0);
+});
+
+test("multi-turn rollout: G games per secret, every turn credited with its game's advantage and own prompt", () => {
+  const files = buildTinyTokenizerFiles();
+  const tokenizer = new Tokenizer(files.tokenizer, files.tokenizerConfig, {
+    source: "tiny",
+    chatTemplate: TINY_CHAT_TEMPLATE,
+  });
+  const config = parseHfConfig(
+    tinyModelConfigJson({
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+    }),
+  );
+  manualSeed(1);
+  const model = new CausalLM(config, initWeights(config), "float32", "cpu");
+  try {
+    const batch = multiTurnRollout({
+      model,
+      tokenizer,
+      template: "tiny",
+      secrets: ["sloth", "crane"],
+      numGenerations: 3,
+      temperature: 1,
+      maxNewTokens: 8,
+      seed: 4,
+    });
+    assert.equal(batch.games.length, 6);
+    assert.deepEqual(
+      batch.games.map((g) => g.secret),
+      ["sloth", "sloth", "sloth", "crane", "crane", "crane"],
+    );
+    assert.equal(
+      batch.completions.length,
+      batch.games.reduce((n, g) => n + g.turns, 0),
+    );
+    for (const c of batch.completions) {
+      const game = batch.games[c.game];
+      assert.equal(c.reward, game.return);
+      assert.equal(c.prompt, Math.floor(c.game / 3));
+      // Every completion of a game shares the game's advantage.
+      const first = batch.completions.find((d) => d.game === c.game);
+      assert.equal(c.advantage, first?.advantage);
+      assert.ok(c.tokenIds.length >= 1 && c.tokenIds.length <= 8);
+    }
+    // The first turn's prompt is the empty-history prompt; later turns extend it.
+    const start = tokenizer.encode(renderPrompt({ history: [] }, { template: "tiny", tokenizer }).text);
+    for (const c of batch.completions.filter((d) => d.turn === 1)) assert.deepEqual(c.promptIds, start);
+    for (const c of batch.completions.filter((d) => d.turn > 1))
+      assert.deepEqual(c.promptIds.slice(0, start.length), start);
+    // Group-normalised: advantages of one secret's games sum to zero.
+    for (const group of [0, 1]) {
+      const sum = [0, 1, 2].reduce(
+        (s, k) => s + (batch.completions.find((c) => c.game === group * 3 + k)?.advantage ?? 0),
+        0,
+      );
+      assert.ok(Math.abs(sum) < 1e-9, `group ${group} advantages sum to ${sum}`);
+    }
+    assert.ok(batch.stats["games/win_rate"] >= 0 && batch.stats["games/win_rate"] <= 1);
+  } finally {
+    model.dispose();
+  }
+  assert.throws(
+    () =>
+      multiTurnRollout({
+        model,
+        tokenizer,
+        template: "tiny",
+        secrets: ["zzzzz"],
+        numGenerations: 2,
+        temperature: 1,
+        maxNewTokens: 8,
+      }),
+    /not an answer/,
+  );
+});
