@@ -265,6 +265,10 @@ test("loadModel().logits: plain arrays in, Float32Array out, same numbers as the
     assert.ok(maxDiffAtRealPositions(out.data, want, mask.flat(), V) < 1e-4);
     await assert.rejects(m.logits([[1, 2], [3]]), /row 1 has 1 entries, expected 2/);
     await assert.rejects(m.logits([[1, 999]]), /token id 999 is outside the vocabulary/);
+    await assert.rejects(
+      loadModel(TINY, { dtype: "int64" }),
+      /loadModel: dtype must be one of float32, bfloat16, float16, float64, got "int64"/,
+    );
   } finally {
     m.dispose();
   }

@@ -16,7 +16,7 @@ import { loadHfConfig } from "./hf-config.js";
 import { DEFAULT_LORA_SETTINGS, LoraAdapter, type LoraSettings } from "./lora.js";
 import { loadLoraAdapter, saveLoraAdapter, saveMergedModel } from "./lora-peft.js";
 import { type Completion, type GenerateOptions, type GenerationTokenizer, generate } from "./sampler.js";
-import { CausalLM } from "./transformer.js";
+import { CausalLM, checkModelDtype } from "./transformer.js";
 import { loadWeights } from "./weights.js";
 
 export { loadTokenizer } from "./tokenizer.js";
@@ -114,6 +114,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const config = loadHfConfig(dir);
   const dtype = options.dtype ?? "float32";
   const device = options.device ?? "cpu";
+  checkModelDtype(dtype, "loadModel");
   const model = new Model(config, loadWeights(dir, config, { dtype, device }), dtype, device);
   model.sourceDir = dir;
   return model;

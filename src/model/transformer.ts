@@ -54,6 +54,16 @@ export interface ModelLoadOptions {
   dtype?: DType;
 }
 
+const FLOAT_DTYPES: readonly DType[] = ["float32", "bfloat16", "float16", "float64"];
+
+/** Weights and activations must be floating point; checked before anything is loaded. */
+export function checkModelDtype(dtype: DType, where: string): void {
+  if (!FLOAT_DTYPES.includes(dtype))
+    throw new Error(
+      `${where}: dtype must be one of ${FLOAT_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`,
+    );
+}
+
 /** Everything the decoder blocks of one forward share: rope angles, the mask, the cache. */
 export type BlockContext = AttentionContext;
 
@@ -85,6 +95,7 @@ export class CausalLM {
     readonly dtype: DType,
     readonly device: Device,
   ) {
+    checkModelDtype(dtype, "CausalLM");
     this.invFreq = keep(ropeInverseFrequencyTensor(config, device));
   }
 
@@ -93,6 +104,7 @@ export class CausalLM {
     const config = loadHfConfig(dir);
     const dtype = options.dtype ?? "float32";
     const device = options.device ?? "cpu";
+    checkModelDtype(dtype, "CausalLM.load");
     const weights = loadWeights(dir, config, { dtype, device });
     const model = new CausalLM(config, weights, dtype, device);
     model.sourceDir = dir;
