@@ -59,8 +59,10 @@ struct OpEntry {
   std::vector<ArgSpec> args;
 };
 
+// Per thread, like the tensor table (see tensors()): op ids are only meaningful to the JS thread
+// that resolved them.
 std::vector<OpEntry>& registry() {
-  static std::vector<OpEntry> entries;
+  thread_local std::vector<OpEntry> entries;
   return entries;
 }
 

@@ -13,8 +13,10 @@
 
 namespace wordle {
 
+// One table per thread: Node runs each worker_thread's JavaScript on its own OS thread, so workers
+// that load the engine get independent handle spaces instead of racing on a shared table.
 TensorTable& tensors() {
-  static TensorTable table;
+  thread_local TensorTable table;
   return table;
 }
 

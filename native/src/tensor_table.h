@@ -1,7 +1,8 @@
 // The table of live tensors. JavaScript never holds a C++ object: it holds a small integer id
 // into this table. That keeps the per-op path lean (no JS wrapper object, no GC finaliser per
-// result) and makes freeing explicit: the TypeScript scopes call release(). Single-threaded:
-// only ever touched from the JavaScript thread.
+// result) and makes freeing explicit: the TypeScript scopes call release(). Not synchronised:
+// each JavaScript thread (main or worker) has its own table (see tensors()) and only that thread
+// touches it.
 #pragma once
 
 #include <ATen/ATen.h>
