@@ -19,6 +19,7 @@ test("typed arrays round-trip and convert on the way in and out", () =>
     assert.deepEqual(tensor(big.subarray(2)).toArray(), [7, 8]);
     // non-contiguous tensors are read in logical (row-major) order
     assert.deepEqual(t.transpose(0, 1).toArray(), [1.5, 3.25, -2, 4]);
+    assert.throws(() => tensor(new Uint16Array(2) as unknown as Uint8Array), /Uint16Array is not supported/);
   }));
 
 test("raw bf16 bytes load as bf16 or convert to float32", () =>

@@ -31,7 +31,11 @@ function typedDType(data: TypedData): DType {
   if (data instanceof BigInt64Array) return "int64";
   if (data instanceof Int16Array) return "int16";
   if (data instanceof Int8Array) return "int8";
-  return "uint8";
+  if (data instanceof Uint8Array) return "uint8";
+  const name = (data as ArrayBufferView).constructor.name;
+  throw new Error(
+    `tensor(): ${name} is not supported (raw bf16/f16 bits: use fromBytes(bytes, "bfloat16", shape))`,
+  );
 }
 
 // The device factories use when options.device is not given. WORDLE_DEVICE sets it for a whole
