@@ -35,7 +35,7 @@ import { HELD_OUT_SEED, reservedSecrets, trainingSecrets } from "../eval/secrets
 import { type ModelConfig, parseHfConfig } from "../model/hf-config.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { CausalLM } from "../model/transformer.js";
-import type { ModelWeights } from "../model/weights.js";
+import { loadWeights, type ModelWeights } from "../model/weights.js";
 import { Rng } from "../wordle/rng.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type GameSequence, SequenceBuilder } from "./game-sequence.js";
@@ -66,6 +66,8 @@ export interface SftSettings {
   /** config.json keys over the default tiny architecture. */
   configOverrides: Record<string, unknown>;
   checkpointSeconds: number;
+  /** Start from the weights of this HF model directory (same architecture) instead of random ones. */
+  initFrom?: string | null;
 }
 
 export const DEFAULT_SFT_SETTINGS: SftSettings = {
@@ -259,6 +261,8 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     seconds = loaded.progress.seconds;
     gamesSeen = loaded.progress.gamesSeen;
     setRngState(new Uint8Array(Buffer.from(loaded.progress.torchRng, "base64")));
+  } else if (settings.initFrom) {
+    masters = loadWeights(settings.initFrom, config, { dtype: "float32" });
   } else {
     masters = initWeights(config);
   }

@@ -27,6 +27,7 @@ interface SftFlags {
   configJson?: string;
   threads?: string;
   checkpointSeconds: string;
+  initFrom?: string;
 }
 
 function number(flag: string, text: string, integer = false): number {
@@ -86,6 +87,10 @@ export function register(program: Command): void {
       "--config-json <json>",
       'inline config.json keys, e.g. {"hidden_size":128,"intermediate_size":352}',
     )
+    .option(
+      "--init-from <model-dir>",
+      "start from this model's weights (same architecture) instead of random ones",
+    )
     .option("--threads <n>", "libtorch threads (1 is fastest on a machine busy with other work)")
     .option(
       "--checkpoint-seconds <s>",
@@ -111,6 +116,7 @@ export function register(program: Command): void {
         dtype: flags.dtype,
         configOverrides: configOverrides(flags),
         checkpointSeconds: number("--checkpoint-seconds", flags.checkpointSeconds),
+        initFrom: flags.initFrom ?? null,
       };
       const runDir = flags.resume ?? flags.runDir ?? join("runs", `sft-${basename(flags.out)}`);
       let stop = false;
