@@ -254,9 +254,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
   });
   await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
+    const failed = (err: NodeJS.ErrnoException): void => {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(heartbeat);
+      if (err.code === "EADDRINUSE") {
+        fail(new Error(`port ${options.port ?? 8787} on ${host} is in use; pick another with --port`));
+      } else fail(err);
+    };
+    server.once("error", failed);
     server.listen(options.port ?? 8787, host, () => {
-      server.off("error", fail);
+      server.off("error", failed);
       ok();
     });
   });

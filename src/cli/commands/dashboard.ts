@@ -57,6 +57,7 @@ export function register(program: Command): void {
     .option("--demo <dir>", "write a synthetic run into <dir>, keep appending to it, and show it")
     .option("--demo-interval <ms>", "milliseconds between demo steps", "1000")
     .action(async (runDirs: string[], flags: DashboardFlags) => {
+      const port = parsePort(flags.port);
       const dirs = [...runDirs];
       let stopDemo = (): void => {};
       if (flags.demo) {
@@ -74,7 +75,7 @@ export function register(program: Command): void {
         if (note) process.stderr.write(`dashboard: ${note}\n`);
       }
       const started = Date.now();
-      const server = await startDashboard({ runDirs: dirs, host: flags.host, port: parsePort(flags.port) });
+      const server = await startDashboard({ runDirs: dirs, host: flags.host, port });
       for (const run of server.runs) {
         process.stdout.write(
           `  ${run.info.label}: ${run.columns.rowCount.toLocaleString("en-US")} training rows (${run.dir})\n`,
