@@ -29,6 +29,10 @@ export interface GuessRecord {
   word: string;
   feedback: string | null;
   invalid?: boolean;
+  /** Why an invalid guess was invalid (src/eval: unparseable, format, not-a-word, hard-mode). */
+  invalid_kind?: string;
+  /** The model's text for this turn (an excerpt), when the evaluation logged it. */
+  completion?: string;
 }
 
 export interface EvalGame {

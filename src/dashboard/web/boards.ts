@@ -9,12 +9,15 @@ const MARK_NAME: Record<string, string> = { c: "green", p: "yellow", a: "grey" }
 function guessRow(guess: GuessRecord): HTMLElement {
   const letters = guess.word.toUpperCase().padEnd(5, " ").slice(0, 5).split("");
   const invalid = guess.feedback === null || guess.invalid === true;
+  const why = guess.invalid_kind ? ` (${guess.invalid_kind})` : "";
   const description = invalid
-    ? `${guess.word.toUpperCase()}: not a valid guess`
+    ? `${guess.word.toUpperCase() || "(no guess)"}: not a valid guess${why}`
     : `${guess.word.toUpperCase()}: ${[...(guess.feedback ?? "")].map((m) => MARK_NAME[m]).join(", ")}`;
+  // Hovering a row shows what the model wrote for that turn, when the evaluation logged it.
+  const title = guess.completion ? `${description}\n\n${guess.completion}` : description;
   return h(
     "div",
-    { class: `board-row${invalid ? " invalid" : ""}`, title: description },
+    { class: `board-row${invalid ? " invalid" : ""}`, title },
     ...letters.map((letter, i) =>
       h(
         "span",
