@@ -228,3 +228,13 @@ export {
 export type { SolverPolicyOptions } from "./eval/solver-policy.js";
 export { solverPolicy } from "./eval/solver-policy.js";
 export { renderTiles } from "./eval/tiles.js";
+// Supervised training of the tiny model (`wordle-grpo sft`) and multi-turn GRPO rollouts.
+export { DEFAULT_SFT_SETTINGS, runSft } from "./sft/trainer.js";
+export type { SftLogRow, SftResult, SftRunOptions, SftSettings } from "./sft/trainer.js";
+export { parseTeacherSpec, TEACHER_NAMES, TeacherGames } from "./sft/teacher.js";
+export type { TeacherName, TeacherTurn, TeacherWeight } from "./sft/teacher.js";
+export { gameSequence, SequenceBuilder } from "./sft/game-sequence.js";
+export { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "./sft/tiny-tokenizer.js";
+export { saveModelDir, tinyModelConfigJson } from "./sft/model-files.js";
+export { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "./grpo/multi-turn-rollout.js";
+export type { GameReturnWeights, MultiTurnBatch, MultiTurnOptions } from "./grpo/multi-turn-rollout.js";
