@@ -8,9 +8,9 @@
  *                          [--prompt-tokens 200] [--new-tokens 128] [--lora-tokens 328]
  *                          [--profile-steps 20] [--lora-plain]
  *
- * 1. generate: 2 prompts of 200 tokens, 128 new tokens each (sampled at T = 1, no EOS), timed as
- *    prefill (generate with 1 new token) and the whole run; decode tokens/s per sequence =
- *    127 / (whole - prefill). Also 1 prompt x G = 2 (the GRPO shape: one shared prefill).
+ * 1. generate: 2 prompts of 200 tokens, 128 new tokens each (sampled at T = 1, no EOS); the
+ *    sampler reports prefill and decode seconds (onStats); decode tokens/s per sequence = decode
+ *    steps / decode seconds. Also 1 prompt x G = 2 (the GRPO shape: one shared prefill).
  * 2. LoRA r = 16 on all seven projections: forward + backward of a mean token log-prob over
  *    2 x 328 tokens (the last 128 scored) with gradient checkpointing (--lora-plain: also without;
  *    bench/checkpointing.ts compares the two modes' memory).
@@ -38,7 +38,7 @@ import { forwardBackward } from "../src/model/checkpointing.js";
 import { type ModelConfig, parseHfConfig } from "../src/model/hf-config.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter } from "../src/model/lora.js";
-import { generate, pickNextTokens } from "../src/model/sampler.js";
+import { type GenerationStats, generate, pickNextTokens } from "../src/model/sampler.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { expectedTensors, type LinearWeights, type ModelWeights } from "../src/model/weights.js";
 
@@ -148,21 +148,26 @@ function benchGenerate(model: CausalLM, repeats: number): void {
     const prompts = randomPrompts(shape.prompts, promptLength, vocab);
     const options = { numReturnSequences: shape.group, temperature: 1, eosTokenIds: [], seed: 0 };
     for (let r = 0; r < repeats; r++) {
-      const prefill = timed(model.device, () =>
-        generate(model, null, prompts, { ...options, maxNewTokens: 1 }),
+      let stats: GenerationStats | undefined;
+      const run = timed(model.device, () =>
+        generate(model, null, prompts, {
+          ...options,
+          maxNewTokens: newTokens,
+          onStats: (s) => {
+            stats = s;
+          },
+        }),
       );
-      const full = timed(model.device, () =>
-        generate(model, null, prompts, { ...options, maxNewTokens: newTokens }),
-      );
-      const lengths = full.value.map((c) => c.length);
+      const lengths = run.value.map((c) => c.length);
       if (lengths.some((n) => n !== newTokens))
         throw new Error(`expected ${newTokens} tokens, got ${lengths}`);
-      const decode = full.s - prefill.s;
-      const perSequence = (newTokens - 1) / decode;
+      const st = stats as GenerationStats;
+      // The first token comes from the prefill's logits; each decode step adds one per sequence.
+      const perSequence = st.steps / st.decodeSeconds;
       console.log(
-        `${shape.label}  run ${r + 1}: prefill ${fmt(prefill.s)} s, total ${fmt(full.s)} s, ` +
-          `decode ${fmt((decode / (newTokens - 1)) * 1000, 1)} ms/step = ${fmt(perSequence, 1)} tokens/s per sequence ` +
-          `(${fmt(perSequence * lengths.length, 1)} tokens/s total)`,
+        `${shape.label}  run ${r + 1}: prefill ${fmt(st.prefillSeconds)} s, decode ${fmt(st.decodeSeconds)} s ` +
+          `(${fmt((st.decodeSeconds / st.steps) * 1000, 1)} ms/step) = ${fmt(perSequence, 1)} tokens/s per sequence, ` +
+          `${fmt(perSequence * lengths.length, 1)} tokens/s total; whole call ${fmt(run.s)} s`,
       );
     }
   }

@@ -9,6 +9,7 @@ import {
   type Completion,
   drawFromScores,
   type GenerateOptions,
+  type GenerationStats,
   generate,
   pickNextTokens,
 } from "../src/model/sampler.js";
@@ -304,6 +305,31 @@ test("a huge repetition penalty keeps greedy decoding off every token already se
   }
   // The penalty changes the distribution sampled from: sampled log-probs differ from the model's.
   assert.notDeepEqual(c.sampledLogprobs, c.logprobs);
+});
+
+test("onStats reports the prefill, the decode steps and the tokens generated", () => {
+  const free = run(PROMPTS, { greedy: true, maxNewTokens: 6, ...NO_EOS });
+  const eos = free[1].tokenIds[2];
+  let stats: GenerationStats | undefined;
+  const completions = run(PROMPTS, {
+    greedy: true,
+    maxNewTokens: 6,
+    numReturnSequences: 2,
+    eosTokenIds: [eos],
+    onStats: (s) => {
+      stats = s;
+    },
+  });
+  assert.ok(stats);
+  assert.equal(stats.prompts, 3);
+  assert.equal(stats.completions, 6);
+  assert.equal(stats.steps, Math.max(...completions.map((c) => c.length)));
+  assert.equal(
+    stats.generatedTokens,
+    completions.reduce((n, c) => n + c.length, 0),
+  );
+  assert.ok(stats.generatedTokens < 6 * 6, "the EOS row stopped early");
+  assert.ok(stats.prefillSeconds > 0 && stats.decodeSeconds > 0);
 });
 
 test("generate frees every tensor it makes, and rejects bad input with a clear message", () => {

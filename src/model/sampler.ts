@@ -33,6 +33,7 @@ import {
   rand,
   scope,
   setRngState,
+  synchronize,
   type Tensor,
   tensor,
   zeros,
@@ -93,6 +94,23 @@ export interface GenerateOptions extends SamplingSettings {
    * of differently shaped matmuls and which random numbers each row draws.
    */
   compactFraction?: number;
+  /** Called once at the end with where the time went (benchmarks, tokens/s logging). */
+  onStats?: (stats: GenerationStats) => void;
+}
+
+export interface GenerationStats {
+  /** Prompts prefilled (distinct prompts) and completions decoded. */
+  prompts: number;
+  completions: number;
+  /** Seconds for the prefill (device synchronised), and for every decode step after it. */
+  prefillSeconds: number;
+  decodeSeconds: number;
+  /**
+   * Decode steps: tokens picked per row, i.e. the longest completion's length (the first pick uses
+   * the prefill's logits, so steps - 1 forward passes); and tokens generated in total.
+   */
+  steps: number;
+  generatedTokens: number;
 }
 
 export interface Completion {
@@ -155,6 +173,10 @@ interface RowState {
   /** Position id of the next token (real tokens so far). */
   nextPosition: number;
   done: boolean;
+}
+
+function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 /**
@@ -269,9 +291,14 @@ export function generate(
     return keep(next);
   };
 
+  let started = process.hrtime.bigint();
+  let prefillSeconds = 0;
+  let decodeSeconds = 0;
+  let steps = 0;
   try {
     noGrad(() => {
       // ---- prefill: each distinct prompt once, left-padded.
+      started = process.hrtime.bigint();
       const width = Math.max(...prompts.map((p) => p.length));
       const ids: number[] = [];
       const maskValues: number[] = [];
@@ -316,6 +343,10 @@ export function generate(
         );
       }
 
+      if (options.onStats) synchronize(device);
+      prefillSeconds = secondsSince(started);
+      const decodeStarted = process.hrtime.bigint();
+
       // ---- share the prefill: row p -> rows p * G .. p * G + G - 1.
       if (group > 1) {
         cache.expandRows(group);
@@ -351,6 +382,7 @@ export function generate(
             running++;
           }
         });
+        steps++;
         if (running === 0) break;
 
         // Drop finished rows once they are a large enough share of the batch.
@@ -393,6 +425,7 @@ export function generate(
           }),
         );
       }
+      decodeSeconds = secondsSince(decodeStarted);
     });
   } finally {
     cache.dispose();
@@ -401,6 +434,14 @@ export function generate(
     (logits as Tensor | null)?.dispose();
   }
 
+  options.onStats?.({
+    prompts: numPrompts,
+    completions: numRows,
+    prefillSeconds,
+    decodeSeconds,
+    steps,
+    generatedTokens: generated.reduce((n, ids) => n + ids.length, 0),
+  });
   const skipSpecialTokens = options.skipSpecialTokens ?? true;
   return generated.map((ids, c) => {
     const reason = reasons[c] as StopReason;
