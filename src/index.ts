@@ -140,6 +140,16 @@ export {
   totalSteps,
 } from "./grpo/plan.js";
 export type { ModelShape, PlanOptions, RunPlan } from "./grpo/plan.js";
+// The GRPO trainer: `train({ config })`, resume, schedules, data order.
+export { MAX_CONSECUTIVE_NONFINITE, train } from "./grpo/trainer.js";
+export type { StopReason, TrainOptions, TrainResult } from "./grpo/trainer.js";
+export { consoleEvents, silentEvents } from "./grpo/trainer-console.js";
+export type { TrainerEvents } from "./grpo/trainer-console.js";
+export { learningRateAt, learningRateFactor, warmupSteps } from "./grpo/schedule.js";
+export { DataOrder } from "./grpo/data-order.js";
+export type { DataOrderState } from "./grpo/data-order.js";
+export { rollout } from "./grpo/rollout.js";
+export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout.js";
 export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./run/atomic.js";
 export { JsonlWriter, readJsonl, truncateJsonlAfterStep } from "./run/jsonl.js";
 export { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "./run/run-dir.js";

@@ -22,6 +22,9 @@ function comparable(rows: Record<string, unknown>[]): string[] {
   );
 }
 
+/** Evaluation twice (validation prompts + 2 games), so best/ and eval rows are exercised too. */
+const EVAL = { eval_steps: 15, "eval.games": 2 };
+
 let modelDir: string;
 let runA: string;
 let resultA: TrainResult;
@@ -31,7 +34,7 @@ before(async () => {
   modelDir = makeTinyModel();
   temps.push(modelDir);
   runA = join(modelDir, "run-a");
-  resultA = await train({ config: tinyConfig(modelDir, runA), threads: 1, rewards: letterRewards() });
+  resultA = await train({ config: tinyConfig(modelDir, runA, EVAL), threads: 1, rewards: letterRewards() });
 });
 
 after(() => {
@@ -78,17 +81,29 @@ test("a 30-step run writes the DESIGN.md metrics, samples, retained checkpoints 
     assert.ok(Number.isFinite(row.eta_seconds));
   }
   // Fractional epochs (60 prompts / 1 per step) and the scheduled learning rate of the last step.
-  const config = tinyConfig(modelDir, runA);
+  const config = tinyConfig(modelDir, runA, EVAL);
   assert.equal(trainRows[5]?.epoch, 0.5);
   assert.equal(trainRows[5]?.learning_rate, learningRateAt(config, 29, 30));
   // The rewards vary, so the policy gradient is not zero and the adapter moved.
   assert.ok(trainRows.some((r) => (r.loss as number) !== 0));
   assert.ok(trainRows.some((r) => (r.grad_norm as number) > 0));
 
-  // eval_steps null: one evaluation at the end, on the 15 validation prompts.
+  // Evaluations at 15 and 30: validation rewards and two games (FROST first); best/ by eval/win_rate.
   const evalRows = rows.filter((r) => "eval/reward" in r);
-  assert.equal(evalRows.length, 1);
-  assert.equal(evalRows[0]?.step, 30);
+  assert.deepEqual(
+    evalRows.map((r) => r.step),
+    [15, 30],
+  );
+  for (const row of evalRows) {
+    for (const key of ["eval/reward", "eval/rewards/feedback/mean", "eval/win_rate", "eval/invalid_rate"])
+      assert.ok(Number.isFinite(row[key]), `eval ${key}`);
+    assert.equal(row["eval/games"], 2);
+  }
+  const games = readJsonl(join(runA, "eval-games.jsonl")).rows;
+  assert.equal(games.length, 4);
+  assert.equal(games[0]?.secret, "frost");
+  assert.ok(existsSync(join(runA, "best", "adapter_model.safetensors")));
+  assert.equal(resultA.bestStep, 15, "ties keep the earlier step");
 
   // Every completion of the logged step's batch (1 prompt x G = 2) with its rewards.
   const samples = readJsonl(join(runA, "samples.jsonl")).rows;
@@ -128,7 +143,7 @@ test("a run stopped between logging steps and resumed logs exactly the uninterru
   const runB = join(modelDir, "run-b");
   let checks = 0;
   const first = await train({
-    config: tinyConfig(modelDir, runB),
+    config: tinyConfig(modelDir, runB, EVAL),
     threads: 1,
     rewards: letterRewards(),
     shouldStop: () => ++checks > 13,
@@ -139,7 +154,7 @@ test("a run stopped between logging steps and resumed logs exactly the uninterru
   assert.equal(saved.window.steps, 3, "the partial logging window travels with the checkpoint");
 
   const second = await train({
-    config: tinyConfig(modelDir, runB),
+    config: tinyConfig(modelDir, runB, EVAL),
     resume: "latest",
     threads: 1,
     rewards: letterRewards(),
@@ -149,6 +164,7 @@ test("a run stopped between logging steps and resumed logs exactly the uninterru
   const rows = (dir: string, file: string) => comparable(readJsonl(join(dir, file)).rows);
   assert.deepEqual(rows(runB, "metrics.jsonl"), rows(runA, "metrics.jsonl"));
   assert.deepEqual(rows(runB, "samples.jsonl"), rows(runA, "samples.jsonl"));
+  assert.deepEqual(rows(runB, "eval-games.jsonl"), rows(runA, "eval-games.jsonl"));
   const adapter = (dir: string) => readFileSync(join(dir, "final", "adapter_model.safetensors"));
   assert.ok(adapter(runB).equals(adapter(runA)), "final adapters are byte-identical");
 });

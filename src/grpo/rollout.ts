@@ -9,7 +9,7 @@
  * A GenerationBatch is plain data (numbers, strings): a checkpoint can store it, so a resumed run
  * reuses exactly the batch the uninterrupted run would have reused.
  */
-import { noGrad, scope } from "../engine/index.js";
+import { type Device, noGrad, scope, synchronize } from "../engine/index.js";
 import { withAdapterDisabled } from "../model/load.js";
 import { tokenLogProbs } from "../model/logprobs.js";
 import { generate } from "../model/sampler.js";
@@ -67,6 +67,17 @@ export interface RolloutContext {
   tokenizer: Tokenizer;
   config: GrpoConfig;
   preset: RewardPreset;
+  /** Benchmarks: ignore EOS and `</guess>` so every completion runs max_completion_length tokens. */
+  forceFullLength?: boolean;
+  /** Filled with the seconds each phase of the latest rollout took (benchmarks, profiling). */
+  timings?: RolloutTimings;
+}
+
+export interface RolloutTimings {
+  generate: number;
+  score: number;
+  oldLogps: number;
+  refLogps: number;
 }
 
 /** Sampling settings of the config, in the sampler's terms (0 / null mean "off"). */
@@ -148,16 +159,20 @@ export function rollout(
   const wasTraining = model.training;
   model.training = false;
   try {
+    const clock = phaseClock(model.device);
+    const sampling = samplerSettings(config, temperature);
     const generated = generate(
       model,
       tokenizer,
       chosen.map((p) => p.ids),
       {
-        ...samplerSettings(config, temperature),
+        ...sampling,
+        ...(ctx.forceFullLength ? { eosTokenIds: [], stopStrings: [] } : {}),
         numReturnSequences: G,
         maxNewTokens: config.max_completion_length,
       },
     );
+    const generateSeconds = clock();
     const scored = generated.map((c) =>
       scoreCompletion(preset, chosen[c.promptIndex].state, c.text, progress),
     );
@@ -166,6 +181,7 @@ export function rollout(
       G,
       config.scale_rewards,
     );
+    const scoreSeconds = clock();
 
     // π_old and π_ref, per micro-batch of completions.
     const promptIds = generated.map((c) => chosen[c.promptIndex].ids);
@@ -176,12 +192,20 @@ export function rollout(
       config.num_iterations > 1
         ? completionLogProbs(model, promptIds, completionIds, pad, temperature, rows)
         : null;
+    const oldSeconds = clock();
     const refLogps =
       config.beta > 0
         ? withAdapterDisabled(model, () =>
             completionLogProbs(model, promptIds, completionIds, pad, temperature, rows),
           )
         : null;
+    if (ctx.timings)
+      Object.assign(ctx.timings, {
+        generate: generateSeconds,
+        score: scoreSeconds,
+        oldLogps: oldSeconds,
+        refLogps: clock(),
+      });
 
     const completions: RolloutCompletion[] = generated.map((c, i) => ({
       prompt: c.promptIndex,
@@ -210,4 +234,17 @@ export function rollout(
   } finally {
     model.training = wasTraining;
   }
+}
+
+/** Seconds since the previous call (device work waited for, so GPU timings are honest). */
+export function phaseClock(device: Device): () => number {
+  synchronize(device);
+  let last = performance.now();
+  return () => {
+    synchronize(device);
+    const now = performance.now();
+    const seconds = (now - last) / 1000;
+    last = now;
+    return seconds;
+  };
 }

@@ -17,7 +17,7 @@ import { forwardBackward } from "../model/checkpointing.js";
 import type { CausalLM } from "../model/transformer.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { type GrpoLossMetrics, grpoLoss } from "./loss.js";
-import type { GenerationBatch, PreparedPrompt } from "./rollout.js";
+import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
 import { buildMicroBatch, paddedValues } from "./trainer-batch.js";
 import type { Optimizer } from "./trainer-setup.js";
 
@@ -39,6 +39,8 @@ export interface StepOutcome {
   values: Record<string, number | null>;
   /** Prompt + completion tokens the step's forward passes covered. */
   tokens: number;
+  /** Seconds of the forward + backward passes and of clipping + the optimizer step. */
+  seconds: { forwardBackward: number; optimizer: number };
 }
 
 export function optimizeOnBatch(
@@ -56,11 +58,12 @@ export function optimizeOnBatch(
   const numItems = completions.reduce((n, c, i) => n + (counts(i) ? c.tokenIds.length : 0), 0);
 
   optimizer.zeroGrad();
+  const clock = phaseClock(model.device);
   const wasTraining = model.training;
   model.training = true;
   let loss = 0;
   let tokens = 0;
-  const micro: { metrics: GrpoLossMetrics; entropy: number | null; weight: number }[] = [];
+  const micro: { metrics: GrpoLossMetrics; entropy: number | null }[] = [];
   try {
     for (let start = 0; start < completions.length; start += rows) {
       const end = Math.min(completions.length, start + rows);
@@ -133,12 +136,13 @@ export function optimizeOnBatch(
       });
       loss += result.loss;
       tokens += index.reduce((n, i) => n + promptOf(i).length + completions[i].tokenIds.length, 0);
-      micro.push({ metrics: result.metrics, entropy: result.entropy, weight: 1 });
+      micro.push({ metrics: result.metrics, entropy: result.entropy });
     }
   } finally {
     model.training = wasTraining;
   }
 
+  const forwardBackwardSeconds = clock();
   const gradNorm = clipGradNorm(
     params,
     config.max_grad_norm > 0 ? config.max_grad_norm : Number.POSITIVE_INFINITY,
@@ -151,6 +155,7 @@ export function optimizeOnBatch(
     optimizer.step();
     optimizer.zeroGrad();
   }
+  const optimizerSeconds = clock();
 
   const mean = (pick: (m: (typeof micro)[number]) => number | null): number | null => {
     const xs = micro.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
@@ -166,7 +171,14 @@ export function optimizeOnBatch(
     "clip_ratio/region_mean": mean((m) => m.metrics["clip_ratio/region_mean"]),
   };
   if (config.beta > 0) values.kl = mean((m) => m.metrics.kl);
-  return { loss, gradNorm, skipped, values, tokens };
+  return {
+    loss,
+    gradNorm,
+    skipped,
+    values,
+    tokens,
+    seconds: { forwardBackward: forwardBackwardSeconds, optimizer: optimizerSeconds },
+  };
 }
 
 function missing(what: string, i: number): never {
