@@ -87,9 +87,8 @@ test("drawFromScores draws each column with its softmax probability, never a zer
     return drawn.oneHot(probs.length).sum(0).toArray();
   });
   // Binomial standard deviation of a frequency is at most 0.0025 here: allow 4 of them.
-  probs.forEach((p, i) =>
-    assert.ok(Math.abs(counts[i] / rows - p) <= 0.01, `column ${i}: ${counts[i] / rows} vs ${p}`),
-  );
+  for (const [i, p] of probs.entries())
+    assert.ok(Math.abs(counts[i] / rows - p) <= 0.01, `column ${i}: ${counts[i] / rows} vs ${p}`);
   assert.equal(counts[4], 0);
 });
 
