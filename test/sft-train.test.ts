@@ -145,3 +145,25 @@ test("sft settings are checked before any work", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sft --init-from starts from a model's weights and takes its architecture", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-init-"));
+  try {
+    await runSft({ settings: { ...MICRO, steps: 20 }, runDir: join(dir, "a"), outDir: join(dir, "m1") });
+    const first = rows(join(dir, "a"));
+    await runSft({
+      settings: { ...MICRO, steps: 2, seed: 8, configOverrides: {}, initFrom: join(dir, "m1") },
+      runDir: join(dir, "b"),
+      outDir: join(dir, "m2"),
+    });
+    const second = rows(join(dir, "b"));
+    // Fresh weights start near ln(vocab); the continued run starts where the first one ended.
+    assert.ok(second[0].loss < first[0].loss - 1, `${second[0].loss} vs ${first[0].loss}`);
+    const config = JSON.parse(readFileSync(join(dir, "m2", "config.json"), "utf8")) as {
+      hidden_size: number;
+    };
+    assert.equal(config.hidden_size, 32);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

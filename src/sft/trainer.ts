@@ -40,7 +40,7 @@ import { Rng } from "../wordle/rng.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type GameSequence, SequenceBuilder } from "./game-sequence.js";
 import { initWeights } from "./init-weights.js";
-import { saveModelDir, tinyModelConfigJson } from "./model-files.js";
+import { readConfigOverrides, saveModelDir, tinyModelConfigJson } from "./model-files.js";
 import { cosineLr } from "./schedule.js";
 import { parseTeacherSpec, TeacherGames } from "./teacher.js";
 import { buildTinyTokenizerFiles } from "./tiny-tokenizer.js";
@@ -66,7 +66,10 @@ export interface SftSettings {
   /** config.json keys over the default tiny architecture. */
   configOverrides: Record<string, unknown>;
   checkpointSeconds: number;
-  /** Start from the weights of this HF model directory (same architecture) instead of random ones. */
+  /**
+   * Start from the weights of this HF model directory instead of random ones; its config.json
+   * gives the architecture unless configOverrides is set.
+   */
   initFrom?: string | null;
 }
 
@@ -234,7 +237,12 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     checkSettings(settings);
     writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
   }
-  const configJson = tinyModelConfigJson(settings.configOverrides);
+  // --init-from without config keys takes the architecture of the model it starts from.
+  const overrides =
+    settings.initFrom && Object.keys(settings.configOverrides).length === 0
+      ? readConfigOverrides(join(settings.initFrom, "config.json"))
+      : settings.configOverrides;
+  const configJson = tinyModelConfigJson(overrides);
   const config: ModelConfig = parseHfConfig(configJson, "sft model config");
   const tokFiles = buildTinyTokenizerFiles();
   const tokenizer = new Tokenizer(tokFiles.tokenizer, tokFiles.tokenizerConfig, {
