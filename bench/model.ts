@@ -7,6 +7,7 @@
  *                          [--skip-lora] [--profile] [--repeats 2]
  *                          [--prompt-tokens 200] [--new-tokens 128] [--lora-tokens 328]
  *                          [--profile-steps 20] [--lora-plain]
+ *                          [--layout in-out|out-in] [--head-copy]
  *
  * 1. generate: 2 prompts of 200 tokens, 128 new tokens each (sampled at T = 1, no EOS); the
  *    sampler reports prefill and decode seconds (onStats); decode tokens/s per sequence = decode
@@ -40,7 +41,13 @@ import { KVCache } from "../src/model/kv-cache.js";
 import { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter } from "../src/model/lora.js";
 import { type GenerationStats, generate, pickNextTokens } from "../src/model/sampler.js";
 import { CausalLM } from "../src/model/transformer.js";
-import { expectedTensors, type LinearWeights, type ModelWeights } from "../src/model/weights.js";
+import {
+  expectedTensors,
+  type LinearLayout,
+  type LinearWeights,
+  type ModelWeights,
+  toInputMajorWeights,
+} from "../src/model/weights.js";
 
 /** Qwen/Qwen2.5-0.5B-Instruct's config.json, the keys that set shapes and maths. */
 const QWEN25_05B = {
@@ -272,14 +279,20 @@ function main(): void {
   setNumThreads(threads);
   manualSeed(0);
   const config = parseHfConfig(QWEN25_05B, "Qwen2.5-0.5B shapes");
-  const built = timed(
-    device,
-    () => new CausalLM(config, randomWeights(config, dtype, device), dtype, device),
-  );
+  // Linear weights' layout as the model loaders store them (weights.ts): in-out by default.
+  const layout = option("layout", "in-out") as LinearLayout;
+  if (layout !== "in-out" && layout !== "out-in")
+    throw new Error(`--layout must be in-out or out-in, got ${layout}`);
+  const tiedHeadCopy = flag("head-copy");
+  const built = timed(device, () => {
+    const raw = randomWeights(config, dtype, device);
+    const weights = layout === "in-out" ? toInputMajorWeights(raw, { tiedHeadCopy }) : raw;
+    return new CausalLM(config, weights, dtype, device);
+  });
   const model = built.value;
   console.log(
-    `# bench/model: Qwen2.5-0.5B shapes, random weights, ${dtype}, ${device}, ${getNumThreads()} threads ` +
-      `(weights built in ${fmt(built.s, 1)} s)`,
+    `# bench/model: Qwen2.5-0.5B shapes, random weights, ${dtype}, ${device}, ${getNumThreads()} threads, ` +
+      `${layout} linears${tiedHeadCopy ? " + head copy" : ""} (weights built in ${fmt(built.s, 1)} s)`,
   );
   try {
     if (!flag("skip-generate")) benchGenerate(model, repeats);

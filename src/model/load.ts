@@ -17,7 +17,7 @@ import { DEFAULT_LORA_SETTINGS, LoraAdapter, type LoraSettings } from "./lora.js
 import { loadLoraAdapter, saveLoraAdapter, saveMergedModel } from "./lora-peft.js";
 import { type Completion, type GenerateOptions, type GenerationTokenizer, generate } from "./sampler.js";
 import { CausalLM, checkModelDtype } from "./transformer.js";
-import { loadWeights } from "./weights.js";
+import { type LinearLayout, loadWeights } from "./weights.js";
 
 export { loadTokenizer } from "./tokenizer.js";
 
@@ -26,6 +26,10 @@ export interface LoadModelOptions {
   device?: Device;
   /** Weights and activations dtype: "float32" (default) or "bfloat16" / "float16". */
   dtype?: DType;
+  /** Linear weights' memory layout (weights.ts): "in-out" (default, faster decode) or "out-in". */
+  linearLayout?: LinearLayout;
+  /** Tied embeddings: an input-major copy of the embedding for the LM head (weights.ts). Default false. */
+  tiedHeadCopy?: boolean;
 }
 
 export interface LogitsOptions {
@@ -115,7 +119,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const dtype = options.dtype ?? "float32";
   const device = options.device ?? "cpu";
   checkModelDtype(dtype, "loadModel");
-  const model = new Model(config, loadWeights(dir, config, { dtype, device }), dtype, device);
+  const weights = loadWeights(dir, config, {
+    dtype,
+    device,
+    linearLayout: options.linearLayout ?? "in-out",
+    tiedHeadCopy: options.tiedHeadCopy,
+  });
+  const model = new Model(config, weights, dtype, device);
   model.sourceDir = dir;
   return model;
 }

@@ -38,7 +38,7 @@ import type { LoraAdapter } from "./lora.js";
 import { swiGluMlp } from "./mlp.js";
 import { rmsNorm } from "./rmsnorm.js";
 import { ropeAngles, ropeInverseFrequencyTensor } from "./rope.js";
-import { allWeightTensors, loadWeights, type ModelWeights } from "./weights.js";
+import { allWeightTensors, type LinearLayout, loadWeights, type ModelWeights } from "./weights.js";
 
 export interface ForwardOptions {
   attentionMask?: Tensor;
@@ -52,6 +52,10 @@ export interface ModelLoadOptions {
   device?: Device;
   /** Weights and activations dtype (default float32). */
   dtype?: DType;
+  /** Linear weights' memory layout (weights.ts): "in-out" (default, faster decode) or "out-in". */
+  linearLayout?: LinearLayout;
+  /** Tied embeddings: an input-major copy of the embedding for the LM head (weights.ts). Default false. */
+  tiedHeadCopy?: boolean;
 }
 
 const FLOAT_DTYPES: readonly DType[] = ["float32", "bfloat16", "float16", "float64"];
@@ -105,7 +109,12 @@ export class CausalLM {
     const dtype = options.dtype ?? "float32";
     const device = options.device ?? "cpu";
     checkModelDtype(dtype, "CausalLM.load");
-    const weights = loadWeights(dir, config, { dtype, device });
+    const weights = loadWeights(dir, config, {
+      dtype,
+      device,
+      linearLayout: options.linearLayout ?? "in-out",
+      tiedHeadCopy: options.tiedHeadCopy,
+    });
     const model = new CausalLM(config, weights, dtype, device);
     model.sourceDir = dir;
     return model;

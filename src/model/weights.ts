@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Device, DType } from "../engine/dtype.js";
-import { fromFile, keep } from "../engine/index.js";
+import { fromFile, keep, scope } from "../engine/index.js";
 import { openSafetensors, type SafetensorsFile } from "../engine/safetensors.js";
 import type { SafetensorsDtype } from "../engine/safetensors-dtypes.js";
 import type { Tensor } from "../engine/tensor.js";
@@ -46,6 +46,78 @@ export interface LoadWeightsOptions {
   device?: Device;
   /** Element type of the loaded weights (default: float32). */
   dtype?: DType;
+  /**
+   * Memory layout of the linear weights (q/k/v/o, gate/up/down and an untied LM head): "out-in"
+   * (default) keeps the checkpoint's row-major [out, in]; "in-out" stores them input-major, for
+   * frozen weights that are only read (see inputMajor). The model loaders choose "in-out"; weights
+   * that are themselves trained (SFT masters) keep the default.
+   */
+  linearLayout?: LinearLayout;
+  /**
+   * With tied embeddings and the "in-out" layout: give the LM head its own input-major copy of the
+   * embedding matrix (the lookup keeps the [vocab, hidden] rows). Faster decode for one more
+   * vocab x hidden matrix in memory (545 MB in float32 for Qwen2.5-0.5B). Default false.
+   */
+  tiedHeadCopy?: boolean;
+}
+
+export type LinearLayout = "out-in" | "in-out";
+
+/**
+ * The same [out, in] weight, stored input-major: the values are copied into a row-major [in, out]
+ * buffer and the [out, in] transposed view of it is returned. Every reader still sees an [out, in]
+ * tensor with the same values (exports write it row-major, as HF expects), but the W^T that
+ * x.linear(W) multiplies by is now a plain row-major matrix, so BLAS runs a non-transposed gemm.
+ * On the 2-core AVX2 dev machine (libtorch 1.13, OpenBLAS, float32) that made decode-shaped
+ * products ([2, in]) 5-33% faster and left prefill and backward within noise; the table is in
+ * docs/model.md ("Weight layout"), the script in bench/linear-layout.ts.
+ */
+export function inputMajor(weight: Tensor): Tensor {
+  if (weight.ndim !== 2) throw new Error(`inputMajor: expected a 2-d weight, got [${weight.shape}]`);
+  return scope(() => weight.transpose(0, 1).contiguous().transpose(0, 1));
+}
+
+/** Whether a 2-d weight is stored input-major (the transposed view inputMajor returns). */
+export function isInputMajor(weight: Tensor): boolean {
+  const [s0, s1] = weight.strides as [number, number];
+  return weight.ndim === 2 && s0 === 1 && s1 === weight.size(0) && weight.size(0) > 1;
+}
+
+/**
+ * Re-lays every linear weight of a loaded set out input-major (inputMajor), one tensor at a time,
+ * freeing each old tensor as its copy is made (so memory peaks at one extra matrix). With
+ * `tiedHeadCopy` and tied embeddings the head becomes its own input-major copy of the embedding.
+ * Returns a new ModelWeights; the tensors of `weights` that were replaced are disposed.
+ */
+export function toInputMajorWeights(
+  weights: ModelWeights,
+  options: { tiedHeadCopy?: boolean } = {},
+): ModelWeights {
+  const move = (t: Tensor): Tensor => {
+    const out = keep(inputMajor(t));
+    t.dispose();
+    return out;
+  };
+  const linear = (l: LinearWeights): LinearWeights => ({ weight: move(l.weight), bias: l.bias });
+  const tied = weights.lmHead === weights.embedTokens;
+  let lmHead = weights.lmHead;
+  if (!tied) lmHead = move(weights.lmHead);
+  else if (options.tiedHeadCopy) lmHead = keep(inputMajor(weights.embedTokens));
+  return {
+    embedTokens: weights.embedTokens,
+    layers: weights.layers.map((l) => ({
+      ...l,
+      qProj: linear(l.qProj),
+      kProj: linear(l.kProj),
+      vProj: linear(l.vProj),
+      oProj: linear(l.oProj),
+      gateProj: linear(l.gateProj),
+      upProj: linear(l.upProj),
+      downProj: linear(l.downProj),
+    })),
+    norm: weights.norm,
+    lmHead,
+  };
 }
 
 export class WeightsError extends Error {
@@ -220,7 +292,9 @@ export function loadWeights(
     const norm = get("model.norm.weight");
     const lmHead = config.tieWordEmbeddings ? embedTokens : get("lm_head.weight");
     // The caller owns the weights (a model disposes them), whatever scope loading ran in.
-    return keep({ embedTokens, layers, norm, lmHead });
+    const weights = keep({ embedTokens, layers, norm, lmHead });
+    if ((options.linearLayout ?? "out-in") === "out-in") return weights;
+    return toInputMajorWeights(weights, { tiedHeadCopy: options.tiedHeadCopy });
   } catch (error) {
     for (const t of loaded) t.dispose();
     throw error;
