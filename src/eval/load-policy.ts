@@ -3,11 +3,11 @@
  * (default: the model shipped in models/) with an optional LoRA adapter. The model stack is
  * imported only when a model is asked for, so solver evaluations never load the libtorch addon.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DType } from "../engine/dtype.js";
 import { MODELS_DIR } from "../paths.js";
-import type { PromptTemplateName } from "../task/prompt.js";
+import { PROMPT_TEMPLATES, type PromptTemplateName } from "../task/prompt.js";
 import type { SolverName } from "../wordle/solver.js";
 import type { ModelPolicy } from "./model-policy.js";
 import type { GuessPolicy } from "./policy.js";
@@ -60,6 +60,30 @@ export function shippedModelDir(): string | null {
     .filter((name) => existsSync(join(MODELS_DIR, name, "config.json")))
     .sort();
   return names.length === 0 ? null : join(MODELS_DIR, names[0]);
+}
+
+/**
+ * The prompt template a model was trained with, as `wordle-grpo sft` records it in the model's
+ * training.json (`prompt_template`); null when the folder has no such record. A model shown a
+ * prompt format it never saw plays junk, so evaluation defaults to this one.
+ */
+export function trainedPromptTemplate(dir: string): PromptTemplateName | null {
+  const path = join(dir, "training.json");
+  if (!existsSync(path)) return null;
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const name = (record as { prompt_template?: unknown } | null)?.prompt_template;
+  if (name === undefined) return null;
+  if (typeof name !== "string" || !(PROMPT_TEMPLATES as readonly string[]).includes(name)) {
+    throw new Error(
+      `${path}: prompt_template must be one of ${PROMPT_TEMPLATES.join(", ")}, got ${JSON.stringify(name)}`,
+    );
+  }
+  return name as PromptTemplateName;
 }
 
 const DTYPES = ["float32", "bfloat16", "float16"] as const;
@@ -117,7 +141,7 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
     const policy = modelPolicy({
       model,
       tokenizer,
-      template: settings.template,
+      template: settings.template ?? trainedPromptTemplate(dir) ?? "course",
       chat: settings.chat,
       greedy,
       temperature: settings.temperature,

@@ -5,7 +5,7 @@ import { type EvaluationReport, evaluate } from "../../eval/evaluate.js";
 import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
 import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
-import type { PromptTemplateName } from "../../task/prompt.js";
+import { PROMPT_TEMPLATES, type PromptTemplateName } from "../../task/prompt.js";
 import type { SolverName } from "../../wordle/solver.js";
 
 /**
@@ -29,7 +29,7 @@ interface EvalFlags {
   minP?: string;
   repetitionPenalty?: string;
   maxNewTokens: string;
-  template: PromptTemplateName;
+  template?: PromptTemplateName;
   chat: "auto" | "chatml" | "model";
   limit?: string;
   batchSize: string;
@@ -75,7 +75,7 @@ export function policySettings(flags: {
   minP?: string;
   repetitionPenalty?: string;
   maxNewTokens: string;
-  template: PromptTemplateName;
+  template?: PromptTemplateName;
   chat: "auto" | "chatml" | "model";
   seed: string;
   hard?: boolean;
@@ -130,7 +130,10 @@ export function addPolicyOptions(command: Command): Command {
     .option("--repetition-penalty <x>", "penalty on tokens already present (1 = off)")
     .option("--max-new-tokens <n>", "most tokens per completion", "128")
     .addOption(
-      new Option("--template <name>", "prompt template").choices(["course", "compact"]).default("course"),
+      new Option(
+        "--template <name>",
+        "prompt template (default: the one the model was trained with, from its training.json; else course)",
+      ).choices([...PROMPT_TEMPLATES]),
     )
     .addOption(
       new Option(

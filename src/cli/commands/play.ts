@@ -4,6 +4,7 @@ import { playGames } from "../../eval/play-games.js";
 import type { GuessPolicy } from "../../eval/policy.js";
 import { checkSecrets } from "../../eval/secrets.js";
 import { renderGuess, useColor } from "../../eval/tiles.js";
+import type { PromptTemplateName } from "../../task/prompt.js";
 import { addPolicyOptions, policySettings } from "./eval.js";
 
 /**
@@ -25,7 +26,7 @@ interface PlayFlags {
   minP?: string;
   repetitionPenalty?: string;
   maxNewTokens: string;
-  template: "course" | "compact";
+  template?: PromptTemplateName;
   chat: "auto" | "chatml" | "model";
   seed: string;
   hard?: boolean;

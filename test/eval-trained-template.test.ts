@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { shippedModelDir, trainedPromptTemplate } from "../src/eval/load-policy.js";
+
+test("evaluation defaults to the prompt template the model was trained with", () => {
+  const shipped = shippedModelDir();
+  assert.ok(shipped, "a model ships in models/");
+  assert.equal(trainedPromptTemplate(shipped), "tiny");
+
+  const dir = mkdtempSync(join(tmpdir(), "trained-template-"));
+  assert.equal(trainedPromptTemplate(dir), null, "no training.json: no recorded template");
+  writeFileSync(join(dir, "training.json"), JSON.stringify({ made_by: "someone" }));
+  assert.equal(trainedPromptTemplate(dir), null, "a record without prompt_template");
+  writeFileSync(join(dir, "training.json"), JSON.stringify({ prompt_template: "fancy" }));
+  assert.throws(() => trainedPromptTemplate(dir), /prompt_template must be one of course, compact, tiny/);
+  writeFileSync(join(dir, "training.json"), "{ not json");
+  assert.throws(() => trainedPromptTemplate(dir), /training\.json: not valid JSON/);
+});
