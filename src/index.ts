@@ -1,44 +1,14 @@
 /**
  * Public API of the wordle-grpo package. Each area re-exports its own surface here.
  */
-export {
-  ALL_CORRECT,
-  PATTERN_COUNT,
-  decodePattern,
-  encodePattern,
-  patternCode,
-  scoreGuess,
-} from "./wordle/score.js";
-export type { Feedback, LetterMark } from "./wordle/score.js";
-export { loadWordLists } from "./wordle/words.js";
-export type { AllowedListName, WordLists } from "./wordle/words.js";
-export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
-export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
-export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
-export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
-export { WordleGame } from "./wordle/game.js";
-export type { GuessResult, InvalidKind, Turn, WordleGameOptions } from "./wordle/game.js";
-export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
-export type { HardModeRules } from "./wordle/hard-mode.js";
-export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
-export type { PatternTable } from "./wordle/pattern-table.js";
-export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
-export { Rng } from "./wordle/rng.js";
-export type { RngState } from "./wordle/rng.js";
-export { SOLVER_NAMES, candidateIndices, createSolver } from "./wordle/solver.js";
-export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } from "./wordle/solver.js";
-export type { SolverState } from "./wordle/solver-state.js";
-export { solve } from "./wordle/solve.js";
-export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
+
+export type { DemoRunOptions } from "./dashboard/demo-run.js";
+export { DemoRun, writeDemoRun } from "./dashboard/demo-run.js";
+export type { DashboardOptions, DashboardServer } from "./dashboard/server.js";
+export { startDashboard } from "./dashboard/server.js";
 // The tensor engine (libtorch): `engine.tensor(...)`, `engine.scope(...)`, optimisers, ...
 export * as engine from "./engine/index.js";
 export { Tensor } from "./engine/index.js";
-export {
-  SafetensorsError,
-  openSafetensors,
-  readSafetensors,
-  writeSafetensors,
-} from "./engine/safetensors.js";
 export type {
   SafetensorsContents,
   SafetensorsFile,
@@ -46,8 +16,15 @@ export type {
   SafetensorsTensorInfo,
   SafetensorsWriteEntry,
 } from "./engine/safetensors.js";
-export { SAFETENSORS_DTYPES, dtypeByteSize } from "./engine/safetensors-dtypes.js";
+export {
+  openSafetensors,
+  readSafetensors,
+  SafetensorsError,
+  writeSafetensors,
+} from "./engine/safetensors.js";
 export type { SafetensorsDtype } from "./engine/safetensors-dtypes.js";
+export { dtypeByteSize, SAFETENSORS_DTYPES } from "./engine/safetensors-dtypes.js";
+export type { TensorValues } from "./engine/safetensors-values.js";
 export {
   bf16BytesToFloat32,
   f16BytesToFloat32,
@@ -56,153 +33,6 @@ export {
   tensorValues,
   typedArrayBytes,
 } from "./engine/safetensors-values.js";
-export type { TensorValues } from "./engine/safetensors-values.js";
-export { HfConfigError, loadHfConfig, parseHfConfig, ropeInverseFrequencies } from "./model/hf-config.js";
-export type {
-  ConfigDtype,
-  ModelArchitecture,
-  ModelConfig,
-  ModelType,
-  RopeScaling,
-} from "./model/hf-config.js";
-export { Tokenizer, TokenizerError, loadTokenizer } from "./model/tokenizer.js";
-export type { DecodeOptions, EncodeOptions, SpecialToken } from "./model/tokenizer.js";
-export { buildCharTokenizerJson } from "./model/tokenizer-char.js";
-export type { CharTokenizerOptions } from "./model/tokenizer-char.js";
-export {
-  ChatTemplateError,
-  applyChatTemplate,
-  applyChatTemplateIds,
-  renderChatTemplate,
-} from "./model/chat-template.js";
-export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
-export { SEED_DATASET_FILE, loadSeedDataset, validateSeedRows } from "./task/seed-dataset.js";
-export type { LoadSeedOptions, RawSeedRow, SeedDataset, SeedRow, SkippedRow } from "./task/seed-dataset.js";
-export { splitSecrets, splitTrainValidation } from "./task/split.js";
-export type { SecretSplit, TrainValidationSplit } from "./task/split.js";
-export { STATE_POLICIES, generateStates } from "./task/generate-states.js";
-export type { GenerateStatesOptions, StatePolicy } from "./task/generate-states.js";
-export { historyKey } from "./task/state.js";
-export type { TaskState } from "./task/state.js";
-export {
-  COMPACT_ASSISTANT_PREFILL,
-  COURSE_ASSISTANT_PREFILL,
-  PROMPT_TEMPLATES,
-  courseSystemPrompt,
-  promptMessages,
-  renderPrompt,
-} from "./task/prompt.js";
-export type {
-  PromptTemplateName,
-  RenderPromptOptions,
-  RenderedPrompt,
-  TokenizerConfigLike,
-} from "./task/prompt.js";
-export { locateGuess, parseGuess } from "./task/parse-guess.js";
-export { REWARD_PRESETS, rewardPreset } from "./task/rewards/presets.js";
-export type {
-  RewardPreset,
-  RewardPresetName,
-  RewardPresetOptions,
-  RewardScores,
-} from "./task/rewards/presets.js";
-export type { NamedReward, RewardFunction, RewardState } from "./task/rewards/types.js";
-export { aggregateBehaviour, behaviourMetrics, completionBehaviour } from "./task/metrics.js";
-export type { BehaviourRates, CompletionBehaviour } from "./task/metrics.js";
-export { normalizedInfoGain } from "./task/info-gain.js";
-export { letterKnowledge } from "./task/knowledge.js";
-export type { LetterKnowledge } from "./task/knowledge.js";
-export { loadCourseDictionary } from "./task/dictionaries.js";
-export { parsePythonLiteral } from "./task/python-literal.js";
-export { parseCsv } from "./task/csv.js";
-export { computeAdvantages } from "./grpo/advantages.js";
-export type { Advantages, GroupStats } from "./grpo/advantages.js";
-export { grpoLoss } from "./grpo/loss.js";
-export type { GrpoLossInputs, GrpoLossMetrics, GrpoLossResult, GrpoLossSettings } from "./grpo/loss.js";
-export { ConfigError, parseConfig, resolveConfig, validateConfig } from "./grpo/config.js";
-export type {
-  GrpoConfig,
-  GrpoConfigInput,
-  LossType,
-  ResolveOptions,
-  ResolvedConfig,
-  ScaleRewards,
-} from "./grpo/config.js";
-export { temperatureAt } from "./grpo/config-temperature.js";
-export { PRESET_NAMES, PRESETS, getPreset } from "./grpo/presets.js";
-export type { Preset, PresetName } from "./grpo/presets.js";
-export {
-  formatPlan,
-  loraParameterCount,
-  modelShapeFromHfConfig,
-  planRun,
-  stepsPerEpoch,
-  totalSteps,
-} from "./grpo/plan.js";
-export type { ModelShape, PlanOptions, RunPlan } from "./grpo/plan.js";
-// The GRPO trainer: `train({ config })`, resume, schedules, data order.
-export { MAX_CONSECUTIVE_NONFINITE, train } from "./grpo/trainer.js";
-export type { StopReason, TrainOptions, TrainResult } from "./grpo/trainer.js";
-export { consoleEvents, silentEvents } from "./grpo/trainer-console.js";
-export type { TrainerEvents } from "./grpo/trainer-console.js";
-export { learningRateAt, learningRateFactor, warmupSteps } from "./grpo/schedule.js";
-export { DataOrder } from "./grpo/data-order.js";
-export type { DataOrderState } from "./grpo/data-order.js";
-export { rollout } from "./grpo/rollout.js";
-export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout.js";
-export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./run/atomic.js";
-export { JsonlWriter, readJsonl, truncateJsonlAfterStep } from "./run/jsonl.js";
-export { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "./run/run-dir.js";
-export type { RunPaths } from "./run/run-dir.js";
-export {
-  applyRetention,
-  BestTracker,
-  findCheckpoint,
-  latestCheckpoint,
-  listCheckpoints,
-  saveCheckpoint,
-} from "./run/checkpoints.js";
-export type { BestState, CheckpointInfo } from "./run/checkpoints.js";
-export { Monitor } from "./run/monitor.js";
-export { RunLogs } from "./run/logs.js";
-export type { EvalGameRow, SampleRow } from "./run/logs.js";
-export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
-export { evaluate, parseExpression } from "./run/expression.js";
-export { metricAliases } from "./run/metric-names.js";
-export { startDashboard } from "./dashboard/server.js";
-export type { DashboardOptions, DashboardServer } from "./dashboard/server.js";
-export { DemoRun, writeDemoRun } from "./dashboard/demo-run.js";
-export type { DemoRunOptions } from "./dashboard/demo-run.js";
-export { CausalLM, positionIdsFromMask } from "./model/transformer.js";
-export type { BlockContext, ForwardOptions, ModelLoadOptions } from "./model/transformer.js";
-export { KVCache } from "./model/kv-cache.js";
-export type { KVCacheOptions } from "./model/kv-cache.js";
-export { Model, initLora, loadLora, loadModel, saveLora, saveMerged, withAdapterDisabled } from "./model/load.js";
-export type { LoadModelOptions, LogitsOptions, LogitsResult } from "./model/load.js";
-export { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter, loraScale } from "./model/lora.js";
-export type { LayerLora, LoraPair, LoraSettings, LoraTarget } from "./model/lora.js";
-export { LoraFormatError, adapterConfigJson, parseAdapterConfig } from "./model/lora-peft.js";
-export { sequenceLogProbs, tokenLogProbs } from "./model/logprobs.js";
-export type { SequenceLogProbOptions, TokenLogProbOptions, TokenLogProbs } from "./model/logprobs.js";
-export { forwardBackward } from "./model/checkpointing.js";
-export type { ForwardBackwardOptions, ForwardBackwardResult } from "./model/checkpointing.js";
-export { generate, pickNextTokens } from "./model/sampler.js";
-export type { Completion, GenerateOptions, GenerationModel, GenerationTokenizer } from "./model/sampler.js";
-export { StopCriteria } from "./model/stop-criteria.js";
-export type { StopReason as GenerationStopReason, TokenDecoder } from "./model/stop-criteria.js";
-export {
-  applyMinP,
-  applyRepetitionPenalty,
-  applyTemperature,
-  applyTopK,
-  applyTopP,
-  processLogits,
-  topKCandidates,
-  validateSamplingSettings,
-} from "./model/logits-processors.js";
-export type { SamplingSettings } from "./model/logits-processors.js";
-export { WeightsError, loadWeights } from "./model/weights.js";
-export type { ModelWeights } from "./model/weights.js";
 export type { EvalSummary } from "./eval/aggregate.js";
 export { summarizeGames } from "./eval/aggregate.js";
 export type { BaselineOptions, BaselineResult } from "./eval/baselines.js";
@@ -238,13 +68,192 @@ export {
 export type { SolverPolicyOptions } from "./eval/solver-policy.js";
 export { solverPolicy } from "./eval/solver-policy.js";
 export { renderTiles } from "./eval/tiles.js";
+export type { Advantages, GroupStats } from "./grpo/advantages.js";
+export { computeAdvantages } from "./grpo/advantages.js";
+export type {
+  GrpoConfig,
+  GrpoConfigInput,
+  LossType,
+  ResolvedConfig,
+  ResolveOptions,
+  ScaleRewards,
+} from "./grpo/config.js";
+export { ConfigError, parseConfig, resolveConfig, validateConfig } from "./grpo/config.js";
+export { temperatureAt } from "./grpo/config-temperature.js";
+export type { DataOrderState } from "./grpo/data-order.js";
+export { DataOrder } from "./grpo/data-order.js";
+export type { GrpoLossInputs, GrpoLossMetrics, GrpoLossResult, GrpoLossSettings } from "./grpo/loss.js";
+export { grpoLoss } from "./grpo/loss.js";
+export type { GameReturnWeights, MultiTurnBatch, MultiTurnOptions } from "./grpo/multi-turn-rollout.js";
+export { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "./grpo/multi-turn-rollout.js";
+export type { ModelShape, PlanOptions, RunPlan } from "./grpo/plan.js";
+export {
+  formatPlan,
+  loraParameterCount,
+  modelShapeFromHfConfig,
+  planRun,
+  stepsPerEpoch,
+  totalSteps,
+} from "./grpo/plan.js";
+export type { Preset, PresetName } from "./grpo/presets.js";
+export { getPreset, PRESET_NAMES, PRESETS } from "./grpo/presets.js";
+export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout.js";
+export { rollout } from "./grpo/rollout.js";
+export { learningRateAt, learningRateFactor, warmupSteps } from "./grpo/schedule.js";
+export type { StopReason, TrainOptions, TrainResult } from "./grpo/trainer.js";
+// The GRPO trainer: `train({ config })`, resume, schedules, data order.
+export { MAX_CONSECUTIVE_NONFINITE, train } from "./grpo/trainer.js";
+export type { TrainerEvents } from "./grpo/trainer-console.js";
+export { consoleEvents, silentEvents } from "./grpo/trainer-console.js";
+export type { ChatMessage, ChatTemplateOptions } from "./model/chat-template.js";
+export {
+  applyChatTemplate,
+  applyChatTemplateIds,
+  ChatTemplateError,
+  renderChatTemplate,
+} from "./model/chat-template.js";
+export type { ForwardBackwardOptions, ForwardBackwardResult } from "./model/checkpointing.js";
+export { forwardBackward } from "./model/checkpointing.js";
+export type {
+  ConfigDtype,
+  ModelArchitecture,
+  ModelConfig,
+  ModelType,
+  RopeScaling,
+} from "./model/hf-config.js";
+export { HfConfigError, loadHfConfig, parseHfConfig, ropeInverseFrequencies } from "./model/hf-config.js";
+export type { KVCacheOptions } from "./model/kv-cache.js";
+export { KVCache } from "./model/kv-cache.js";
+export type { LoadModelOptions, LogitsOptions, LogitsResult } from "./model/load.js";
+export {
+  initLora,
+  loadLora,
+  loadModel,
+  Model,
+  saveLora,
+  saveMerged,
+  withAdapterDisabled,
+} from "./model/load.js";
+export type { SamplingSettings } from "./model/logits-processors.js";
+export {
+  applyMinP,
+  applyRepetitionPenalty,
+  applyTemperature,
+  applyTopK,
+  applyTopP,
+  processLogits,
+  topKCandidates,
+  validateSamplingSettings,
+} from "./model/logits-processors.js";
+export type { SequenceLogProbOptions, TokenLogProbOptions, TokenLogProbs } from "./model/logprobs.js";
+export { sequenceLogProbs, tokenLogProbs } from "./model/logprobs.js";
+export type { LayerLora, LoraPair, LoraSettings, LoraTarget } from "./model/lora.js";
+export { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter, loraScale } from "./model/lora.js";
+export { adapterConfigJson, LoraFormatError, parseAdapterConfig } from "./model/lora-peft.js";
+export type { Completion, GenerateOptions, GenerationModel, GenerationTokenizer } from "./model/sampler.js";
+export { generate, pickNextTokens } from "./model/sampler.js";
+export type { StopReason as GenerationStopReason, TokenDecoder } from "./model/stop-criteria.js";
+export { StopCriteria } from "./model/stop-criteria.js";
+export type { DecodeOptions, EncodeOptions, SpecialToken } from "./model/tokenizer.js";
+export { loadTokenizer, Tokenizer, TokenizerError } from "./model/tokenizer.js";
+export type { CharTokenizerOptions } from "./model/tokenizer-char.js";
+export { buildCharTokenizerJson } from "./model/tokenizer-char.js";
+export type { BlockContext, ForwardOptions, ModelLoadOptions } from "./model/transformer.js";
+export { CausalLM, positionIdsFromMask } from "./model/transformer.js";
+export type { ModelWeights } from "./model/weights.js";
+export { loadWeights, WeightsError } from "./model/weights.js";
+export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./run/atomic.js";
+export type { BestState, CheckpointInfo } from "./run/checkpoints.js";
+export {
+  applyRetention,
+  BestTracker,
+  findCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  saveCheckpoint,
+} from "./run/checkpoints.js";
+export { evaluate, parseExpression } from "./run/expression.js";
+export { JsonlWriter, readJsonl, truncateJsonlAfterStep } from "./run/jsonl.js";
+export type { EvalGameRow, SampleRow } from "./run/logs.js";
+export { RunLogs } from "./run/logs.js";
+export { metricAliases } from "./run/metric-names.js";
+export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
+export { Monitor } from "./run/monitor.js";
+export type { RunPaths } from "./run/run-dir.js";
+export { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "./run/run-dir.js";
+export { gameSequence, SequenceBuilder } from "./sft/game-sequence.js";
+export { saveModelDir, tinyModelConfigJson } from "./sft/model-files.js";
+export type { TeacherName, TeacherTurn, TeacherWeight } from "./sft/teacher.js";
+export { parseTeacherSpec, TEACHER_NAMES, TeacherGames } from "./sft/teacher.js";
+export { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "./sft/tiny-tokenizer.js";
+export type { SftLogRow, SftResult, SftRunOptions, SftSettings } from "./sft/trainer.js";
 // Supervised training of the tiny model (`wordle-grpo sft`) and multi-turn GRPO rollouts.
 export { DEFAULT_SFT_SETTINGS, runSft } from "./sft/trainer.js";
-export type { SftLogRow, SftResult, SftRunOptions, SftSettings } from "./sft/trainer.js";
-export { parseTeacherSpec, TEACHER_NAMES, TeacherGames } from "./sft/teacher.js";
-export type { TeacherName, TeacherTurn, TeacherWeight } from "./sft/teacher.js";
-export { gameSequence, SequenceBuilder } from "./sft/game-sequence.js";
-export { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "./sft/tiny-tokenizer.js";
-export { saveModelDir, tinyModelConfigJson } from "./sft/model-files.js";
-export { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "./grpo/multi-turn-rollout.js";
-export type { GameReturnWeights, MultiTurnBatch, MultiTurnOptions } from "./grpo/multi-turn-rollout.js";
+export { parseCsv } from "./task/csv.js";
+export { loadCourseDictionary } from "./task/dictionaries.js";
+export type { GenerateStatesOptions, StatePolicy } from "./task/generate-states.js";
+export { generateStates, STATE_POLICIES } from "./task/generate-states.js";
+export { normalizedInfoGain } from "./task/info-gain.js";
+export type { LetterKnowledge } from "./task/knowledge.js";
+export { letterKnowledge } from "./task/knowledge.js";
+export type { BehaviourRates, CompletionBehaviour } from "./task/metrics.js";
+export { aggregateBehaviour, behaviourMetrics, completionBehaviour } from "./task/metrics.js";
+export { locateGuess, parseGuess } from "./task/parse-guess.js";
+export type {
+  PromptTemplateName,
+  RenderedPrompt,
+  RenderPromptOptions,
+  TokenizerConfigLike,
+} from "./task/prompt.js";
+export {
+  COMPACT_ASSISTANT_PREFILL,
+  COURSE_ASSISTANT_PREFILL,
+  courseSystemPrompt,
+  PROMPT_TEMPLATES,
+  promptMessages,
+  renderPrompt,
+} from "./task/prompt.js";
+export { parsePythonLiteral } from "./task/python-literal.js";
+export type {
+  RewardPreset,
+  RewardPresetName,
+  RewardPresetOptions,
+  RewardScores,
+} from "./task/rewards/presets.js";
+export { REWARD_PRESETS, rewardPreset } from "./task/rewards/presets.js";
+export type { NamedReward, RewardFunction, RewardState } from "./task/rewards/types.js";
+export type { LoadSeedOptions, RawSeedRow, SeedDataset, SeedRow, SkippedRow } from "./task/seed-dataset.js";
+export { loadSeedDataset, SEED_DATASET_FILE, validateSeedRows } from "./task/seed-dataset.js";
+export type { SecretSplit, TrainValidationSplit } from "./task/split.js";
+export { splitSecrets, splitTrainValidation } from "./task/split.js";
+export type { TaskState } from "./task/state.js";
+export { historyKey } from "./task/state.js";
+export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
+export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
+export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
+export type { FeedbackNotation, ParsedFeedback } from "./wordle/feedback.js";
+export { parseFeedback, renderFeedback } from "./wordle/feedback.js";
+export type { GuessResult, InvalidKind, Turn, WordleGameOptions } from "./wordle/game.js";
+export { WordleGame } from "./wordle/game.js";
+export type { HardModeRules } from "./wordle/hard-mode.js";
+export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
+export type { PatternTable } from "./wordle/pattern-table.js";
+export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
+export type { RngState } from "./wordle/rng.js";
+export { Rng } from "./wordle/rng.js";
+export type { Feedback, LetterMark } from "./wordle/score.js";
+export {
+  ALL_CORRECT,
+  decodePattern,
+  encodePattern,
+  PATTERN_COUNT,
+  patternCode,
+  scoreGuess,
+} from "./wordle/score.js";
+export type { GameRecord, SolveOptions, SolveReport } from "./wordle/solve.js";
+export { solve } from "./wordle/solve.js";
+export type { AnyHistoryEntry, GuessPool, Solver, SolverName, SolverOptions } from "./wordle/solver.js";
+export { candidateIndices, createSolver, SOLVER_NAMES } from "./wordle/solver.js";
+export type { SolverState } from "./wordle/solver-state.js";
+export type { AllowedListName, WordLists } from "./wordle/words.js";
+export { loadWordLists } from "./wordle/words.js";

@@ -13,18 +13,31 @@ program
 
 // Sub-commands (one line each; keep alphabetical).
 import { register as registerDashboard } from "./commands/dashboard.js";
+
 registerDashboard(program);
+
 import { register as registerEval } from "./commands/eval.js";
+
 registerEval(program);
+
 import { register as registerPlan } from "./commands/plan.js";
+
 registerPlan(program);
+
 import { register as registerPlay } from "./commands/play.js";
+
 registerPlay(program);
+
 import { register as registerSft } from "./commands/sft.js";
+
 registerSft(program);
+
 import { register as registerSolve } from "./commands/solve.js";
+
 registerSolve(program);
+
 import { register as registerTrain } from "./commands/train.js";
+
 registerTrain(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
