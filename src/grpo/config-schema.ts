@@ -128,9 +128,12 @@ const configObject = z.strictObject({
   mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
   lora: loraSchema.prefault({}),
   reward: rewardSchema.prefault({}),
-  /** Prompt template of the task layer (src/task/prompt.ts): "course" (the dataset's) or "compact". */
+  /**
+   * Prompt template of the task layer (src/task/prompt.ts): "course" (the dataset's), "compact", or
+   * "tiny" (the shipped character-level model's short multi-turn format).
+   */
   prompt_template: z
-    .enum(["course", "compact"] as const satisfies readonly PromptTemplateName[])
+    .enum(["course", "compact", "tiny"] as const satisfies readonly PromptTemplateName[])
     .default("course"),
 
   // ---- GRPO (TRL GRPOConfig) ---------------------------------------------------------------------
