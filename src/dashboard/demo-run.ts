@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { BEHAVIOUR_METRIC_KEYS } from "../run/metric-names.js";
 import { patternCode } from "../wordle/score.js";
 import { loadWordLists } from "../wordle/words.js";
 import type { Criterion, EvalGame, GuessRecord, Milestone, SampleRow } from "./shared/protocol.js";
@@ -26,13 +27,6 @@ export interface DemoRunOptions {
 }
 
 const REWARD_NAMES = ["format", "feedback", "info_gain"] as const;
-const BEHAVIOUR = [
-  "behaviour/format_rate",
-  "behaviour/invalid_word_rate",
-  "behaviour/feedback_consistent_rate",
-  "behaviour/dead_letter_reuse_rate",
-  "behaviour/win_rate",
-] as const;
 const OPENERS = ["crane", "slate", "raise", "adieu", "stare", "roate"];
 
 /** mulberry32: a tiny seeded generator, so the same options always write the same files. */
@@ -273,7 +267,7 @@ export class DemoRun {
   /** What src/run/monitor.ts adds to each row (docs/run-files.md "Monitor fields"). */
   private addMonitorFields(row: Record<string, unknown>): void {
     const step = row.step as number;
-    for (const key of ["reward", ...REWARD_NAMES.map((n) => `rewards/${n}/mean`), ...BEHAVIOUR]) {
+    for (const key of ["reward", ...REWARD_NAMES.map((n) => `rewards/${n}/mean`), ...BEHAVIOUR_METRIC_KEYS]) {
       let mean = this.running.get(key);
       if (!mean) {
         mean = new TrailingMean(50);
