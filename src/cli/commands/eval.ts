@@ -14,14 +14,12 @@ import type { SolverName } from "../../wordle/solver.js";
  * are reported separately (src/eval/play-games.ts says why).
  */
 
-interface EvalFlags {
+/** The flags that choose and configure a policy, shared by `eval` and `play`. */
+export interface PolicyFlags {
   model?: string;
   adapter?: string;
   solver?: SolverName;
   opener?: string;
-  set: string[];
-  heldOut: string;
-  frost: boolean;
   greedy?: boolean;
   temperature?: string;
   topK?: string;
@@ -31,13 +29,19 @@ interface EvalFlags {
   maxNewTokens: string;
   template?: PromptTemplateName;
   chat: "auto" | "chatml" | "model";
-  limit?: string;
-  batchSize: string;
   seed: string;
   hard?: boolean;
-  baselines: boolean;
   device: string;
   dtype: string;
+}
+
+interface EvalFlags extends PolicyFlags {
+  set: string[];
+  heldOut: string;
+  frost: boolean;
+  limit?: string;
+  batchSize: string;
+  baselines: boolean;
   games?: string;
   before?: boolean;
   json?: boolean;
@@ -63,25 +67,7 @@ export function numberFlag(
 }
 
 /** The policy settings shared by `eval` and `play`. */
-export function policySettings(flags: {
-  model?: string;
-  adapter?: string;
-  solver?: SolverName;
-  opener?: string;
-  greedy?: boolean;
-  temperature?: string;
-  topK?: string;
-  topP?: string;
-  minP?: string;
-  repetitionPenalty?: string;
-  maxNewTokens: string;
-  template?: PromptTemplateName;
-  chat: "auto" | "chatml" | "model";
-  seed: string;
-  hard?: boolean;
-  device: string;
-  dtype: string;
-}): PolicySettings {
+export function policySettings(flags: PolicyFlags): PolicySettings {
   if (flags.greedy && flags.temperature !== undefined) {
     throw new Error("--greedy and --temperature exclude each other (greedy decoding has no temperature)");
   }

@@ -4,8 +4,7 @@ import { playGames } from "../../eval/play-games.js";
 import type { GuessPolicy } from "../../eval/policy.js";
 import { checkSecrets } from "../../eval/secrets.js";
 import { renderGuess, useColor } from "../../eval/tiles.js";
-import type { PromptTemplateName } from "../../task/prompt.js";
-import { addPolicyOptions, policySettings } from "./eval.js";
+import { addPolicyOptions, type PolicyFlags, policySettings } from "./eval.js";
 
 /**
  * `wordle-grpo play --secret frost`: one game, turn by turn, as it is played: the model's raw
@@ -13,25 +12,8 @@ import { addPolicyOptions, policySettings } from "./eval.js";
  * output is not a terminal). Invalid guesses cost a turn, as in `eval`.
  */
 
-interface PlayFlags {
+interface PlayFlags extends PolicyFlags {
   secret: string;
-  model?: string;
-  adapter?: string;
-  solver?: "entropy" | "random-consistent";
-  opener?: string;
-  greedy?: boolean;
-  temperature?: string;
-  topK?: string;
-  topP?: string;
-  minP?: string;
-  repetitionPenalty?: string;
-  maxNewTokens: string;
-  template?: PromptTemplateName;
-  chat: "auto" | "chatml" | "model";
-  seed: string;
-  hard?: boolean;
-  device: string;
-  dtype: string;
   color: boolean;
   prompt?: boolean;
 }
