@@ -18,24 +18,15 @@ import {
   type DType,
   keep,
   manualSeed,
-  noGrad,
-  ones,
   randint,
-  randn,
   scope,
   setNumThreads,
   synchronize,
-  type Tensor,
 } from "../src/engine/index.js";
 import { type ModelConfig, parseHfConfig } from "../src/model/hf-config.js";
 import { DEFAULT_LORA_SETTINGS, LoraAdapter } from "../src/model/lora.js";
 import { CausalLM } from "../src/model/transformer.js";
-import { expectedTensors, type LinearWeights, type ModelWeights } from "../src/model/weights.js";
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
-}
+import { option, QWEN25_05B, randomWeights } from "./random-qwen.js";
 
 const settings = {
   layers: Number(option("layers", "24")),
@@ -50,58 +41,7 @@ const settings = {
 
 /** Qwen2.5-0.5B's shapes (hidden 896, 14/2 heads, intermediate 4864), layers and vocab adjustable. */
 function benchConfig(): ModelConfig {
-  return parseHfConfig({
-    architectures: ["Qwen2ForCausalLM"],
-    model_type: "qwen2",
-    hidden_size: 896,
-    intermediate_size: 4864,
-    num_hidden_layers: settings.layers,
-    num_attention_heads: 14,
-    num_key_value_heads: 2,
-    vocab_size: settings.vocab,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1000000.0,
-    tie_word_embeddings: true,
-  });
-}
-
-function randomWeights(config: ModelConfig): ModelWeights {
-  const { dtype, device } = settings;
-  const shapes = expectedTensors(config);
-  const make = (name: string): Tensor =>
-    keep(
-      scope(() =>
-        noGrad(() => {
-          const shape = shapes.get(name) as number[];
-          if (name.endsWith("norm.weight")) return ones(shape, { dtype, device });
-          return randn(shape, { device }).mul(0.02).to(dtype);
-        }),
-      ),
-    );
-  const linear = (p: string): LinearWeights => ({
-    weight: make(`${p}.weight`),
-    bias: shapes.has(`${p}.bias`) ? make(`${p}.bias`) : null,
-  });
-  const embedTokens = make("model.embed_tokens.weight");
-  return {
-    embedTokens,
-    lmHead: embedTokens,
-    norm: make("model.norm.weight"),
-    layers: Array.from({ length: config.numHiddenLayers }, (_, i) => {
-      const p = `model.layers.${i}`;
-      return {
-        inputLayernorm: make(`${p}.input_layernorm.weight`),
-        postAttentionLayernorm: make(`${p}.post_attention_layernorm.weight`),
-        qProj: linear(`${p}.self_attn.q_proj`),
-        kProj: linear(`${p}.self_attn.k_proj`),
-        vProj: linear(`${p}.self_attn.v_proj`),
-        oProj: linear(`${p}.self_attn.o_proj`),
-        gateProj: linear(`${p}.mlp.gate_proj`),
-        upProj: linear(`${p}.mlp.up_proj`),
-        downProj: linear(`${p}.mlp.down_proj`),
-      };
-    }),
-  };
+  return parseHfConfig({ ...QWEN25_05B, num_hidden_layers: settings.layers, vocab_size: settings.vocab });
 }
 
 interface ChildResult {
@@ -117,7 +57,13 @@ function runChild(mode: "plain" | "checkpointed"): ChildResult {
   setNumThreads(settings.threads);
   manualSeed(0);
   const config = benchConfig();
-  const model = new CausalLM(config, randomWeights(config), settings.dtype, settings.device);
+  const model = new CausalLM(
+    config,
+    // Biases drawn at 0.02 like the matrices, as this bench always has (its losses stay comparable).
+    randomWeights(config, settings.dtype, settings.device, 0.02),
+    settings.dtype,
+    settings.device,
+  );
   model.adapter = LoraAdapter.init(
     config,
     { ...DEFAULT_LORA_SETTINGS, r: 16, loraAlpha: 32, targetModules: "all-linear" },

@@ -10,94 +10,19 @@
  * Generation is forced to run all 128 tokens (EOS and `</guess>` ignored): random weights rarely
  * stop early anyway, and the full length is the worst case a real step can take.
  */
-import {
-  type Device,
-  type DType,
-  getNumThreads,
-  keep,
-  manualSeed,
-  noGrad,
-  ones,
-  randn,
-  scope,
-  setNumThreads,
-  type Tensor,
-} from "../src/engine/index.js";
+import { type Device, type DType, getNumThreads, manualSeed, setNumThreads } from "../src/engine/index.js";
 import { resolveConfig } from "../src/grpo/config.js";
 import { type PreparedPrompt, type RolloutTimings, rollout } from "../src/grpo/rollout.js";
 import { attachAdapter, makeOptimizer } from "../src/grpo/trainer-setup.js";
 import { optimizeOnBatch } from "../src/grpo/trainer-step.js";
-import { type ModelConfig, parseHfConfig } from "../src/model/hf-config.js";
+import { parseHfConfig } from "../src/model/hf-config.js";
 import { Model } from "../src/model/load.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
-import { expectedTensors, type LinearWeights, type ModelWeights } from "../src/model/weights.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { renderPrompt } from "../src/task/prompt.js";
 import { rewardPreset } from "../src/task/rewards/presets.js";
 import { loadSeedDataset } from "../src/task/seed-dataset.js";
-
-/** The shape-setting keys of Qwen/Qwen2.5-0.5B-Instruct's config.json. */
-const QWEN25_05B = {
-  architectures: ["Qwen2ForCausalLM"],
-  model_type: "qwen2",
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000.0,
-  tie_word_embeddings: true,
-  hidden_act: "silu",
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-};
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
-}
-
-/** N(0, 0.02) matrices, unit norms, small biases, made directly in the target dtype. */
-function randomWeights(config: ModelConfig, dtype: DType, device: Device): ModelWeights {
-  const shapes = expectedTensors(config);
-  const make = (name: string): Tensor => {
-    const shape = shapes.get(name) as number[];
-    return keep(
-      scope(() =>
-        noGrad(() =>
-          name.endsWith("norm.weight")
-            ? ones(shape, { dtype, device })
-            : randn(shape, { device })
-                .mul(name.endsWith(".bias") ? 0.1 : 0.02)
-                .to(dtype),
-        ),
-      ),
-    );
-  };
-  const linear = (prefix: string): LinearWeights => ({
-    weight: make(`${prefix}.weight`),
-    bias: shapes.has(`${prefix}.bias`) ? make(`${prefix}.bias`) : null,
-  });
-  const embedTokens = make("model.embed_tokens.weight");
-  const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
-    const p = `model.layers.${i}`;
-    return {
-      inputLayernorm: make(`${p}.input_layernorm.weight`),
-      qProj: linear(`${p}.self_attn.q_proj`),
-      kProj: linear(`${p}.self_attn.k_proj`),
-      vProj: linear(`${p}.self_attn.v_proj`),
-      oProj: linear(`${p}.self_attn.o_proj`),
-      postAttentionLayernorm: make(`${p}.post_attention_layernorm.weight`),
-      gateProj: linear(`${p}.mlp.gate_proj`),
-      upProj: linear(`${p}.mlp.up_proj`),
-      downProj: linear(`${p}.mlp.down_proj`),
-    };
-  });
-  return { embedTokens, layers, norm: make("model.norm.weight"), lmHead: embedTokens };
-}
+import { option, QWEN25_05B, randomWeights } from "./random-qwen.js";
 
 async function main(): Promise<void> {
   const device = option("device", "cpu") as Device;

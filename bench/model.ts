@@ -27,98 +27,25 @@ import {
   keep,
   manualSeed,
   noGrad,
-  ones,
   randint,
-  randn,
   scope,
   setNumThreads,
   synchronize,
-  type Tensor,
 } from "../src/engine/index.js";
 import { forwardBackward } from "../src/model/checkpointing.js";
-import { type ModelConfig, parseHfConfig } from "../src/model/hf-config.js";
+import { parseHfConfig } from "../src/model/hf-config.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import { DEFAULT_LORA_SETTINGS, LORA_TARGETS, LoraAdapter } from "../src/model/lora.js";
 import { type GenerationStats, generate, pickNextTokens } from "../src/model/sampler.js";
 import { CausalLM } from "../src/model/transformer.js";
-import {
-  expectedTensors,
-  type LinearLayout,
-  type LinearWeights,
-  type ModelWeights,
-  toInputMajorWeights,
-} from "../src/model/weights.js";
-
-/** Qwen/Qwen2.5-0.5B-Instruct's config.json, the keys that set shapes and maths. */
-const QWEN25_05B = {
-  architectures: ["Qwen2ForCausalLM"],
-  model_type: "qwen2",
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000.0,
-  tie_word_embeddings: true,
-  hidden_act: "silu",
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-  torch_dtype: "bfloat16",
-};
+import { type LinearLayout, toInputMajorWeights } from "../src/model/weights.js";
+import { option, QWEN25_05B, randomWeights } from "./random-qwen.js";
 
 /** The original Python script's sampler settings (the "seed" preset). */
 const ORIGINAL_SAMPLING = { temperature: 0.3, topK: 50, topP: 0.9, minP: 0.05, repetitionPenalty: 1.2 };
 
 function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
-}
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
-}
-
-/** Random weights with the checkpoint's shapes, made directly in the target dtype/device. */
-function randomWeights(config: ModelConfig, dtype: DType, device: Device): ModelWeights {
-  const shapes = expectedTensors(config);
-  const make = (name: string): Tensor => {
-    const shape = shapes.get(name) as number[];
-    return keep(
-      scope(() =>
-        noGrad(() =>
-          name.endsWith("norm.weight")
-            ? ones(shape, { dtype, device })
-            : randn(shape, { device })
-                .mul(name.endsWith(".bias") ? 0.1 : 0.02)
-                .to(dtype),
-        ),
-      ),
-    );
-  };
-  const linear = (prefix: string): LinearWeights => ({
-    weight: make(`${prefix}.weight`),
-    bias: shapes.has(`${prefix}.bias`) ? make(`${prefix}.bias`) : null,
-  });
-  const embedTokens = make("model.embed_tokens.weight");
-  const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
-    const p = `model.layers.${i}`;
-    return {
-      inputLayernorm: make(`${p}.input_layernorm.weight`),
-      qProj: linear(`${p}.self_attn.q_proj`),
-      kProj: linear(`${p}.self_attn.k_proj`),
-      vProj: linear(`${p}.self_attn.v_proj`),
-      oProj: linear(`${p}.self_attn.o_proj`),
-      postAttentionLayernorm: make(`${p}.post_attention_layernorm.weight`),
-      gateProj: linear(`${p}.mlp.gate_proj`),
-      upProj: linear(`${p}.mlp.up_proj`),
-      downProj: linear(`${p}.mlp.down_proj`),
-    };
-  });
-  const norm = make("model.norm.weight");
-  return { embedTokens, layers, norm, lmHead: embedTokens };
 }
 
 function seconds(since: bigint): number {
