@@ -10,27 +10,16 @@
  * The model is a CausalLM (transformer.ts): the tensor-level forward, forwardBackward and the
  * adapter are available on it for the trainer and the sampler.
  */
-import type { Device, DType } from "../engine/dtype.js";
 import { noGrad, scope, tensor } from "../engine/index.js";
-import { loadHfConfig } from "./hf-config.js";
 import { DEFAULT_LORA_SETTINGS, LoraAdapter, type LoraSettings } from "./lora.js";
 import { loadLoraAdapter, saveLoraAdapter, saveMergedModel } from "./lora-peft.js";
 import { type Completion, type GenerateOptions, type GenerationTokenizer, generate } from "./sampler.js";
-import { CausalLM, checkModelDtype } from "./transformer.js";
-import { type LinearLayout, loadWeights } from "./weights.js";
+import { CausalLM, type ModelLoadOptions, readModelDir } from "./transformer.js";
 
 export { loadTokenizer } from "./tokenizer.js";
 
-export interface LoadModelOptions {
-  /** "cpu" (default), "cuda", "cuda:N" or "mps". */
-  device?: Device;
-  /** Weights and activations dtype: "float32" (default) or "bfloat16" / "float16". */
-  dtype?: DType;
-  /** Linear weights' memory layout (weights.ts): "in-out" (default, faster decode) or "out-in". */
-  linearLayout?: LinearLayout;
-  /** Tied embeddings: an input-major copy of the embedding for the LM head (weights.ts). Default false. */
-  tiedHeadCopy?: boolean;
-}
+/** Options of loadModel: the same as CausalLM.load's. */
+export type LoadModelOptions = ModelLoadOptions;
 
 export interface LogitsOptions {
   /** [B][S], 1 = real token, 0 = padding (left padding). */
@@ -115,16 +104,7 @@ export class Model extends CausalLM {
 
 /** Loads a local Hugging Face Qwen2/Llama directory (config.json + safetensors weights). */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
-  const config = loadHfConfig(dir);
-  const dtype = options.dtype ?? "float32";
-  const device = options.device ?? "cpu";
-  checkModelDtype(dtype, "loadModel");
-  const weights = loadWeights(dir, config, {
-    dtype,
-    device,
-    linearLayout: options.linearLayout ?? "in-out",
-    tiedHeadCopy: options.tiedHeadCopy,
-  });
+  const { config, weights, dtype, device } = readModelDir(dir, options, "loadModel");
   const model = new Model(config, weights, dtype, device);
   model.sourceDir = dir;
   return model;

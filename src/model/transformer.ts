@@ -49,6 +49,7 @@ export interface ForwardOptions {
 }
 
 export interface ModelLoadOptions {
+  /** "cpu" (default), "cuda", "cuda:N" or "mps". */
   device?: Device;
   /** Weights and activations dtype (default float32). */
   dtype?: DType;
@@ -56,6 +57,29 @@ export interface ModelLoadOptions {
   linearLayout?: LinearLayout;
   /** Tied embeddings: an input-major copy of the embedding for the LM head (weights.ts). Default false. */
   tiedHeadCopy?: boolean;
+}
+
+/**
+ * What every loader of a local Hugging Face directory reads: config.json and the safetensors
+ * weights, with the loaders' defaults (float32 on cpu, input-major linear weights). `caller`
+ * names the entry point in dtype errors.
+ */
+export function readModelDir(
+  dir: string,
+  options: ModelLoadOptions,
+  caller: string,
+): { config: ModelConfig; weights: ModelWeights; dtype: DType; device: Device } {
+  const config = loadHfConfig(dir);
+  const dtype = options.dtype ?? "float32";
+  const device = options.device ?? "cpu";
+  checkModelDtype(dtype, caller);
+  const weights = loadWeights(dir, config, {
+    dtype,
+    device,
+    linearLayout: options.linearLayout ?? "in-out",
+    tiedHeadCopy: options.tiedHeadCopy,
+  });
+  return { config, weights, dtype, device };
 }
 
 const FLOAT_DTYPES: readonly DType[] = ["float32", "bfloat16", "float16", "float64"];
@@ -105,16 +129,7 @@ export class CausalLM {
 
   /** Reads config.json and the safetensors weights of a local Hugging Face directory. */
   static load(dir: string, options: ModelLoadOptions = {}): CausalLM {
-    const config = loadHfConfig(dir);
-    const dtype = options.dtype ?? "float32";
-    const device = options.device ?? "cpu";
-    checkModelDtype(dtype, "CausalLM.load");
-    const weights = loadWeights(dir, config, {
-      dtype,
-      device,
-      linearLayout: options.linearLayout ?? "in-out",
-      tiedHeadCopy: options.tiedHeadCopy,
-    });
+    const { config, weights, dtype, device } = readModelDir(dir, options, "CausalLM.load");
     const model = new CausalLM(config, weights, dtype, device);
     model.sourceDir = dir;
     return model;
