@@ -108,10 +108,32 @@ function cxxStandard(version) {
   return "c++17";
 }
 
+/**
+ * The CUDA runtime headers (cuda_runtime_api.h): c10/cuda/*.h include them, and libtorch does not
+ * ship them. Looked for in $CUDA_HOME/$CUDA_PATH, next to nvcc, /usr/local/cuda, and in the pip
+ * `nvidia-*` packages that sit beside python3's torch (site-packages/nvidia/<pkg>/include).
+ */
+function cudaIncludeDir(found) {
+  const candidates = [process.env.CUDA_HOME, process.env.CUDA_PATH].filter(Boolean).map((d) => join(d, "include"));
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir && existsSync(join(dir, "nvcc"))) candidates.push(join(dir, "..", "include"));
+  }
+  candidates.push("/usr/local/cuda/include");
+  const pipNvidia = join(found.libDir, "..", "..", "nvidia");
+  if (existsSync(pipNvidia)) {
+    for (const pkg of readdirSync(pipNvidia)) candidates.push(join(pipNvidia, pkg, "include"));
+  }
+  return candidates.find((d) => existsSync(join(d, "cuda_runtime_api.h"))) ?? null;
+}
+
 function discover() {
   const found = fromLibtorchEnv() ?? fromPythonTorch() ?? fromSystem();
   if (!found) throw new Error(HOW_TO_FIX);
   const hasCuda = libraryIn(found.libDir, "torch_cuda") && libraryIn(found.libDir, "c10_cuda");
+  if (hasCuda) {
+    const cudaInclude = cudaIncludeDir(found);
+    if (cudaInclude) found.includeDirs.push(cudaInclude);
+  }
   const libs = ["torch", "torch_cpu", "c10", ...(hasCuda ? ["torch_cuda", "c10_cuda"] : [])];
   const defines = ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", ...(hasCuda ? ["WORDLE_WITH_CUDA=1"] : [])];
   const abi = cxx11AbiDefine(found);

@@ -12,7 +12,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Device, DType } from "../engine/dtype.js";
-import { fromFile, keep, noGrad, scope } from "../engine/index.js";
+import { fromFile, getDefaultDevice, keep, noGrad, scope } from "../engine/index.js";
 import { openSafetensors, type SafetensorsWriteEntry, writeSafetensors } from "../engine/safetensors.js";
 import type { SafetensorsDtype } from "../engine/safetensors-dtypes.js";
 import type { Tensor } from "../engine/tensor.js";
@@ -190,7 +190,11 @@ function readJson(path: string): unknown {
 const KEY_PATTERN = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$/;
 
 /** Reads a PEFT adapter directory for a model of this config; tensors land on `device` as float32. */
-export function loadLoraAdapter(config: ModelConfig, dir: string, device: Device = "cpu"): LoraAdapter {
+export function loadLoraAdapter(
+  config: ModelConfig,
+  dir: string,
+  device: Device = getDefaultDevice(),
+): LoraAdapter {
   const configPath = join(dir, ADAPTER_CONFIG_FILE);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
   if (!existsSync(configPath))

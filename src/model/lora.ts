@@ -18,7 +18,7 @@
  * any tensor: that is the GRPO reference policy.
  */
 import type { Device } from "../engine/dtype.js";
-import { keep, noGrad, rand, scope, zeros } from "../engine/index.js";
+import { getDefaultDevice, keep, noGrad, rand, scope, zeros } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelConfig } from "./hf-config.js";
 import type { LinearWeights } from "./weights.js";
@@ -159,7 +159,7 @@ export class LoraAdapter {
    * 1/sqrt(in)), and B = 0, so a fresh adapter leaves the model unchanged. Uses the engine's
    * global generator (seed it with manualSeed for reproducible runs).
    */
-  static init(config: ModelConfig, settings: LoraSettings, device: Device = "cpu"): LoraAdapter {
+  static init(config: ModelConfig, settings: LoraSettings, device: Device = getDefaultDevice()): LoraAdapter {
     validateLoraSettings(settings);
     const scale = loraScale(settings);
     const layers: LayerLora[] = [];

@@ -28,7 +28,7 @@
  * Building blocks for gradient checkpointing and log-probs: prepare(), embed(), block(), finalNorm().
  */
 import type { Device, DType } from "../engine/dtype.js";
-import { arange, embedding, isGradEnabled, keep, scope } from "../engine/index.js";
+import { arange, embedding, getDefaultDevice, isGradEnabled, keep, scope } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { type AttentionContext, buildAttentionMask, selfAttention } from "./attention.js";
 import { type ForwardBackwardOptions, type ForwardBackwardResult, forwardBackward } from "./checkpointing.js";
@@ -49,7 +49,7 @@ export interface ForwardOptions {
 }
 
 export interface ModelLoadOptions {
-  /** "cpu" (default), "cuda", "cuda:N" or "mps". */
+  /** "cpu", "cuda", "cuda:N" or "mps"; default: the engine default device ($WORDLE_DEVICE, else cpu). */
   device?: Device;
   /** Weights and activations dtype (default float32). */
   dtype?: DType;
@@ -71,7 +71,7 @@ export function readModelDir(
 ): { config: ModelConfig; weights: ModelWeights; dtype: DType; device: Device } {
   const config = loadHfConfig(dir);
   const dtype = options.dtype ?? "float32";
-  const device = options.device ?? "cpu";
+  const device = options.device ?? getDefaultDevice(); // WORDLE_DEVICE, else cpu
   checkModelDtype(dtype, caller);
   const weights = loadWeights(dir, config, {
     dtype,

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Device, DType } from "../engine/dtype.js";
-import { fromFile, keep, scope } from "../engine/index.js";
+import { fromFile, getDefaultDevice, keep, scope } from "../engine/index.js";
 import { openSafetensors, type SafetensorsFile } from "../engine/safetensors.js";
 import type { SafetensorsDtype } from "../engine/safetensors-dtypes.js";
 import type { Tensor } from "../engine/tensor.js";
@@ -210,7 +210,7 @@ export class CheckpointReader {
       throw new WeightsError(path, `tensor "${name}" is ${info.dtype}; supported: F32, BF16, F16, F64`);
     return fromFile(path, info.byteOffset, dtype, info.shape, {
       to: this.options.dtype ?? "float32",
-      device: this.options.device ?? "cpu",
+      device: this.options.device ?? getDefaultDevice(),
     });
   }
 
