@@ -111,6 +111,29 @@ const evalSchema = z.strictObject({
   sampling: z.enum(["greedy", "sampled"]).default("greedy"),
 });
 
+/**
+ * mode = "multi_turn": whole games as episodes (src/grpo/multi-turn-rollout.ts has the formulas).
+ * Each step plays num_generations games for each of `secrets_per_step` training secrets.
+ */
+const multiTurnSchema = z.strictObject({
+  /** Secrets per generation batch; each is played num_generations times from the empty board. */
+  secrets_per_step: positiveInt.default(8),
+  /** "turn": game outcome + the turn's own shaping, each normalised in the group; "game": the game's return for every turn. */
+  credit: z.enum(["game", "turn"]).default("turn"),
+  /** "turn" credit: weight of the turn's shaping advantage next to the outcome's. */
+  turn_weight: nonNegative.default(1),
+  max_turns: positiveInt.default(6),
+  /** A game ends (lost) at its first invalid guess; evaluation instead lets it cost a turn. */
+  invalid_ends_game: z.boolean().default(false),
+  /** Outcome: win_bonus + saved_bonus per unused turn, for a win; 0 for a loss. */
+  win_bonus: z.number().default(1),
+  saved_bonus: z.number().default(0.2),
+  /** Per-turn shaping: the guess fits all feedback so far / is an accepted word / was played before. */
+  consistency: z.number().default(0.5),
+  validity: z.number().default(0.25),
+  repeat_penalty: z.number().default(0.5),
+});
+
 const configObject = z.strictObject({
   // ---- model and hardware (ours) --------------------------------------------------------------
   /** Hugging Face model directory; null means the small model shipped in models/. */
@@ -126,6 +149,7 @@ const configObject = z.strictObject({
   run_name: z.string().min(1).nullable().default(null),
   /** single_state: one guess per prompt (the seed's setup); multi_turn: whole games as episodes. */
   mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
+  multi_turn: multiTurnSchema.prefault({}),
   lora: loraSchema.prefault({}),
   reward: rewardSchema.prefault({}),
   /**
@@ -222,4 +246,5 @@ export type LoraConfig = GrpoConfig["lora"];
 export type MilestoneConfig = GrpoConfig["milestones"][number];
 export type PlateauConfig = GrpoConfig["plateau"];
 export type EvalConfig = GrpoConfig["eval"];
+export type MultiTurnConfig = GrpoConfig["multi_turn"];
 export type TemperatureSchedule = NonNullable<GrpoConfig["temperature_schedule"]>;

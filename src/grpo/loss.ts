@@ -36,7 +36,10 @@ export interface GrpoLossInputs {
   oldLogps?: Tensor;
   /** log π_ref (adapter off), [B, T]; required when beta > 0. */
   refLogps?: Tensor;
-  /** One advantage per completion, [B] (see computeAdvantages). */
+  /**
+   * One advantage per completion, [B] (see computeAdvantages), or one per token, [B, T] (a row
+   * that holds several completions, e.g. the turns of one game: see loss-rows.ts).
+   */
   advantages: Tensor | readonly number[];
   /** 1 for tokens that count, 0 for padding and masked (e.g. truncated) completions, [B, T]. */
   mask: Tensor;
@@ -89,7 +92,9 @@ export function grpoLoss(inputs: GrpoLossInputs, settings: GrpoLossSettings): Gr
     const advantages = Array.isArray(inputs.advantages)
       ? tensor([...inputs.advantages], like)
       : inputs.advantages;
-    const A = (advantages as Tensor).to(like).unsqueeze(1); // [B, 1]: the same A for every token
+    const perRow = (advantages as Tensor).shape.length === 1;
+    // [B, 1]: the same A for every token of a completion; or [B, T] given per token.
+    const A = perRow ? (advantages as Tensor).to(like).unsqueeze(1) : (advantages as Tensor).to(like);
     const oldLogp = inputs.oldLogps ?? logp.detach();
 
     // Clipped surrogate: −min(r·A, clip(r, 1 − ε_low, 1 + ε_high)·A).
@@ -148,11 +153,15 @@ function checkInputs(inputs: GrpoLossInputs, s: GrpoLossSettings): void {
   same("mask", inputs.mask);
   same("oldLogps", inputs.oldLogps);
   same("refLogps", inputs.refLogps);
-  const advantageCount = Array.isArray(inputs.advantages)
-    ? inputs.advantages.length
-    : (inputs.advantages as Tensor).numel;
-  if (advantageCount !== shape[0]) {
-    throw new Error(`grpoLoss: ${advantageCount} advantages for ${shape[0]} completions`);
+  if (!Array.isArray(inputs.advantages) && (inputs.advantages as Tensor).shape.length === 2) {
+    same("advantages", inputs.advantages as Tensor);
+  } else {
+    const advantageCount = Array.isArray(inputs.advantages)
+      ? inputs.advantages.length
+      : (inputs.advantages as Tensor).numel;
+    if (advantageCount !== shape[0]) {
+      throw new Error(`grpoLoss: ${advantageCount} advantages for ${shape[0]} completions`);
+    }
   }
   if (s.beta !== 0 && inputs.refLogps === undefined) {
     throw new Error("grpoLoss: beta > 0 needs refLogps (log-probs with the adapter off)");

@@ -156,10 +156,17 @@ const BYTES_PER_PARAM = 4; // adapters and optimizer state are kept in float32
 const METRIC_ROW_BYTES = 1_500; // one metrics.jsonl row with the monitor's fields, roughly
 const SAMPLE_ROW_BYTES = 600 * 2; // two sample completions per logging step, roughly
 
+/**
+ * Dataset items one generation batch draws: prompts (single_state: the batch's completions / G),
+ * or secrets (multi_turn: multi_turn.secrets_per_step, each played G times).
+ */
+export function itemsPerGenerationBatch(config: GrpoConfig): number {
+  if (config.mode === "multi_turn") return config.multi_turn.secrets_per_step;
+  return (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
+}
+
 export function stepsPerEpoch(config: GrpoConfig, datasetSize: number): number {
-  const promptsPerStep =
-    (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
-  return Math.floor(datasetSize / promptsPerStep) * config.num_iterations;
+  return Math.floor(datasetSize / itemsPerGenerationBatch(config)) * config.num_iterations;
 }
 
 export function totalSteps(config: GrpoConfig, datasetSize: number): number {

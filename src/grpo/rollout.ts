@@ -31,8 +31,12 @@ export interface PreparedPrompt {
 }
 
 export interface RolloutCompletion {
-  /** Index of its prompt in GenerationBatch.prompts. */
+  /** Index of its prompt in GenerationBatch.prompts (multi-turn: of its secret's group). */
   prompt: number;
+  /** Multi-turn rollouts: the token ids of the turn's own prompt (else the group's prompt is used). */
+  promptIds?: number[];
+  /** Multi-turn rollouts: the position the turn was played from (samples.jsonl reads it). */
+  state?: TaskState;
   tokenIds: number[];
   text: string;
   truncated: boolean;
@@ -146,6 +150,27 @@ export function completionLogProbs(
   return out;
 }
 
+/**
+ * log π_old (num_iterations > 1) and log π_ref (beta > 0, adapter off) of every completion after
+ * its prompt, in micro-batches of per_device_train_batch_size; null where the config needs none.
+ */
+export function oldAndReferenceLogProbs(
+  ctx: Pick<RolloutContext, "model" | "tokenizer" | "config">,
+  promptIds: readonly (readonly number[])[],
+  completionIds: readonly (readonly number[])[],
+  temperature: number,
+): { oldLogps: number[][] | null; refLogps: number[][] | null; seconds: { old: number; ref: number } } {
+  const { model, config } = ctx;
+  const rows = config.per_device_train_batch_size;
+  const pad = ctx.tokenizer.padTokenId;
+  const score = () => completionLogProbs(model, promptIds, completionIds, pad, temperature, rows);
+  const clock = phaseClock(model.device);
+  const oldLogps = config.num_iterations > 1 ? score() : null;
+  const old = clock();
+  const refLogps = config.beta > 0 ? withAdapterDisabled(model, score) : null;
+  return { oldLogps, refLogps, seconds: { old, ref: clock() } };
+}
+
 export function rollout(
   ctx: RolloutContext,
   prompts: readonly PreparedPrompt[],
@@ -184,27 +209,18 @@ export function rollout(
     const scoreSeconds = clock();
 
     // π_old and π_ref, per micro-batch of completions.
-    const promptIds = generated.map((c) => chosen[c.promptIndex].ids);
-    const completionIds = generated.map((c) => c.tokenIds);
-    const rows = config.per_device_train_batch_size;
-    const pad = tokenizer.padTokenId;
-    const oldLogps =
-      config.num_iterations > 1
-        ? completionLogProbs(model, promptIds, completionIds, pad, temperature, rows)
-        : null;
-    const oldSeconds = clock();
-    const refLogps =
-      config.beta > 0
-        ? withAdapterDisabled(model, () =>
-            completionLogProbs(model, promptIds, completionIds, pad, temperature, rows),
-          )
-        : null;
+    const { oldLogps, refLogps, seconds } = oldAndReferenceLogProbs(
+      ctx,
+      generated.map((c) => chosen[c.promptIndex].ids),
+      generated.map((c) => c.tokenIds),
+      temperature,
+    );
     if (ctx.timings)
       Object.assign(ctx.timings, {
         generate: generateSeconds,
         score: scoreSeconds,
-        oldLogps: oldSeconds,
-        refLogps: clock(),
+        oldLogps: seconds.old,
+        refLogps: seconds.ref,
       });
 
     const completions: RolloutCompletion[] = generated.map((c, i) => ({

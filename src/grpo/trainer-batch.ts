@@ -15,6 +15,7 @@
  */
 import type { Device } from "../engine/dtype.js";
 import { type Tensor, tensor } from "../engine/index.js";
+import type { LossRow } from "./loss-rows.js";
 
 export interface MicroBatch {
   inputIds: Tensor;
@@ -95,4 +96,38 @@ export function paddedValues(rows: readonly (readonly number[])[], width: number
   const flat: number[] = [];
   for (const row of rows) for (let k = 0; k < width; k++) flat.push(k < row.length ? row[k] : 0);
   return tensor(flat, { dtype: "float32", device, shape: [rows.length, width] });
+}
+
+/** A micro-batch of loss rows (loss-rows.ts) with per-position advantages and π_old / π_ref. */
+export interface LossMicroBatch extends MicroBatch {
+  /** float32 [B, K]: each scored position's advantage (0 elsewhere). */
+  advantages: Tensor;
+  oldLogps: Tensor;
+  refLogps: Tensor;
+}
+
+export function buildLossMicroBatch(rows: readonly LossRow[], padId: number, device: Device): LossMicroBatch {
+  const mb = buildMicroBatch(
+    rows.map((r) => r.prompt),
+    rows.map((r) => r.completion),
+    rows.map(() => false),
+    padId,
+    device,
+    false,
+  );
+  const K = mb.completionWidth;
+  const grid = (pick: (r: LossRow) => readonly number[]) =>
+    paddedValues(
+      rows.map((r) => pick(r)),
+      K,
+      device,
+    );
+  return {
+    ...mb,
+    tokenMask: grid((r) => r.scored),
+    lossMask: grid((r) => r.lossMask),
+    advantages: grid((r) => r.advantage),
+    oldLogps: grid((r) => r.oldLogps),
+    refLogps: grid((r) => r.refLogps),
+  };
 }

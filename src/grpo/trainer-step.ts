@@ -12,13 +12,14 @@
  * dr_grpo divide by gradient_accumulation_steps; dapo divides by the active tokens of the whole
  * generation batch, TRL's num_items_in_batch), so the step's loss is their sum.
  */
-import { clipGradNorm, scope, type Tensor, tensor } from "../engine/index.js";
+import { clipGradNorm, scope, type Tensor } from "../engine/index.js";
 import { forwardBackward } from "../model/checkpointing.js";
 import type { CausalLM } from "../model/transformer.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { type GrpoLossMetrics, grpoLoss } from "./loss.js";
+import { type LossItem, oneRowPerItem, packLossRows } from "./loss-rows.js";
 import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
-import { buildMicroBatch, paddedValues } from "./trainer-batch.js";
+import { buildLossMicroBatch } from "./trainer-batch.js";
 import type { Optimizer } from "./trainer-setup.js";
 
 export interface StepContext {
@@ -53,9 +54,25 @@ export function optimizeOnBatch(
   const { model, config, optimizer, params } = ctx;
   const rows = config.per_device_train_batch_size;
   const completions = batch.completions;
-  const promptOf = (i: number) => prompts[batch.promptIndices[completions[i].prompt]].ids;
+  // A multi-turn completion was generated after its own turn's prompt; a single-state one after
+  // its group's prompt.
+  const promptOf = (i: number) =>
+    completions[i].promptIds ?? prompts[batch.promptIndices[completions[i].prompt]].ids;
   const counts = (i: number) => !(config.mask_truncated_completions && completions[i].truncated);
   const numItems = completions.reduce((n, c, i) => n + (counts(i) ? c.tokenIds.length : 0), 0);
+  const items: LossItem[] = completions.map((c, i) => ({
+    promptIds: promptOf(i),
+    tokenIds: c.tokenIds,
+    advantage: c.advantage,
+    counts: counts(i),
+    oldLogps: config.num_iterations > 1 ? (c.oldLogps ?? missing("old", i)) : null,
+    refLogps: config.beta > 0 ? (c.refLogps ?? missing("reference", i)) : null,
+  }));
+  // The turns of a game share one row (loss-rows.ts). That is exact for dapo, a token mean over the
+  // whole generation batch; grpo, bnpo and dr_grpo normalise per row or per micro-batch, so they
+  // keep one row per completion.
+  const packed = config.loss_type === "dapo" && completions.some((c) => c.promptIds !== undefined);
+  const lossRows = packed ? packLossRows(items) : oneRowPerItem(items);
 
   optimizer.zeroGrad();
   const clock = phaseClock(model.device);
@@ -65,39 +82,10 @@ export function optimizeOnBatch(
   let tokens = 0;
   const micro: { metrics: GrpoLossMetrics; entropy: number | null }[] = [];
   try {
-    for (let start = 0; start < completions.length; start += rows) {
-      const end = Math.min(completions.length, start + rows);
-      const index = Array.from({ length: end - start }, (_, k) => start + k);
+    for (let start = 0; start < lossRows.length; start += rows) {
+      const chunk = lossRows.slice(start, start + rows);
       const result = scope(() => {
-        const mb = buildMicroBatch(
-          index.map(promptOf),
-          index.map((i) => completions[i].tokenIds),
-          index.map((i) => completions[i].truncated),
-          ctx.padId,
-          model.device,
-          config.mask_truncated_completions,
-        );
-        const K = mb.completionWidth;
-        const old =
-          config.num_iterations > 1
-            ? paddedValues(
-                index.map((i) => completions[i].oldLogps ?? missing("old", i)),
-                K,
-                model.device,
-              )
-            : undefined;
-        const ref =
-          config.beta > 0
-            ? paddedValues(
-                index.map((i) => completions[i].refLogps ?? missing("reference", i)),
-                K,
-                model.device,
-              )
-            : undefined;
-        const advantages = tensor(
-          index.map((i) => completions[i].advantage),
-          { dtype: "float32", device: model.device },
-        );
+        const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
         let metrics: GrpoLossMetrics | undefined;
         const fb = forwardBackward(
           model,
@@ -112,7 +100,13 @@ export function optimizeOnBatch(
           },
           (logps) => {
             const out = grpoLoss(
-              { logps, oldLogps: old, refLogps: ref, advantages, mask: mb.lossMask },
+              {
+                logps,
+                oldLogps: config.num_iterations > 1 ? mb.oldLogps : undefined,
+                refLogps: config.beta > 0 ? mb.refLogps : undefined,
+                advantages: mb.advantages,
+                mask: mb.lossMask,
+              },
               {
                 lossType: config.loss_type,
                 beta: config.beta,
@@ -135,7 +129,7 @@ export function optimizeOnBatch(
         return { loss: fb.loss, metrics: metrics as GrpoLossMetrics, entropy, tokenCount };
       });
       loss += result.loss;
-      tokens += index.reduce((n, i) => n + promptOf(i).length + completions[i].tokenIds.length, 0);
+      tokens += chunk.reduce((n, r) => n + r.prompt.length + r.completion.length, 0);
       micro.push({ metrics: result.metrics, entropy: result.entropy });
     }
   } finally {

@@ -9,7 +9,9 @@
  *   1. every num_iterations steps, a new generation batch: the next prompts of the seeded per-epoch
  *      order (data-order.ts; batch × accumulation / G prompts), G completions each at the
  *      scheduled temperature, rewards at progress = step / total, group advantages, π_old when
- *      num_iterations > 1 and π_ref when beta > 0 (rollout.ts);
+ *      num_iterations > 1 and π_ref when beta > 0 (rollout.ts). In mode multi_turn the order runs
+ *      over the training secrets instead, and each of multi_turn.secrets_per_step secrets is played
+ *      G times as whole games (multi-turn-rollout.ts);
  *   2. forward + backward per micro-batch, clip, optimizer step at the scheduled learning rate
  *      (schedule.ts); a non-finite loss or gradient skips the update, is counted and logged, and
  *      `MAX_CONSECUTIVE_NONFINITE` in a row save a checkpoint and stop the run;
@@ -28,6 +30,7 @@ import { rmSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
+import { trainingSecrets } from "../eval/secrets.js";
 import { saveLoraAdapter } from "../model/lora-peft.js";
 import { writeDirectoryAtomically } from "../run/atomic.js";
 import {
@@ -46,7 +49,8 @@ import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { temperatureAt } from "./config-temperature.js";
 import { DataOrder } from "./data-order.js";
-import { stepsPerEpoch, totalSteps } from "./plan.js";
+import { multiTurnGenerationBatch } from "./multi-turn-rollout.js";
+import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./plan.js";
 import {
   captureEngineRng,
   loadAdapterValues,
@@ -117,27 +121,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     options.config.output_dir;
   const paths = openRunDirectory(outputDir);
   const config = resuming ? readRunConfig(paths) : options.config;
-  if (config.mode !== "single_state")
-    throw new Error(
-      `mode = "${config.mode}": the trainer runs single_state episodes only (one guess per prompt)`,
-    );
   if (!resuming) refuseExistingRun(paths);
   if (options.threads !== undefined) setNumThreads(options.threads);
 
   const policy = await loadPolicy(config);
   const { model, tokenizer } = policy;
   const prompts = preparePrompts(config, tokenizer);
-  const total = totalSteps(config, prompts.train.length);
-  const perEpoch = stepsPerEpoch(config, prompts.train.length);
-  const promptsPerBatch =
-    (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
+  // multi_turn: the episodes are games on training secrets (never the evaluation's held-out ones).
+  const multiTurn = config.mode === "multi_turn";
+  const secrets = multiTurn ? trainingSecrets() : [];
+  const datasetSize = multiTurn ? secrets.length : prompts.train.length;
+  const total = totalSteps(config, datasetSize);
+  const perEpoch = stepsPerEpoch(config, datasetSize);
+  const promptsPerBatch = itemsPerGenerationBatch(config);
   const preset = options.rewards ?? rewardPreset(config.reward.preset, { weights: config.reward.weights });
 
   manualSeed(config.seed);
   const adapter = attachAdapter(model, config);
   const params = adapter.parameters().map((p) => p.tensor);
   const optimizer = makeOptimizer(config, params);
-  const order = new DataOrder(prompts.train.length, promptsPerBatch, config.seed);
+  const order = new DataOrder(datasetSize, promptsPerBatch, config.seed);
   const monitor = Monitor.fromConfig(config, total);
   const window = new MetricsWindow();
   let best = new BestTracker(config.metric_for_best_model, config.greater_is_better);
@@ -167,7 +170,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } else {
     events.message(
       `training ${policy.modelDir} (${policy.device}, ${policy.dtype}) -> ${paths.root}: ${total} steps, ` +
-        `${perEpoch} per epoch (${promptsPerBatch} prompt${promptsPerBatch === 1 ? "" : "s"} x ${config.num_generations} completions per step), ` +
+        `${perEpoch} per epoch (${
+          multiTurn
+            ? `${promptsPerBatch} secrets x ${config.num_generations} games`
+            : `${promptsPerBatch} prompt${promptsPerBatch === 1 ? "" : "s"} x ${config.num_generations} completions`
+        } per step), ` +
         `${adapter.parameterCount().toLocaleString("en-US")} LoRA parameters`,
     );
   }
@@ -247,7 +254,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const generationValues: Record<string, number | null> = {};
       if (batch === null || batch.uses >= config.num_iterations) {
         const next = order.next();
-        batch = rollout(rolloutCtx, prompts.train, next.indices, temperatureAt(config, progress), progress);
+        const temperature = temperatureAt(config, progress);
+        batch = multiTurn
+          ? multiTurnGenerationBatch(
+              rolloutCtx,
+              next.indices.map((i) => secrets[i]),
+              temperature,
+              progress,
+            )
+          : rollout(rolloutCtx, prompts.train, next.indices, temperature, progress);
         Object.assign(generationValues, batch.stats, completionStats(batch));
         Object.assign(
           generationValues,
@@ -360,7 +375,7 @@ function completionStats(batch: GenerationBatch): Record<string, number> {
 /** samples.jsonl rows for every completion of the batch (docs/run-files.md). */
 function sampleRows(batch: GenerationBatch, prompts: readonly PreparedPrompt[], step: number): SampleRow[] {
   return batch.completions.map((c) => {
-    const state = prompts[batch.promptIndices[c.prompt]].state;
+    const state = c.state ?? prompts[batch.promptIndices[c.prompt]].state;
     return {
       step,
       prompt_id: state.id,
