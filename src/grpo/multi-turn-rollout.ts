@@ -193,10 +193,10 @@ export function creditTurns(
       });
     });
   }
-  const returns = turnsOf.map(
-    (turns, g) => outcomes[g] + turns.reduce((s, t) => s + turnShaping(t, w), 0) / Math.max(1, turns.length),
-  );
-  return { returns, advantages, stats: adv };
+  const returns = turnsOf.map((turns, g) => gameReturn(turns, won[g], maxTurns, w));
+  // Batch statistics (reward, reward_std, frac_reward_zero_std) describe the whole return, so a
+  // group whose games all lost but guessed differently still counts as carrying signal.
+  return { returns, advantages, stats: computeAdvantages(returns, G, scaleRewards) };
 }
 
 export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
