@@ -94,8 +94,9 @@ function cxx11AbiDefine(found) {
 
 /** TORCH_VERSION_MAJOR/MINOR from torch/version.h, e.g. { major: 1, minor: 13 }. */
 function torchVersion(found) {
-  const header = join(found.includeDirs[1], "torch", "version.h");
-  if (!existsSync(header)) return null;
+  // Debian keeps it under torch/csrc/api/include, pip wheels directly under include/.
+  const header = found.includeDirs.map((d) => join(d, "torch", "version.h")).find((h) => existsSync(h));
+  if (!header) return null;
   const text = readFileSync(header, "utf8");
   const major = /#define TORCH_VERSION_MAJOR (\d+)/.exec(text);
   const minor = /#define TORCH_VERSION_MINOR (\d+)/.exec(text);

@@ -1,6 +1,7 @@
 // Autograd: requires_grad flags, .grad, backward, torch.autograd.grad and the global grad mode.
 #include "autograd.h"
 
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include "convert.h"
@@ -118,13 +119,13 @@ Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
 
 // setGradEnabled(flag) -> previous flag. Thread-local in libtorch; all calls come from the JS thread.
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
-  const bool previous = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(info[0].ToBoolean().Value());
+  const bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(info[0].ToBoolean().Value());
   return Napi::Boolean::New(info.Env(), previous);
 }
 
 Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
 }
 
 }  // namespace wordle
