@@ -249,7 +249,8 @@ test("LoRA dropout runs in training mode only", () => {
   const m = CausalLM.load(TINY);
   try {
     manualSeed(1);
-    const a = LoraAdapter.init(m.config, { ...adapter.settings, loraDropout: 0.5 }, "cpu");
+    // On the model's device: a CPU adapter under a CUDA model fails in aten::linear.
+    const a = LoraAdapter.init(m.config, { ...adapter.settings, loraDropout: 0.5 }, m.device);
     m.adapter = a;
     // Non-zero B so the adapter path matters.
     noGrad(() => {
