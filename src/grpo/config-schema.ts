@@ -134,6 +134,16 @@ const multiTurnSchema = z.strictObject({
   repeat_penalty: z.number().default(0.5),
 });
 
+/** A supervised loss on teacher games mixed into every step (src/grpo/sft-mix.ts). */
+const sftMixSchema = z.strictObject({
+  /** Weight of the teacher cross-entropy next to the GRPO loss; 0 turns it off. */
+  weight: nonNegative.default(0),
+  /** Teacher games per optimizer step (on training secrets). */
+  games: positiveInt.default(32),
+  /** Teacher spec as for `wordle-grpo sft --teacher`. */
+  teacher: z.string().min(1).default("mix:entropy=0.5,random-consistent=0.5"),
+});
+
 const configObject = z.strictObject({
   // ---- model and hardware (ours) --------------------------------------------------------------
   /** Hugging Face model directory; null means the small model shipped in models/. */
@@ -150,6 +160,7 @@ const configObject = z.strictObject({
   /** single_state: one guess per prompt (the seed's setup); multi_turn: whole games as episodes. */
   mode: z.enum(["single_state", "multi_turn"]).default("single_state"),
   multi_turn: multiTurnSchema.prefault({}),
+  sft_mix: sftMixSchema.prefault({}),
   lora: loraSchema.prefault({}),
   reward: rewardSchema.prefault({}),
   /**

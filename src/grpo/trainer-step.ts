@@ -19,6 +19,7 @@ import type { GrpoConfig } from "./config-schema.js";
 import { type GrpoLossMetrics, grpoLoss } from "./loss.js";
 import { type LossItem, oneRowPerItem, packLossRows } from "./loss-rows.js";
 import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
+import { type SftMixer, sftBackward } from "./sft-mix.js";
 import { buildLossMicroBatch } from "./trainer-batch.js";
 import type { Optimizer } from "./trainer-setup.js";
 
@@ -28,6 +29,8 @@ export interface StepContext {
   optimizer: Optimizer;
   params: readonly Tensor[];
   padId: number;
+  /** A teacher cross-entropy added to every step's gradient (config sft_mix), or null. */
+  sft?: SftMixer | null;
   /** Test hook: replaces the loss of a micro-batch (e.g. to inject a NaN). */
   lossHook?: (step: number, loss: Tensor) => Tensor;
 }
@@ -136,6 +139,18 @@ export function optimizeOnBatch(
     model.training = wasTraining;
   }
 
+  // The supervised term adds its gradient to the GRPO one before clipping (sft-mix.ts).
+  let sftLoss: number | null = null;
+  if (ctx.sft) {
+    const mixer = ctx.sft;
+    model.training = true;
+    try {
+      sftLoss = scope(() => sftBackward(model, mixer.sequences(step), ctx.padId, mixer.weight));
+    } finally {
+      model.training = wasTraining;
+    }
+    loss += mixer.weight * sftLoss;
+  }
   const forwardBackwardSeconds = clock();
   const gradNorm = clipGradNorm(
     params,
@@ -165,6 +180,7 @@ export function optimizeOnBatch(
     "clip_ratio/region_mean": mean((m) => m.metrics["clip_ratio/region_mean"]),
   };
   if (config.beta > 0) values.kl = mean((m) => m.metrics.kl);
+  if (sftLoss !== null) values.sft_loss = sftLoss;
   return {
     loss,
     gradNorm,

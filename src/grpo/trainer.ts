@@ -61,6 +61,7 @@ import {
 } from "./resume.js";
 import { type GenerationBatch, type PreparedPrompt, rollout } from "./rollout.js";
 import { learningRateAt } from "./schedule.js";
+import { makeSftMixer } from "./sft-mix.js";
 import { silentEvents, type TrainerEvents } from "./trainer-console.js";
 import { evaluateDuringTraining } from "./trainer-eval.js";
 import { MetricsWindow } from "./trainer-metrics.js";
@@ -187,6 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer,
     params,
     padId: tokenizer.padTokenId,
+    sft: makeSftMixer(config, tokenizer, trainingSecrets()),
     lossHook: options.lossHook,
   };
   let lastSaved = resuming ? step : -1;
