@@ -45,7 +45,8 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
     );
   }
   const generationBatch = batch * accum;
-  if (G >= 1 && generationBatch % G !== 0) {
+  // multi_turn batches are secrets_per_step x G whole games; the micro-batch size counts loss rows.
+  if (c.mode === "single_state" && G >= 1 && generationBatch % G !== 0) {
     const fixBatch = smallestFitting(batch, accum, G);
     const fixAccum = smallestFitting(accum, batch, G);
     errors.push(

@@ -119,13 +119,75 @@ const defaults: Preset = {
   },
 };
 
+/**
+ * `tiny`: the recipe for the shipped character-level model (models/wordle-tiny), which `train`
+ * runs when no model is given. Whole games (multi_turn), each turn credited with the game's
+ * outcome plus its own shaping, a game lost at its first invalid guess, and the teacher's
+ * cross-entropy mixed into every step. docs/default-model.md has the experiments behind each
+ * value and what the recipe does and does not achieve.
+ */
+const tiny: Preset = {
+  description: "the shipped tiny model: multi-turn games, turn-level credit, teacher loss mixed in",
+  config: {
+    model: null,
+    mode: "multi_turn",
+    prompt_template: "tiny",
+    reward: { preset: "exact" },
+    multi_turn: {
+      secrets_per_step: 8,
+      credit: "turn",
+      turn_weight: 1,
+      invalid_ends_game: true,
+      win_bonus: 1,
+      saved_bonus: 0.2,
+      consistency: 0.5,
+      validity: 0.25,
+      repeat_penalty: 0.5,
+    },
+    sft_mix: { weight: 1, games: 32, teacher: "mix:entropy=0.5,random-consistent=0.5" },
+    num_generations: 8,
+    // Rows of the loss: a game's turns share one row, so 256 rows cover a whole step's 64 games.
+    per_device_train_batch_size: 256,
+    max_completion_length: 8,
+    temperature: 1.0,
+    learning_rate: 1e-3,
+    lr_scheduler_type: "cosine",
+    warmup_steps: 5,
+    optim: "adamw",
+    beta: 0.0,
+    epsilon: 0.2,
+    epsilon_high: 0.28,
+    loss_type: "dapo",
+    scale_rewards: "group",
+    max_grad_norm: 1.0,
+    lora: { r: 16, alpha: 32, dropout: 0 },
+    dtype: "float32",
+    max_steps: 300,
+    logging_steps: 10,
+    eval_steps: null,
+    save_steps: 50,
+    save_total_limit: 3,
+    output_dir: "runs/wordle-tiny-grpo",
+    eval: { games: 100, held_out_secrets: 100, include_frost: true, sampling: "greedy" },
+    // The games the policy itself samples: few invalid guesses, most guesses consistent with the
+    // feedback, and games won. Thresholds sit above what the start model samples at T = 1.
+    success_criteria: [
+      "running_mean(games/invalid_rate) < 0.25",
+      "running_mean(rewards/consistent/mean) > 0.55",
+      "running_mean(games/win_rate) > 0.2",
+    ],
+    running_mean_window: 5,
+    plateau: { window: 100, min_gain: 0.01, early_stop: false, metric: "games/win_rate" },
+  },
+};
+
 /** `trl`: nothing but the schema defaults, i.e. TRL's GRPOConfig defaults. */
 const trl: Preset = {
   description: "TRL GRPOConfig defaults only (G 8, batch 8, lr 1e-6, dapo, 3 epochs)",
   config: {},
 };
 
-export const PRESETS = { default: defaults, seed, trl } as const satisfies Record<string, Preset>;
+export const PRESETS = { default: defaults, seed, tiny, trl } as const satisfies Record<string, Preset>;
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 

@@ -28,6 +28,16 @@ export const TRAIN_METRIC_KEYS = [
   "tokens_per_second",
 ] as const;
 
+/** mode = "multi_turn": the sampled games of the step, and the teacher term (sft_mix). */
+export const MULTI_TURN_METRIC_KEYS = [
+  "games/win_rate",
+  "games/mean_turns",
+  "games/invalid_rate",
+  "rewards/consistent/mean",
+  "rewards/consistent/std",
+  "sft_loss",
+] as const;
+
 /** Behaviour rates the training plan watches (shared/REWARDS.md), as fractions of completions. */
 export const BEHAVIOUR_METRIC_KEYS = [
   "behaviour/format_rate",
@@ -65,7 +75,12 @@ export const rewardStdKey = (fn: string) => `rewards/${fn}/std`;
  */
 export function metricAliases(rewardFunctions: readonly string[]): Map<string, string> {
   const names = new Map<string, string>();
-  for (const key of [...TRAIN_METRIC_KEYS, ...BEHAVIOUR_METRIC_KEYS, ...EVAL_METRIC_KEYS])
+  for (const key of [
+    ...TRAIN_METRIC_KEYS,
+    ...MULTI_TURN_METRIC_KEYS,
+    ...BEHAVIOUR_METRIC_KEYS,
+    ...EVAL_METRIC_KEYS,
+  ])
     names.set(key, key);
   for (const [alias, key] of Object.entries(FIXED_ALIASES)) names.set(alias, key);
   for (const fn of rewardFunctions) {

@@ -303,7 +303,14 @@ export class Monitor {
     if (fields.eta_seconds !== null) parts.push(`ETA ${formatEta(fields.eta_seconds)}`);
     const r = (key: string) => fields[`running/${key}`];
     const rewards = [`total ${fmt(r("reward"))}`];
-    for (const fn of this.options.rewardFunctions) rewards.push(`${fn} ${fmt(r(`rewards/${fn}/mean`))}`);
+    if (r("games/win_rate") !== undefined) {
+      // multi_turn: the sampled games themselves say more than the return's parts.
+      rewards.push(
+        `won ${fmt(r("games/win_rate"))} invalid ${fmt(r("games/invalid_rate"))} consistent ${fmt(r("rewards/consistent/mean"))}`,
+      );
+    } else {
+      for (const fn of this.options.rewardFunctions) rewards.push(`${fn} ${fmt(r(`rewards/${fn}/mean`))}`);
+    }
     parts.push(rewards.join(" "));
     if (fields.criteria.length > 0) {
       const met = fields.criteria.filter((c) => c.met).length;

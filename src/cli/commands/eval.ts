@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
-import { type EvaluationReport, evaluate } from "../../eval/evaluate.js";
+import { evaluateAdapter } from "../../eval/before-after.js";
 import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
 import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
@@ -172,8 +172,7 @@ export function register(program: Command): void {
         return limit === undefined ? set : { ...set, secrets: set.secrets.slice(0, limit) };
       });
       const loaded = await loadPolicy(settings);
-      const setAdapter = loaded.setAdapterEnabled;
-      if (flags.before && setAdapter === undefined) {
+      if (flags.before && loaded.setAdapterEnabled === undefined) {
         loaded.dispose();
         throw new Error("--before compares a model without and with its adapter: give --adapter DIR");
       }
@@ -192,23 +191,15 @@ export function register(program: Command): void {
       if (!flags.json) process.stderr.write(`evaluating ${loaded.description}\n`);
       bar?.start(total, 0);
       try {
-        const run = (baselines: boolean) =>
-          evaluate({
-            policy: loaded.policy,
-            sets,
-            play: { batchSize, hardMode: flags.hard },
-            baselines: baselines ? { seed: settings.seed } : false,
-            onTurn: (_set, event) => {
-              if (event.over) bar?.increment();
-            },
-          });
-        let before: EvaluationReport | undefined;
-        if (flags.before && setAdapter) {
-          setAdapter(false);
-          before = await run(false);
-          setAdapter(true);
-        }
-        const report = await run(flags.baselines);
+        const { before, report } = await evaluateAdapter({
+          loaded,
+          sets,
+          before: flags.before === true,
+          baselines: flags.baselines ? { seed: settings.seed } : false,
+          batchSize,
+          hardMode: flags.hard,
+          onGame: () => bar?.increment(),
+        });
         bar?.stop();
         if (flags.games !== undefined) {
           const lines = [

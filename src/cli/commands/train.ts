@@ -1,7 +1,13 @@
+import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { resolveConfig } from "../../grpo/config.js";
+import { evaluateAdapter } from "../../eval/before-after.js";
+import { formatReport } from "../../eval/format.js";
+import { loadPolicy } from "../../eval/load-policy.js";
+import { resolveEvalSet } from "../../eval/secrets.js";
+import { type GrpoConfig, resolveConfig } from "../../grpo/config.js";
 import { train } from "../../grpo/trainer.js";
 import { consoleEvents } from "../../grpo/trainer-console.js";
+import { resolveModelDir } from "../../grpo/trainer-setup.js";
 
 /**
  * `wordle-grpo train`: run GRPO on a model, or resume a run.
@@ -12,10 +18,15 @@ import { consoleEvents } from "../../grpo/trainer-console.js";
  *
  * Ctrl-C (SIGINT) or SIGTERM: the current step finishes, a checkpoint is saved, and the command
  * exits 0; a second Ctrl-C exits at once (the last saved checkpoint stays valid).
+ *
+ * With no model anywhere (flag, config file, --set) and no --preset, the shipped model is trained
+ * with its own recipe (preset `tiny`), and the run ends with the start model and the trained
+ * adapter playing every answer and the held-out secrets side by side, with the solver baselines.
  */
 
 interface TrainFlags {
-  preset: string;
+  preset?: string;
+  finalEval?: boolean;
   config?: string;
   model?: string;
   output?: string;
@@ -38,7 +49,10 @@ export function register(program: Command): void {
   program
     .command("train")
     .description("train a LoRA adapter with GRPO (or resume a run from a checkpoint)")
-    .option("--preset <name>", "starting preset: default, seed, trl", "default")
+    .option(
+      "--preset <name>",
+      "starting preset: default, seed, tiny, trl (default: tiny for the shipped model, else default)",
+    )
     .option("--config <file>", "JSON or TOML config file applied on top of the preset")
     .option("--model <dir>", "Hugging Face model directory (default: config model, else the shipped model)")
     .option("--output <dir>", "run directory (default: config output_dir)")
@@ -46,6 +60,11 @@ export function register(program: Command): void {
     .option("--max-steps <n>", "stop after this many optimizer steps (overrides epochs)")
     .option("--resume [checkpoint]", "resume the run in --output: latest, a step, or a checkpoint folder")
     .option("--threads <n>", "engine threads (keep the same value when resuming for identical numbers)")
+    .option(
+      "--final-eval",
+      "after training, play all answers and the held-out secrets before/after (default with preset tiny)",
+    )
+    .option("--no-final-eval", "skip that evaluation")
     .action(async (flags: TrainFlags, command: Command) => {
       const threads = positiveInt("--threads", flags.threads);
       const maxSteps = positiveInt("--max-steps", flags.maxSteps);
@@ -64,19 +83,30 @@ export function register(program: Command): void {
       if (flags.model !== undefined) overrides.model = flags.model;
       if (flags.output !== undefined) overrides.output_dir = flags.output;
       if (maxSteps !== undefined) overrides.max_steps = maxSteps;
-      const { config, warnings } =
-        resume === null
-          ? resolveConfig({
-              preset: flags.preset,
-              file: flags.config,
-              overrides: [
-                ...flags.set,
-                ...Object.entries(overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`),
-              ],
-            })
-          : { config: resolveConfig({ preset: flags.preset }).config, warnings: [] };
+      const resolve = (preset: string) =>
+        resolveConfig({
+          preset,
+          file: flags.config,
+          overrides: [
+            ...flags.set,
+            ...Object.entries(overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`),
+          ],
+        });
+      let preset = flags.preset ?? "default";
+      let resolved =
+        resume === null ? resolve(preset) : { config: resolveConfig({ preset }).config, warnings: [] };
+      if (resume === null && flags.preset === undefined && resolved.config.model === null) {
+        // The shipped model: train it with the recipe made for it.
+        preset = "tiny";
+        resolved = resolve(preset);
+      }
+      const { config, warnings } = resolved;
       const events = consoleEvents();
       for (const w of warnings) events.message(`warning: ${w}`);
+      if (resume === null && flags.preset === undefined)
+        events.message(
+          `preset ${preset} (no --preset given${preset === "tiny" ? "; the shipped model's recipe" : ""})`,
+        );
 
       let stopRequested = false;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -98,6 +128,8 @@ export function register(program: Command): void {
           events,
           shouldStop: () => stopRequested,
         });
+        const finalEval = flags.finalEval ?? (preset === "tiny" && resume === null);
+        if (finalEval && result.finalDir !== null) await printBeforeAfter(config, result.finalDir);
         if (result.reason === "nonfinite") {
           process.exitCode = 1;
           process.stderr.write(
@@ -110,4 +142,45 @@ export function register(program: Command): void {
         process.off("SIGTERM", onSignal);
       }
     });
+}
+
+/** The start model and the trained adapter on every answer and the held-out secrets, greedy. */
+async function printBeforeAfter(config: GrpoConfig, adapterDir: string): Promise<void> {
+  const sets = [resolveEvalSet("all"), resolveEvalSet("held-out")];
+  const loaded = await loadPolicy({
+    model: resolveModelDir(config),
+    adapter: adapterDir,
+    device: config.device,
+    dtype: config.dtype,
+    template: config.prompt_template,
+    maxNewTokens: config.max_completion_length,
+  });
+  const games = 2 * sets.reduce((n, s) => n + s.secrets.length, 0);
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar(
+        { format: "evaluation {bar} {value}/{total} games | ETA {eta_formatted}", stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  process.stderr.write(`evaluating before/after: ${loaded.description}\n`);
+  bar?.start(games, 0);
+  try {
+    const started = performance.now();
+    const { before, report } = await evaluateAdapter({
+      loaded,
+      sets,
+      before: true,
+      baselines: { seed: config.seed },
+      batchSize: 256,
+      onGame: () => bar?.increment(),
+    });
+    bar?.stop();
+    process.stdout.write(
+      `${formatReport(report, { before, beforeLabel: "start model (before)", label: "after GRPO" })}\n` +
+        `(evaluation ${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
+    );
+  } finally {
+    bar?.stop();
+    loaded.dispose();
+  }
 }
