@@ -14,11 +14,12 @@
  * The games of step s come from Rng(seed, s) alone, so a resumed run draws the same games as an
  * uninterrupted one without any state in the checkpoint.
  */
-import { noGrad, type Tensor, tensor } from "../engine/index.js";
+import { noGrad } from "../engine/index.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { type GameSequence, SequenceBuilder } from "../sft/game-sequence.js";
 import { parseTeacherSpec, TeacherGames } from "../sft/teacher.js";
+import { packBatch } from "../sft/trainer.js";
 import { Rng } from "../wordle/rng.js";
 import type { GrpoConfig } from "./config-schema.js";
 
@@ -62,29 +63,12 @@ export function sftBackward(
   padId: number,
   weight: number,
 ): number {
-  const width = Math.max(...seqs.map((s) => s.ids.length)) - 1;
-  const inputs: number[] = [];
-  const targets: number[] = [];
-  const mask: number[] = [];
-  for (const s of seqs)
-    for (let t = 0; t < width; t++) {
-      const real = t + 1 < s.ids.length;
-      inputs.push(real ? s.ids[t] : padId);
-      targets.push(real ? s.ids[t + 1] : padId);
-      mask.push(real && s.learn[t + 1] ? 1 : 0);
-    }
-  const like = { device: model.device, shape: [seqs.length, width] };
-  const learned = mask.reduce((a, b) => a + b, 0);
-  if (learned === 0) return 0;
+  const batch = packBatch(seqs, padId, model.device);
+  if (batch.learned === 0) return 0;
   // Right padding needs no attention mask: a causal model never looks at later (pad) positions.
-  const logits: Tensor = model.forward(tensor(inputs, { ...like, dtype: "int64" }));
-  const logp = logits.float().logSoftmax(-1);
-  const picked = logp.gather(-1, tensor(targets, { ...like, dtype: "int64" }).unsqueeze(-1)).squeeze(-1);
-  const ce = picked
-    .mul(tensor(mask, { ...like, dtype: "float32" }))
-    .sum()
-    .neg()
-    .div(learned);
+  const logp = model.forward(batch.inputs).float().logSoftmax(-1);
+  const picked = logp.gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1);
+  const ce = picked.mul(batch.mask).sum().neg().div(batch.learned);
   ce.mul(weight).backward();
   return noGrad(() => ce.item());
 }

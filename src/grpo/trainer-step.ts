@@ -1,9 +1,11 @@
 /**
  * One optimizer step on a generation batch:
  *
- *   for each micro-batch of per_device_train_batch_size completions:
+ *   for each micro-batch of per_device_train_batch_size loss rows (one completion each, or a
+ *   multi-turn game's turns packed into one row: loss-rows.ts):
  *       log π (autograd, gradient checkpointing when configured) -> grpoLoss -> backward
  *       (gradients accumulate in the LoRA parameters)
+ *   sft_mix: + weight x the teacher cross-entropy, backward into the same gradients (sft-mix.ts)
  *   grad_norm = clip_grad_norm(max_grad_norm)
  *   loss or grad_norm not finite -> drop the gradients, skip the update (counted by the caller)
  *   else optimizer.step() at the scheduled learning rate

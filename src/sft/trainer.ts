@@ -19,7 +19,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DType } from "../engine/dtype.js";
+import type { Device, DType } from "../engine/dtype.js";
 import {
   AdamW,
   clipGradNorm,
@@ -186,6 +186,7 @@ function mapWeights(w: ModelWeights, f: (t: Tensor) => Tensor): ModelWeights {
 export function packBatch(
   seqs: readonly GameSequence[],
   padId: number,
+  device?: Device,
 ): {
   inputs: Tensor;
   targets: Tensor;
@@ -212,9 +213,9 @@ export function packBatch(
     }
   });
   return {
-    inputs: tensor(inputs, { shape: [b, width] }),
-    targets: tensor(targets, { shape: [b, width] }),
-    mask: tensor(mask, { shape: [b, width] }),
+    inputs: tensor(inputs, { shape: [b, width], device }),
+    targets: tensor(targets, { shape: [b, width], device }),
+    mask: tensor(mask, { shape: [b, width], device }),
     learned,
     tokens,
   };
