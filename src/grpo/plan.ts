@@ -116,6 +116,8 @@ export interface RunPlan {
   dataset_size: number;
   dataset_source: string;
   num_generations: number;
+  /** single_state: completions and prompts; multi_turn: games and secrets. */
+  mode: GrpoConfig["mode"];
   completions_per_step: number;
   prompts_per_step: number;
   prompts_dropped_per_epoch: number;
@@ -196,8 +198,12 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
   }
 
   const G = cfg.num_generations;
-  const completionsPerStep = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
-  const promptsPerStep = completionsPerStep / G;
+  const multiTurn = cfg.mode === "multi_turn";
+  // multi_turn: a step plays G whole games for each of its secrets (the "prompts" of this plan).
+  const promptsPerStep = itemsPerGenerationBatch(cfg);
+  const completionsPerStep = multiTurn
+    ? promptsPerStep * G
+    : cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
   const perEpoch = stepsPerEpoch(cfg, N);
   if (perEpoch === 0) {
     throw new Error(
@@ -226,21 +232,26 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
   // The reading the original plan used: "batch" as prompts, so batch 2 over 60 prompts = 30 steps/epoch.
   const naivePerEpoch = Math.floor(N / cfg.per_device_train_batch_size) * cfg.num_iterations;
   const naiveTotal =
-    stepsFrom === "epochs" && G > 1 && naivePerEpoch !== perEpoch
+    !multiTurn && stepsFrom === "epochs" && G > 1 && naivePerEpoch !== perEpoch
       ? Math.ceil(cfg.num_train_epochs * naivePerEpoch)
       : null;
 
   const alternatives: PlanAlternative[] = [];
-  const notes: string[] = [
-    `TRL semantics: per_device_train_batch_size (${cfg.per_device_train_batch_size}) counts completions; with ` +
-      `gradient_accumulation_steps ${cfg.gradient_accumulation_steps} a step uses ${completionsPerStep} completions = ` +
-      `${promptsPerStep} prompt${promptsPerStep === 1 ? "" : "s"} × num_generations ${G}.`,
-    `${N} prompts / ${promptsPerStep} per step${cfg.num_iterations > 1 ? ` × num_iterations ${cfg.num_iterations}` : ""} ` +
-      `= ${perEpoch} steps per epoch` +
-      (N % promptsPerStep !== 0
-        ? ` (${N % promptsPerStep} prompt(s) dropped each epoch, as TRL's sampler does).`
-        : "."),
-  ];
+  const notes: string[] = multiTurn
+    ? [
+        `multi_turn: a step plays num_generations ${G} games for each of multi_turn.secrets_per_step ${promptsPerStep} ` +
+          `secrets = ${completionsPerStep} games; the dataset is the training secrets, ${N} / ${promptsPerStep} = ${perEpoch} steps per epoch.`,
+      ]
+    : [
+        `TRL semantics: per_device_train_batch_size (${cfg.per_device_train_batch_size}) counts completions; with ` +
+          `gradient_accumulation_steps ${cfg.gradient_accumulation_steps} a step uses ${completionsPerStep} completions = ` +
+          `${promptsPerStep} prompt${promptsPerStep === 1 ? "" : "s"} × num_generations ${G}.`,
+        `${N} prompts / ${promptsPerStep} per step${cfg.num_iterations > 1 ? ` × num_iterations ${cfg.num_iterations}` : ""} ` +
+          `= ${perEpoch} steps per epoch` +
+          (N % promptsPerStep !== 0
+            ? ` (${N % promptsPerStep} prompt(s) dropped each epoch, as TRL's sampler does).`
+            : "."),
+      ];
   if (naiveTotal !== null) {
     notes.push(
       `Reading the batch as prompts would give ${naivePerEpoch} steps per epoch and ` +
@@ -323,6 +334,7 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
     dataset_size: N,
     dataset_source: options.datasetSource ?? "given",
     num_generations: G,
+    mode: cfg.mode,
     completions_per_step: completionsPerStep,
     prompts_per_step: promptsPerStep,
     prompts_dropped_per_epoch: N % promptsPerStep,
@@ -383,8 +395,10 @@ export function formatPlan(plan: RunPlan, title: string): string {
   const n = (x: number) => x.toLocaleString("en-US");
   const lines = [
     `Plan for ${title}`,
-    `  dataset            ${n(plan.dataset_size)} training prompts (${plan.dataset_source})`,
-    `  per step           ${n(plan.completions_per_step)} completions = ${plan.prompts_per_step} prompt(s) × G ${plan.num_generations}`,
+    `  dataset            ${n(plan.dataset_size)} training ${plan.mode === "multi_turn" ? "secrets" : "prompts"} (${plan.dataset_source})`,
+    plan.mode === "multi_turn"
+      ? `  per step           ${n(plan.completions_per_step)} games = ${plan.prompts_per_step} secret(s) × G ${plan.num_generations}`
+      : `  per step           ${n(plan.completions_per_step)} completions = ${plan.prompts_per_step} prompt(s) × G ${plan.num_generations}`,
     `  steps per epoch    ${n(plan.steps_per_epoch)}`,
     `  epochs             ${fmt(plan.num_train_epochs)}`,
     `  total steps        ${n(plan.total_steps)} (from ${plan.steps_from.replace("_", " ")})`,

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { trainingSecrets } from "../../eval/secrets.js";
 import { resolveConfig } from "../../grpo/config.js";
 import { formatPlan, type ModelShape, modelShapeFromHfConfig, planRun } from "../../grpo/plan.js";
+import { resolveModelDir } from "../../grpo/trainer-setup.js";
 import { loadSeedDataset } from "../../task/seed-dataset.js";
 import { splitTrainValidation } from "../../task/split.js";
 
@@ -83,8 +85,17 @@ export function register(program: Command): void {
       const dataset =
         flags.datasetSize !== undefined
           ? { count: positiveNumber("--dataset-size", flags.datasetSize, true)!, source: "--dataset-size" }
-          : trainPromptCount(config.seed);
-      const modelDir = flags.model ?? config.model ?? undefined;
+          : config.mode === "multi_turn"
+            ? {
+                count: trainingSecrets().length,
+                source: "all answers minus the evaluation's held-out secrets and FROST",
+              }
+            : trainPromptCount(config.seed);
+      // The tiny template belongs to the shipped model: size its adapter, not a 0.5B one.
+      const modelDir =
+        flags.model ??
+        config.model ??
+        (config.prompt_template === "tiny" ? resolveModelDir(config) : undefined);
       const plan = planRun(config, {
         datasetSize: dataset.count,
         datasetSource: dataset.source,
