@@ -122,8 +122,9 @@ const defaults: Preset = {
 /**
  * `tiny`: the recipe for the shipped character-level model (models/wordle-tiny), which `train`
  * runs when no model is given. Whole games (multi_turn), each turn credited with the game's
- * outcome plus its own shaping, a game lost at its first invalid guess, and the teacher's
- * cross-entropy mixed into every step. docs/default-model.md has the experiments behind each
+ * outcome plus its own shaping, a game lost at its first invalid guess, and rollouts at a low
+ * temperature: the model is judged by its greedy play, and at T = 1 GRPO improved the sampled
+ * policy while the greedy one got worse. docs/default-model.md has the experiments behind each
  * value and what the recipe does and does not achieve.
  */
 const tiny: Preset = {
@@ -144,13 +145,14 @@ const tiny: Preset = {
       validity: 0.25,
       repeat_penalty: 0.5,
     },
-    sft_mix: { weight: 1, games: 32, teacher: "mix:entropy=0.5,random-consistent=0.5" },
+    // The teacher term (sft_mix) helped at T = 1 but not at T = 0.3: off.
+    sft_mix: { weight: 0 },
     num_generations: 8,
     // Rows of the loss: a game's turns share one row, so 256 rows cover a whole step's 64 games.
     per_device_train_batch_size: 256,
     max_completion_length: 8,
-    temperature: 1.0,
-    learning_rate: 1e-3,
+    temperature: 0.3,
+    learning_rate: 3e-4,
     lr_scheduler_type: "cosine",
     warmup_steps: 5,
     optim: "adamw",
@@ -162,22 +164,23 @@ const tiny: Preset = {
     max_grad_norm: 1.0,
     lora: { r: 16, alpha: 32, dropout: 0 },
     dtype: "float32",
-    max_steps: 300,
+    max_steps: 600,
     logging_steps: 10,
     eval_steps: null,
     save_steps: 50,
     save_total_limit: 3,
     output_dir: "runs/wordle-tiny-grpo",
     eval: { games: 100, held_out_secrets: 100, include_frost: true, sampling: "greedy" },
-    // The games the policy itself samples: few invalid guesses, most guesses consistent with the
-    // feedback, and games won. Thresholds sit above what the start model samples at T = 1.
+    // The games the policy itself samples at T = 0.3: guesses that respect the feedback, few
+    // invalid ones, a higher mean return. The start model samples about 0.48 consistent, 0.16
+    // invalid and a return of 0.91, so each threshold asks for a clear gain.
     success_criteria: [
-      "running_mean(games/invalid_rate) < 0.25",
-      "running_mean(rewards/consistent/mean) > 0.55",
-      "running_mean(games/win_rate) > 0.2",
+      "running_mean(rewards/consistent/mean) > 0.6",
+      "running_mean(games/invalid_rate) < 0.15",
+      "running_mean(total) > 1.0",
     ],
     running_mean_window: 5,
-    plateau: { window: 100, min_gain: 0.01, early_stop: false, metric: "games/win_rate" },
+    plateau: { window: 200, min_gain: 0.01, early_stop: false, metric: "total" },
   },
 };
 

@@ -124,7 +124,9 @@ export function register(program: Command): void {
           config,
           outputDir: flags.output,
           resume,
-          threads,
+          // The shipped model's matrices are tiny (d = 128): one thread avoids OpenMP's per-op
+          // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/default-model.md).
+          threads: threads ?? (preset === "tiny" ? 1 : undefined),
           events,
           shouldStop: () => stopRequested,
         });
