@@ -89,10 +89,11 @@ export function packLossRows(items: readonly LossItem[]): LossRow[] {
     const item = items[i];
     const sequence = sequences[i];
     const start = item.promptIds.length;
+    // Every open row's prompt is its first token and every item's prompt is longer, so the item's
+    // completion always lies in a host row's scored region.
     const host = rows.find(
       (r) =>
         r.sequence.length >= sequence.length &&
-        start >= r.row.prompt.length &&
         sequence.every((t, k) => r.sequence[k] === t) &&
         item.tokenIds.every((_, k) => r.row.scored[start - r.row.prompt.length + k] === 0),
     );
@@ -100,8 +101,8 @@ export function packLossRows(items: readonly LossItem[]): LossRow[] {
       place(host.row, item, i, start - host.row.prompt.length);
     } else {
       // The row's "prompt" is its first token only, so any later item's completion lies inside the
-      // scored region; positions before this item's completion stay unscored.
-      const row = emptyRow(sequence, Math.min(1, start));
+      // scored region; positions before this item's completion stay unscored (trimmed below).
+      const row = emptyRow(sequence, 1);
       place(row, item, i, start - row.prompt.length);
       rows.push({ row, sequence });
     }

@@ -19,7 +19,7 @@ import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { type GameSequence, SequenceBuilder } from "../sft/game-sequence.js";
 import { parseTeacherSpec, TeacherGames } from "../sft/teacher.js";
-import { packBatch } from "../sft/trainer.js";
+import { learnedTokenCrossEntropy, packBatch } from "../sft/trainer.js";
 import { Rng } from "../wordle/rng.js";
 import type { GrpoConfig } from "./config-schema.js";
 
@@ -66,9 +66,7 @@ export function sftBackward(
   const batch = packBatch(seqs, padId, model.device);
   if (batch.learned === 0) return 0;
   // Right padding needs no attention mask: a causal model never looks at later (pad) positions.
-  const logp = model.forward(batch.inputs).float().logSoftmax(-1);
-  const picked = logp.gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1);
-  const ce = picked.mul(batch.mask).sum().neg().div(batch.learned);
+  const ce = learnedTokenCrossEntropy(model.forward(batch.inputs).float(), batch);
   ce.mul(weight).backward();
   return noGrad(() => ce.item());
 }

@@ -128,9 +128,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const policy = await loadPolicy(config);
   const { model, tokenizer } = policy;
   const prompts = preparePrompts(config, tokenizer);
-  // multi_turn: the episodes are games on training secrets (never the evaluation's held-out ones).
+  // Training secrets (never the evaluation's held-out ones): multi_turn's episodes and sft_mix's games.
   const multiTurn = config.mode === "multi_turn";
-  const secrets = multiTurn ? trainingSecrets() : [];
+  const secrets = trainingSecrets();
   const datasetSize = multiTurn ? secrets.length : prompts.train.length;
   const total = totalSteps(config, datasetSize);
   const perEpoch = stepsPerEpoch(config, datasetSize);
@@ -188,7 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimizer,
     params,
     padId: tokenizer.padTokenId,
-    sft: makeSftMixer(config, tokenizer, trainingSecrets()),
+    sft: makeSftMixer(config, tokenizer, secrets),
     lossHook: options.lossHook,
   };
   let lastSaved = resuming ? step : -1;

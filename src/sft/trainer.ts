@@ -221,6 +221,15 @@ export function packBatch(
   };
 }
 
+/** Mean next-token cross-entropy over the learned targets of a packBatch batch (logits [B, S-1, V]). */
+export function learnedTokenCrossEntropy(
+  logits: Tensor,
+  batch: Pick<ReturnType<typeof packBatch>, "targets" | "mask" | "learned">,
+): Tensor {
+  const picked = logits.logSoftmax(-1).gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1);
+  return picked.mul(batch.mask).sum().neg().div(batch.learned);
+}
+
 function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
@@ -332,9 +341,7 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     const { loss, correct, learned, tokens, gradNorm } = scope(() => {
       const batch = packBatch(seqs, tokenizer.padTokenId);
       const logits = model.forward(batch.inputs); // float32 [B, S-1, V]
-      const logp = logits.logSoftmax(-1);
-      const picked = logp.gather(-1, batch.targets.unsqueeze(-1)).squeeze(-1);
-      const lossT = picked.mul(batch.mask).sum().neg().div(batch.learned);
+      const lossT = learnedTokenCrossEntropy(logits, batch);
       lossT.backward();
       const hits = noGrad(() => logits.argmax(-1).eq(batch.targets).float().mul(batch.mask).sum().item());
       if (work !== masters)
