@@ -41,7 +41,7 @@ EVAL_BUDGET_S=${EVAL_BUDGET_S:-100000}
 eval_started=$(date +%s)
 running=0
 # Earliest snapshots first (they are the candidates when the budget runs out), then the finals.
-for snap in $(ls -d "$OUT_DIR"/*/snapshots/step-* 2>/dev/null | sort -t- -k3 -n) "$OUT_DIR"/*/final; do
+for snap in $(for f in "$OUT_DIR"/*/snapshots/step-*; do echo "${f##*-} $f"; done | sort -n | cut -d' ' -f2) "$OUT_DIR"/*/final; do
   [[ -f "$snap/config.json" ]] || continue
   (($(date +%s) - eval_started > EVAL_BUDGET_S)) && { echo "eval budget spent: $snap and later not evaluated"; break; }
   eval_one "$snap" &
