@@ -24,8 +24,10 @@ mkdir -p "$OUT_DIR"
 
 while read -r name flags; do
   [[ -z "$name" || "$name" == \#* ]] && continue
+  budget=(--minutes "$MINUTES")
+  [[ " $flags " == *" --steps "* ]] && budget=() # a line with its own step budget
   # shellcheck disable=SC2086 # flags are words on purpose
-  "${CLI[@]}" sft --device "$DEVICE" --minutes "$MINUTES" --snapshot-steps "$SNAPSHOT_STEPS" \
+  "${CLI[@]}" sft --device "$DEVICE" "${budget[@]}" --snapshot-steps "$SNAPSHOT_STEPS" \
     --out "$OUT_DIR/$name/final" --run-dir "$OUT_DIR/$name" $flags >"$OUT_DIR/$name.sft.log" 2>&1 &
 done <"$RUNS_FILE"
 wait
@@ -98,7 +100,7 @@ for (const run of [...new Set(rows.map((r) => r.run))]) {
     bytes += size;
   }
   if (picked.length === 0) continue;
-  const tar = path.join(dir, `snapshots-${run}.tar.xz`);
+  const tar = path.resolve(dir, `snapshots-${run}.tar.xz`);
   execFileSync("tar", ["-cJf", tar, "--exclude=eval.err", ...picked.map((r) => path.relative(dir, r.dir))], { cwd: dir });
   console.log(`packed ${picked.map((r) => `${r.snapshot} (${pct(r.all_win)})`).join(", ")} of ${run} into ${tar} (${fs.statSync(tar).size} bytes)`);
 }
