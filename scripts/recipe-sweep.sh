@@ -14,10 +14,12 @@ RUNS_FILE=${1:?usage: recipe-sweep.sh RUNS_FILE}
 TRAIN_S=${TRAIN_S:-600}
 THREADS=${THREADS:-1}
 OUT_DIR=${OUT_DIR:-runs/recipe-sweep}
+# The start model (default: the shipped one).
+MODEL=${MODEL:-models/wordle-tiny}
 CLI=(node dist/src/cli/main.js)
 export OMP_NUM_THREADS=$THREADS
 mkdir -p "$OUT_DIR"
-common=(--model models/wordle-tiny --preset default --max-steps 100000 --threads "$THREADS" --set dtype=float32
+common=(--model "$MODEL" --preset default --max-steps 100000 --threads "$THREADS" --set dtype=float32
   --set mode=multi_turn --set prompt_template=tiny --set max_completion_length=8
   --set per_device_train_batch_size=256 --set eval.games=0 --set logging_steps=5 --set save_steps=10
   --set lora.dropout=0 --set warmup_steps=3)
@@ -29,7 +31,7 @@ one() {
   timeout -s INT -k 20 "$TRAIN_S" "${CLI[@]}" train "${common[@]}" --output "$dir" "$@" >"$dir.train.log" 2>&1
   local ck
   ck=$(ls -d "$dir"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1)
-  "${CLI[@]}" eval --model models/wordle-tiny --adapter "$ck" --set all --set held-out --batch-size 256 \
+  "${CLI[@]}" eval --model "$MODEL" --adapter "$ck" --set all --set held-out --batch-size 256 \
     --max-new-tokens 8 --no-baselines --json >"$dir.eval.json" 2>"$dir.eval.err"
   node -e '
     const fs = require("fs");

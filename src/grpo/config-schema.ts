@@ -116,11 +116,21 @@ const evalSchema = z.strictObject({
  * Each step plays num_generations games for each of `secrets_per_step` training secrets.
  */
 const multiTurnSchema = z.strictObject({
-  /** Secrets per generation batch; each is played num_generations times from the empty board. */
+  /**
+   * "games": each secret played num_generations times from the empty board, every turn trained;
+   * "branch": each secret played greedily, num_generations guesses sampled at one of its positions
+   * and finished greedily, only those guesses trained (src/grpo/branch-rollout.ts).
+   */
+  rollout: z.enum(["games", "branch"]).default("games"),
+  /** Secrets per generation batch (one group each). */
   secrets_per_step: positiveInt.default(8),
-  /** "turn": game outcome + the turn's own shaping, each normalised in the group; "game": the game's return for every turn. */
-  credit: z.enum(["game", "turn"]).default("turn"),
-  /** "turn" credit: weight of the turn's shaping advantage next to the outcome's. */
+  /**
+   * "turn": game outcome + the turn's own shaping, each normalised in the group; "letter": the same
+   * with the shaping judged per letter (src/grpo/letter-shaping.ts); "game": the game's return for
+   * every turn (rollout "games" only).
+   */
+  credit: z.enum(["game", "turn", "letter"]).default("turn"),
+  /** "turn" / "letter" credit: weight of the shaping advantage next to the outcome's. */
   turn_weight: nonNegative.default(1),
   max_turns: positiveInt.default(6),
   /** A game ends (lost) at its first invalid guess; evaluation instead lets it cost a turn. */

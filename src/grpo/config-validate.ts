@@ -62,6 +62,12 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
         ".",
     );
   }
+  if (c.mode === "multi_turn" && c.multi_turn.rollout === "branch" && c.multi_turn.credit === "game") {
+    errors.push(
+      `multi_turn.rollout = "branch" with multi_turn.credit = "game": a branch trains one sampled guess per game, ` +
+        `so there is no game-long return to share between turns. Fix: set multi_turn.credit to "turn" or "letter".`,
+    );
+  }
   if (c.epsilon_high < c.epsilon) {
     errors.push(
       `epsilon_high (${c.epsilon_high}) < epsilon (${c.epsilon}): the upper clip 1 + epsilon_high should be at least ` +

@@ -21,6 +21,8 @@ export interface LossItem {
   promptIds: readonly number[];
   tokenIds: readonly number[];
   advantage: number;
+  /** One advantage per completion token, overriding `advantage` (multi-turn "letter" credit). */
+  tokenAdvantages?: readonly number[] | null;
   /** false: the completion is kept out of the loss (mask_truncated_completions). */
   counts: boolean;
   oldLogps: readonly number[] | null;
@@ -63,7 +65,7 @@ function place(row: LossRow, item: LossItem, i: number, offset: number): void {
     const at = offset + k;
     row.scored[at] = 1;
     row.lossMask[at] = item.counts ? 1 : 0;
-    row.advantage[at] = item.advantage;
+    row.advantage[at] = item.tokenAdvantages?.[k] ?? item.advantage;
     row.oldLogps[at] = item.oldLogps?.[k] ?? 0;
     row.refLogps[at] = item.refLogps?.[k] ?? 0;
   });

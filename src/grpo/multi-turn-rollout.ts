@@ -1,51 +1,12 @@
-/**
- * Multi-turn GRPO rollout: whole games are the episodes.
- *
- * For each of P secrets, G games are played from the same start (empty history) by the current
- * policy, all P x G in lock-step: each turn, every unfinished game's prompt (the prompt template
- * over its own history) goes to the sampler in one `generate` call, the guess is parsed and judged
- * (an invalid guess costs a turn and changes nothing, as in evaluation), until a win or maxTurns.
- *
- * Two ways to credit a turn (`credit`):
- *
- *   "game"  every completion of a game gets that game's advantage (as multi-turn GRPO trainers do):
- *             R_g = outcome_g + mean over the game's turns of shaping_t
- *             A_{g,t} = normalise_G(R)_g
- *   "turn"  the game's outcome plus the turn's own shaping, each normalised in the secret's group
- *           (process-reward GRPO: a good guess in a lost game is not blamed for the loss):
- *             A_{g,t} = normalise_G(outcome)_g + turnWeight * normalise_group(shaping)_{g,t}
- *
- * where, for game g of the group's G games and its turn t,
- *
- *   outcome_g = win_g * (winBonus + savedBonus * (maxTurns - turns_g))   a win, worth more the sooner
- *   shaping_t = consistency * [the guess fits every feedback so far]
- *             + validity * [the guess is an accepted word]
- *             - repeatPenalty * [the guess was already played]
- *
- * normalise_G is computeAdvantages over the G outcomes (scale_rewards), normalise_group the same
- * over every turn the group's G games played. The result is a GenerationBatch like the
- * single-state rollout's, except that every completion carries its own prompt ids (`promptIds`):
- * turn k of a game was generated from a different prompt than turn 1, so the loss must score it
- * after that prompt.
- */
-import { generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { completionBehaviour } from "../task/metrics.js";
-import { parseGuess } from "../task/parse-guess.js";
-import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
-import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
-import { scoreGuess } from "../wordle/score.js";
+import type { PromptTemplateName } from "../task/prompt.js";
 import { loadWordLists } from "../wordle/words.js";
 import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "./advantages.js";
 import type { ScaleRewards } from "./config-schema.js";
-import {
-  type GenerationBatch,
-  oldAndReferenceLogProbs,
-  type RolloutCompletion,
-  type RolloutContext,
-  samplerSettings,
-} from "./rollout.js";
+import { newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
+import type { GenerationBatch, RolloutCompletion } from "./rollout.js";
 
 export interface GameReturnWeights {
   /** Paid for any win. */
@@ -66,7 +27,7 @@ export const DEFAULT_GAME_RETURN: GameReturnWeights = {
   repeatPenalty: 0.5,
 };
 
-export type TurnCredit = "game" | "turn";
+export type TurnCredit = "game" | "turn" | "letter";
 
 export interface MultiTurnOptions {
   model: CausalLM;
@@ -99,20 +60,6 @@ export interface MultiTurnOptions {
   progress?: number;
 }
 
-/** One played turn, before the game's return is known. */
-interface TurnRecord {
-  game: number;
-  promptIds: number[];
-  tokenIds: number[];
-  text: string;
-  truncated: boolean;
-  guess: string | null;
-  historyBefore: HistoryEntry[];
-  valid: boolean;
-  consistent: boolean;
-  repeated: boolean;
-}
-
 export interface GameOutcome {
   secret: string;
   won: boolean;
@@ -126,7 +73,12 @@ export interface MultiTurnBatch extends GenerationBatch {
   games: GameOutcome[];
 }
 
-type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated">;
+type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> & {
+  /** "letter" credit: the shaping value of each completion token (letter-shaping.ts). */
+  tokenValues?: readonly number[];
+};
+
+export type { JudgedTurn };
 
 /** The per-turn shaping reward of one guess. */
 export function turnShaping(t: JudgedTurn, w: GameReturnWeights): number {
@@ -170,108 +122,126 @@ export function creditTurns(
     credit: TurnCredit;
     turnWeight: number;
     scaleRewards: ScaleRewards;
+    /** Turns each game used in all, when more than its credited turns (branch rollout). */
+    turnsUsed?: readonly number[];
   },
-): { returns: number[]; advantages: number[][]; stats: ReturnType<typeof computeAdvantages> } {
+): {
+  returns: number[];
+  /** Per game, per turn. "letter" credit: the mean of the turn's token advantages. */
+  advantages: number[][];
+  /** "letter" credit: per game, per turn, one advantage per completion token; else null. */
+  tokenAdvantages: (number[] | null)[][];
+  stats: ReturnType<typeof computeAdvantages>;
+} {
   const { maxTurns, weights: w, scaleRewards } = options;
   if (options.credit === "game") {
     const returns = turnsOf.map((turns, g) => gameReturn(turns, won[g], maxTurns, w));
     const adv = computeAdvantages(returns, G, scaleRewards);
-    return { returns, advantages: turnsOf.map((turns, g) => turns.map(() => adv.advantages[g])), stats: adv };
+    return {
+      returns,
+      advantages: turnsOf.map((turns, g) => turns.map(() => adv.advantages[g])),
+      tokenAdvantages: turnsOf.map((turns) => turns.map(() => null)),
+      stats: adv,
+    };
   }
-  const outcomes = turnsOf.map((turns, g) => gameOutcome(turns.length, won[g], maxTurns, w));
+  const outcomes = turnsOf.map((turns, g) =>
+    gameOutcome(options.turnsUsed?.[g] ?? turns.length, won[g], maxTurns, w),
+  );
   const adv = computeAdvantages(outcomes, G, scaleRewards);
+  const byLetter = options.credit === "letter";
+  // One shaping sample per turn ("turn") or per completion token ("letter").
+  const samplesOf = (t: JudgedTurn): readonly number[] => {
+    if (!byLetter) return [turnShaping(t, w)];
+    if (t.tokenValues === undefined)
+      throw new Error("creditTurns: letter credit needs every turn's tokenValues");
+    return t.tokenValues;
+  };
   const advantages = turnsOf.map((turns, g) => turns.map(() => adv.advantages[g]));
+  const tokenAdvantages: (number[] | null)[][] = turnsOf.map((turns) => turns.map(() => null));
   for (let start = 0; start < turnsOf.length; start += G) {
-    // Every turn the group played is one sample of the shaping: normalise them together.
-    const shaping = turnsOf.slice(start, start + G).map((turns) => turns.map((t) => turnShaping(t, w)));
-    const flat = shaping.flat();
+    // Every turn (token) the group played is one sample of the shaping: normalise them together.
+    const shaping = turnsOf.slice(start, start + G).map((turns) => turns.map(samplesOf));
+    const flat = shaping.flat(2);
     const centre = flat.reduce((s, x) => s + x, 0) / flat.length;
     const spread = scaleRewards === "none" ? 1 : unbiasedStd(flat) + ADVANTAGE_STD_EPSILON;
     shaping.forEach((turns, k) => {
-      turns.forEach((x, t) => {
-        advantages[start + k][t] += (options.turnWeight * (x - centre)) / spread;
+      const g = start + k;
+      turns.forEach((samples, t) => {
+        const perSample = samples.map(
+          (x) => adv.advantages[g] + (options.turnWeight * (x - centre)) / spread,
+        );
+        advantages[g][t] = perSample.reduce((s, x) => s + x, 0) / Math.max(1, perSample.length);
+        if (byLetter) tokenAdvantages[g][t] = perSample;
       });
     });
   }
-  const returns = turnsOf.map((turns, g) => gameReturn(turns, won[g], maxTurns, w));
+  const returns = turnsOf.map(
+    (turns, g) => outcomes[g] + turns.reduce((s, t) => s + turnShaping(t, w), 0) / Math.max(1, turns.length),
+  );
   // Batch statistics (reward, reward_std, frac_reward_zero_std) describe the whole return, so a
   // group whose games all lost but guessed differently still counts as carrying signal.
-  return { returns, advantages, stats: computeAdvantages(returns, G, scaleRewards) };
+  return { returns, advantages, tokenAdvantages, stats: computeAdvantages(returns, G, scaleRewards) };
+}
+
+/** How games are played and judged for these options. */
+export function playContext(
+  options: Pick<
+    MultiTurnOptions,
+    "model" | "tokenizer" | "template" | "maxNewTokens" | "maxTurns" | "endOnInvalid"
+  >,
+  weights: GameReturnWeights,
+  credit: TurnCredit,
+): PlayContext {
+  return {
+    model: options.model,
+    tokenizer: options.tokenizer,
+    template: options.template,
+    maxNewTokens: options.maxNewTokens,
+    maxTurns: options.maxTurns ?? 6,
+    endOnInvalid: options.endOnInvalid ?? false,
+    letterWeights: credit === "letter" ? weights : null,
+    turnValue: (t) => turnShaping(t, weights),
+  };
 }
 
 export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
-  const { model, tokenizer, template, secrets } = options;
+  const { model, secrets } = options;
   const G = options.numGenerations;
   const maxTurns = options.maxTurns ?? 6;
   const weights = options.weights ?? DEFAULT_GAME_RETURN;
   if (!Number.isInteger(G) || G < 2)
     throw new Error(`multi-turn rollout: numGenerations must be >= 2, got ${G}`);
   if (secrets.length === 0) throw new Error("multi-turn rollout: no secrets");
-  const { allowedSet, answerSet } = loadWordLists();
+  const { answerSet } = loadWordLists();
+  const credit = options.credit ?? "game";
   for (const s of secrets)
     if (!answerSet.has(s))
       throw new Error(`multi-turn rollout: secret ${JSON.stringify(s)} is not an answer`);
 
   const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
-  const histories: HistoryEntry[][] = games.map(() => []);
-  const turnsOf: TurnRecord[][] = games.map(() => []);
-  const won = games.map(() => false);
-  const over = games.map(() => false);
+  const live = games.map((secret) => newGame(secret));
   const wasTraining = model.training;
   model.training = false;
   try {
-    for (let turn = 0; turn < maxTurns; turn++) {
-      const active = games.map((_, g) => g).filter((g) => !over[g]);
-      if (active.length === 0) break;
-      const prompts = active.map((g) =>
-        tokenizer.encode(renderPrompt({ history: histories[g] }, { template, tokenizer }).text),
-      );
-      const completions = generate(model, tokenizer, prompts, {
-        maxNewTokens: options.maxNewTokens,
-        temperature: options.temperature,
-        topK: options.topK,
-        topP: options.topP,
-        minP: options.minP,
-        repetitionPenalty: options.repetitionPenalty,
-        stopStrings: ["</guess>"],
-        seed: options.seed === undefined ? undefined : options.seed * 7919 + turn,
-      });
-      completions.forEach((c, i) => {
-        const g = active[i];
-        const secret = games[g];
-        const guess = parseGuess(c.text)?.toLowerCase() ?? null;
-        const history = histories[g];
-        const valid = guess !== null && guess.length === 5 && allowedSet.has(guess);
-        const coded = encodeHistory(history);
-        const record: TurnRecord = {
-          game: g,
-          promptIds: prompts[i],
-          tokenIds: c.tokenIds,
-          text: c.text,
-          truncated: c.truncated,
-          guess,
-          historyBefore: [...history],
-          valid,
-          consistent: valid && isConsistentCoded(guess as string, coded),
-          repeated: valid && history.some((h) => h.guess === guess),
-        };
-        turnsOf[g].push(record);
-        if (!valid) {
-          if (options.endOnInvalid) over[g] = true;
-          return;
-        }
-        if (guess === secret) won[g] = over[g] = true;
-        else history.push({ guess: guess as string, feedback: scoreGuess(guess as string, secret) });
-      });
-    }
+    playToEnd(playContext(options, weights, credit), live, {
+      greedy: false,
+      temperature: options.temperature,
+      topK: options.topK,
+      topP: options.topP,
+      minP: options.minP,
+      repetitionPenalty: options.repetitionPenalty,
+      seed: options.seed,
+    });
   } finally {
     model.training = wasTraining;
   }
+  const turnsOf = live.map((g) => g.turns);
+  const won = live.map((g) => g.won);
 
   const credited = creditTurns(turnsOf, won, G, {
     maxTurns,
     weights,
-    credit: options.credit ?? "game",
+    credit,
     turnWeight: options.turnWeight ?? 1,
     scaleRewards: options.scaleRewards ?? "group",
   });
@@ -299,6 +269,9 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
           repeated: Number(t.repeated),
         },
         advantage: credited.advantages[g][k],
+        ...(credited.tokenAdvantages[g][k] === null
+          ? {}
+          : { tokenAdvantages: credited.tokenAdvantages[g][k] }),
         behaviour: completionBehaviour({ secret, history: t.historyBefore }, t.text),
         oldLogps: null,
         refLogps: null,
@@ -332,57 +305,4 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
     uses: 0,
     games: outcomes,
   };
-}
-
-/**
- * The trainer's generation batch in multi_turn mode: G games for each secret under the config's
- * sampler and `multi_turn` section, then log π_old / log π_ref of every turn after its own prompt
- * where num_iterations / beta need them.
- */
-export function multiTurnGenerationBatch(
-  ctx: Pick<RolloutContext, "model" | "tokenizer" | "config">,
-  secrets: readonly string[],
-  temperature: number,
-  progress: number,
-): MultiTurnBatch {
-  const { config } = ctx;
-  const mt = config.multi_turn;
-  const sampling = samplerSettings(config, temperature);
-  const batch = multiTurnRollout({
-    model: ctx.model,
-    tokenizer: ctx.tokenizer,
-    template: config.prompt_template,
-    secrets,
-    numGenerations: config.num_generations,
-    temperature,
-    maxNewTokens: config.max_completion_length,
-    maxTurns: mt.max_turns,
-    scaleRewards: config.scale_rewards,
-    credit: mt.credit,
-    turnWeight: mt.turn_weight,
-    endOnInvalid: mt.invalid_ends_game,
-    weights: {
-      winBonus: mt.win_bonus,
-      savedBonus: mt.saved_bonus,
-      consistency: mt.consistency,
-      validity: mt.validity,
-      repeatPenalty: mt.repeat_penalty,
-    },
-    topK: sampling.topK,
-    topP: sampling.topP,
-    minP: sampling.minP,
-    repetitionPenalty: sampling.repetitionPenalty,
-    progress,
-  });
-  const { oldLogps, refLogps } = oldAndReferenceLogProbs(
-    ctx,
-    batch.completions.map((c) => c.promptIds),
-    batch.completions.map((c) => c.tokenIds),
-    temperature,
-  );
-  batch.completions.forEach((c, i) => {
-    c.oldLogps = oldLogps?.[i] ?? null;
-    c.refLogps = refLogps?.[i] ?? null;
-  });
-  return batch;
 }

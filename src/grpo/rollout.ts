@@ -45,6 +45,8 @@ export interface RolloutCompletion {
   reward: number;
   rewards: Record<string, number>;
   advantage: number;
+  /** Multi-turn "letter" credit: one advantage per completion token (else `advantage` for all). */
+  tokenAdvantages?: number[];
   behaviour: CompletionBehaviour;
   /** log π_old per token (num_iterations > 1), else null. */
   oldLogps: number[] | null;

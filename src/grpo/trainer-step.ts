@@ -69,6 +69,7 @@ export function optimizeOnBatch(
     promptIds: promptOf(i),
     tokenIds: c.tokenIds,
     advantage: c.advantage,
+    tokenAdvantages: c.tokenAdvantages ?? null,
     counts: counts(i),
     oldLogps: config.num_iterations > 1 ? (c.oldLogps ?? missing("old", i)) : null,
     refLogps: config.beta > 0 ? (c.refLogps ?? missing("reference", i)) : null,

@@ -49,7 +49,7 @@ import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { temperatureAt } from "./config-temperature.js";
 import { DataOrder } from "./data-order.js";
-import { multiTurnGenerationBatch } from "./multi-turn-rollout.js";
+import { multiTurnGenerationBatch } from "./multi-turn-batch.js";
 import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./plan.js";
 import {
   captureEngineRng,
@@ -263,6 +263,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
               next.indices.map((i) => secrets[i]),
               temperature,
               progress,
+              step,
             )
           : rollout(rolloutCtx, prompts.train, next.indices, temperature, progress);
         Object.assign(generationValues, batch.stats, completionStats(batch));

@@ -31,6 +31,8 @@ export const TRAIN_METRIC_KEYS = [
 /** mode = "multi_turn": the sampled games of the step, and the teacher term (sft_mix). */
 export const MULTI_TURN_METRIC_KEYS = [
   "games/win_rate",
+  /** rollout "branch": the step's greedy games on its training secrets. */
+  "games/greedy_win_rate",
   "games/mean_turns",
   "games/invalid_rate",
   "rewards/consistent/mean",

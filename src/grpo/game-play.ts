@@ -1,0 +1,162 @@
+/**
+ * Playing Wordle games with the policy for multi-turn rollouts: every unfinished game's prompt (the
+ * template over its own history) goes to one `generate` call per turn, each completion is parsed and
+ * judged, and the game moves on. An invalid guess costs a turn and changes nothing (as in
+ * evaluation), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
+ * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
+ */
+import { generate } from "../model/sampler.js";
+import type { Tokenizer } from "../model/tokenizer.js";
+import type { CausalLM } from "../model/transformer.js";
+import { parseGuess } from "../task/parse-guess.js";
+import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
+import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
+import { scoreGuess } from "../wordle/score.js";
+import { loadWordLists } from "../wordle/words.js";
+import { type LetterWeights, letterTokens, PrefixJudge, tokenShaping } from "./letter-shaping.js";
+
+/** One played turn, as judged when it was played. */
+export interface TurnRecord {
+  promptIds: number[];
+  tokenIds: number[];
+  text: string;
+  truncated: boolean;
+  guess: string | null;
+  historyBefore: HistoryEntry[];
+  valid: boolean;
+  consistent: boolean;
+  repeated: boolean;
+  /** Letter credit: the shaping value of each completion token (letter-shaping.ts). */
+  tokenValues?: number[];
+}
+
+export interface LiveGame {
+  secret: string;
+  /** Turns used before this game's own (a game branched off another one's position). */
+  turnsBefore: number;
+  history: HistoryEntry[];
+  turns: TurnRecord[];
+  won: boolean;
+  over: boolean;
+}
+
+export function newGame(secret: string, history: readonly HistoryEntry[] = [], turnsBefore = 0): LiveGame {
+  return { secret, turnsBefore, history: [...history], turns: [], won: false, over: false };
+}
+
+export interface PlayContext {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  template: PromptTemplateName;
+  maxNewTokens: number;
+  maxTurns: number;
+  endOnInvalid: boolean;
+  /** Letter credit: judge each letter too, with these weights (null: turn-level only). */
+  letterWeights: LetterWeights | null;
+  /** Turn-level shaping of a judged turn (the tokens outside a guess's letters get it). */
+  turnValue: (t: Pick<TurnRecord, "valid" | "consistent" | "repeated">) => number;
+}
+
+export interface Decoding {
+  greedy: boolean;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+/** One PrefixJudge per word list: its prefix sets and history cache outlive a step. */
+const judges = new WeakMap<readonly string[], PrefixJudge>();
+function prefixJudge(allowed: readonly string[]): PrefixJudge {
+  let judge = judges.get(allowed);
+  if (judge === undefined) {
+    judge = new PrefixJudge(allowed);
+    judges.set(allowed, judge);
+  }
+  return judge;
+}
+
+export function renderGamePrompt(ctx: PlayContext, history: readonly HistoryEntry[]): number[] {
+  return ctx.tokenizer.encode(
+    renderPrompt({ history: [...history] }, { template: ctx.template, tokenizer: ctx.tokenizer }).text,
+  );
+}
+
+/** Judge a completion played in `game` after `promptIds`, record it and advance the game. */
+export function applyCompletion(
+  ctx: PlayContext,
+  game: LiveGame,
+  promptIds: number[],
+  completion: { tokenIds: number[]; text: string; truncated: boolean },
+): TurnRecord {
+  const { allowed, allowedSet } = loadWordLists();
+  const guess = parseGuess(completion.text)?.toLowerCase() ?? null;
+  const history = game.history;
+  const valid = guess !== null && guess.length === 5 && allowedSet.has(guess);
+  const record: TurnRecord = {
+    promptIds,
+    tokenIds: completion.tokenIds,
+    text: completion.text,
+    truncated: completion.truncated,
+    guess,
+    historyBefore: [...history],
+    valid,
+    consistent: valid && isConsistentCoded(guess as string, encodeHistory(history)),
+    repeated: valid && history.some((h) => h.guess === guess),
+  };
+  if (ctx.letterWeights !== null) {
+    const letters =
+      guess !== null && guess.length === 5
+        ? prefixJudge(allowed).letterValues(guess, history, ctx.letterWeights)
+        : null;
+    record.tokenValues = tokenShaping(
+      completion.tokenIds.length,
+      ctx.turnValue(record),
+      letters,
+      letters === null ? null : letterTokens(ctx.tokenizer, completion.tokenIds),
+    );
+  }
+  game.turns.push(record);
+  if (!valid) {
+    if (ctx.endOnInvalid) game.over = true;
+  } else if (guess === game.secret) {
+    game.won = game.over = true;
+  } else {
+    history.push({ guess: guess as string, feedback: scoreGuess(guess as string, game.secret) });
+  }
+  if (turnsPlayed(game) >= ctx.maxTurns) game.over = true;
+  return record;
+}
+
+/**
+ * Play every unfinished game to its end (a win, an invalid guess with endOnInvalid, or maxTurns
+ * turns counted from the empty board), one generate call per turn for all of them.
+ */
+export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding: Decoding): void {
+  for (let round = 0; ; round++) {
+    const active = games.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
+    if (active.length === 0) return;
+    const prompts = active.map((g) => renderGamePrompt(ctx, g.history));
+    const completions = generate(ctx.model, ctx.tokenizer, prompts, {
+      maxNewTokens: ctx.maxNewTokens,
+      greedy: decoding.greedy,
+      temperature: decoding.temperature,
+      topK: decoding.topK,
+      topP: decoding.topP,
+      minP: decoding.minP,
+      repetitionPenalty: decoding.repetitionPenalty,
+      stopStrings: ["</guess>"],
+      seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
+    });
+    completions.forEach((c, i) => {
+      applyCompletion(ctx, active[i], prompts[i], c);
+    });
+  }
+}
+
+/** Turns a game has used since the empty board. */
+export function turnsPlayed(game: LiveGame): number {
+  return game.turnsBefore + game.turns.length;
+}
