@@ -19,10 +19,20 @@ MODEL=${MODEL:-models/wordle-tiny}
 CLI=(node dist/src/cli/main.js)
 export OMP_NUM_THREADS=$THREADS
 mkdir -p "$OUT_DIR"
-common=(--model "$MODEL" --preset default --max-steps 100000 --threads "$THREADS" --set dtype=float32
-  --set mode=multi_turn --set prompt_template=tiny --set max_completion_length=8
-  --set per_device_train_batch_size=256 --set eval.games=0 --set logging_steps=5 --set save_steps=10
-  --set lora.dropout=0 --set warmup_steps=3)
+# BASE=default: the settings of sweeps 1-2 over the default preset; BASE=tiny: the tiny preset as it
+# stands, each line's --set on top. Either way the run is time-boxed (max_steps far away).
+BASE=${BASE:-default}
+# Where the evaluations run (a GPU makes them seconds).
+EVAL_DEVICE=${EVAL_DEVICE:-cpu}
+if [[ "$BASE" == tiny ]]; then
+  common=(--model "$MODEL" --preset tiny --max-steps 100000 --threads "$THREADS" --set eval.games=0 --set device=cpu
+    --set logging_steps=5 --set save_steps=10 --no-final-eval)
+else
+  common=(--model "$MODEL" --preset default --max-steps 100000 --threads "$THREADS" --set dtype=float32
+    --set mode=multi_turn --set prompt_template=tiny --set max_completion_length=8
+    --set per_device_train_batch_size=256 --set eval.games=0 --set logging_steps=5 --set save_steps=10
+    --set lora.dropout=0 --set warmup_steps=3)
+fi
 
 one() {
   local name=$1
@@ -31,7 +41,7 @@ one() {
   timeout -s INT -k 20 "$TRAIN_S" "${CLI[@]}" train "${common[@]}" --output "$dir" "$@" >"$dir.train.log" 2>&1
   local ck
   ck=$(ls -d "$dir"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1)
-  "${CLI[@]}" eval --model "$MODEL" --adapter "$ck" --set all --set held-out --batch-size 256 \
+  "${CLI[@]}" eval --model "$MODEL" --adapter "$ck" --device "$EVAL_DEVICE" --set all --set held-out --batch-size 2400 \
     --max-new-tokens 8 --no-baselines --json >"$dir.eval.json" 2>"$dir.eval.err"
   node -e '
     const fs = require("fs");
@@ -41,7 +51,8 @@ one() {
     const pct = (x) => (x === null || x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
     const sets = JSON.parse(fs.readFileSync(evalFile, "utf8")).sets
       .map((s) => `${s.set} win ${pct(s.summary.winRate)} invalid ${pct(s.summary.invalidRate)}`).join(" | ");
-    console.log(`RESULT ${name} ${ck.split("/").pop()} sampled win ${pct(last["running/games/win_rate"])} :: ${sets}`);
+    const greedy = last["running/games/greedy_win_rate"];
+    console.log(`RESULT ${name} ${ck.split("/").pop()} sampled win ${pct(last["running/games/win_rate"])}${greedy === undefined ? "" : ` greedy ${pct(greedy)}`} :: ${sets}`);
   ' "$name" "$ck" "$dir.eval.json" "$dir/metrics.jsonl"
 }
 

@@ -167,3 +167,33 @@ test("sft --init-from starts from a model's weights and takes its architecture",
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sft --snapshot-steps: a loadable model every N steps, the last one equal to the final model", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-snap-"));
+  try {
+    const runDir = join(dir, "run");
+    await runSft({ settings: { ...MICRO, steps: 6 }, runDir, outDir: join(dir, "m"), snapshotSteps: 3 });
+    const snapshots = join(runDir, "snapshots");
+    for (const step of [3, 6]) {
+      const training = JSON.parse(readFileSync(join(snapshots, `step-${step}`, "training.json"), "utf8")) as {
+        steps: number;
+        games_seen: number;
+      };
+      assert.equal(training.steps, step);
+      assert.equal(training.games_seen, step * MICRO.batchGames);
+    }
+    assert.ok(!existsSync(join(snapshots, "step-4")));
+    assert.deepEqual(
+      readFileSync(join(snapshots, "step-6", "model.safetensors")),
+      readFileSync(join(dir, "m", "model.safetensors")),
+    );
+    const early = await loadModel(join(snapshots, "step-3"), { device: "cpu", dtype: "float32" });
+    early.dispose();
+    await assert.rejects(
+      runSft({ settings: MICRO, runDir: join(dir, "bad"), outDir: join(dir, "m2"), snapshotSteps: 0 }),
+      /--snapshot-steps must be a positive integer/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

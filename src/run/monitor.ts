@@ -304,9 +304,11 @@ export class Monitor {
     const r = (key: string) => fields[`running/${key}`];
     const rewards = [`total ${fmt(r("reward"))}`];
     if (r("games/win_rate") !== undefined) {
-      // multi_turn: the sampled games themselves say more than the return's parts.
+      // multi_turn: the sampled games themselves say more than the return's parts (and, for the
+      // branch rollout, the greedy games: what evaluation will measure).
+      const greedy = r("games/greedy_win_rate");
       rewards.push(
-        `won ${fmt(r("games/win_rate"))} invalid ${fmt(r("games/invalid_rate"))} consistent ${fmt(r("rewards/consistent/mean"))}`,
+        `${greedy === undefined ? "" : `greedy won ${fmt(greedy)} `}won ${fmt(r("games/win_rate"))} invalid ${fmt(r("games/invalid_rate"))} consistent ${fmt(r("rewards/consistent/mean"))}`,
       );
     } else {
       for (const fn of this.options.rewardFunctions) rewards.push(`${fn} ${fmt(r(`rewards/${fn}/mean`))}`);

@@ -130,8 +130,13 @@ export function register(program: Command): void {
           events,
           shouldStop: () => stopRequested,
         });
+        // Everything is saved now: from here a signal ends the process as usual (an interrupted run
+        // skips the closing evaluation, and Ctrl-C during it stops it).
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
         const finalEval = flags.finalEval ?? (preset === "tiny" && resume === null);
-        if (finalEval && result.finalDir !== null) await printBeforeAfter(config, result.finalDir);
+        if (finalEval && result.finalDir !== null && !stopRequested)
+          await printBeforeAfter(config, result.finalDir);
         if (result.reason === "nonfinite") {
           process.exitCode = 1;
           process.stderr.write(
