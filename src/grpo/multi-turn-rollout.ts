@@ -49,7 +49,7 @@ export interface MultiTurnOptions {
   endOnInvalid?: boolean;
   /** How a turn is credited (see the file comment); default "game". */
   credit?: TurnCredit;
-  /** "turn" credit: weight of the turn's own shaping next to the game's outcome (default 1). */
+  /** "turn" / "letter" credit: weight of the shaping next to the game's outcome (default 1). */
   turnWeight?: number;
   topK?: number;
   topP?: number;
@@ -73,12 +73,11 @@ export interface MultiTurnBatch extends GenerationBatch {
   games: GameOutcome[];
 }
 
-type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> & {
+export type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> & {
   /** "letter" credit: the shaping value of each completion token (letter-shaping.ts). */
   tokenValues?: readonly number[];
 };
 
-export type { JudgedTurn };
 
 /** The per-turn shaping reward of one guess. */
 export function turnShaping(t: JudgedTurn, w: GameReturnWeights): number {
