@@ -78,7 +78,6 @@ export type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> &
   tokenValues?: readonly number[];
 };
 
-
 /** The per-turn shaping reward of one guess. */
 export function turnShaping(t: JudgedTurn, w: GameReturnWeights): number {
   return (
