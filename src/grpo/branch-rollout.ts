@@ -20,20 +20,25 @@
  * being evaluated, not moves being taught: the update moves probability at s_t towards the guesses
  * after which today's greedy play wins soonest (one step of policy improvement per position).
  */
-import { generate } from "../model/sampler.js";
-import { completionBehaviour } from "../task/metrics.js";
-import type { HistoryEntry } from "../wordle/candidates.js";
 import type { Rng } from "../wordle/rng.js";
-import { loadWordLists } from "../wordle/words.js";
-import { unbiasedStd } from "./advantages.js";
-import { applyCompletion, type LiveGame, newGame, playToEnd, renderGamePrompt } from "./game-play.js";
 import {
+  applyCompletion,
+  generateGuesses,
+  newGame,
+  playToEnd,
+  renderGamePrompt,
+  turnsPlayed,
+} from "./game-play.js";
+import {
+  checkRolloutInputs,
   creditTurns,
   DEFAULT_GAME_RETURN,
   type GameOutcome,
   type MultiTurnBatch,
   type MultiTurnOptions,
   playContext,
+  rolloutStats,
+  turnCompletion,
 } from "./multi-turn-rollout.js";
 
 export interface BranchOptions extends MultiTurnOptions {
@@ -42,62 +47,53 @@ export interface BranchOptions extends MultiTurnOptions {
 }
 
 export function branchRollout(options: BranchOptions): MultiTurnBatch {
-  const { model, secrets } = options;
+  const { secrets } = options;
   const G = options.numGenerations;
   const maxTurns = options.maxTurns ?? 6;
   const weights = options.weights ?? DEFAULT_GAME_RETURN;
   const credit = options.credit ?? "turn";
   if (credit === "game")
     throw new Error('branch rollout: credit must be "turn" or "letter" (one trained guess per game)');
-  if (!Number.isInteger(G) || G < 2) throw new Error(`branch rollout: numGenerations must be >= 2, got ${G}`);
-  if (secrets.length === 0) throw new Error("branch rollout: no secrets");
-  const { answerSet } = loadWordLists();
-  for (const s of secrets)
-    if (!answerSet.has(s)) throw new Error(`branch rollout: secret ${JSON.stringify(s)} is not an answer`);
+  checkRolloutInputs("branch rollout", G, secrets);
   const ctx = playContext(options, weights, credit);
-  const seed = options.seed;
+  const greedy = { greedy: true, temperature: 1 };
 
-  const wasTraining = model.training;
-  model.training = false;
-  let greedyGames: LiveGame[];
-  let branches: LiveGame[];
-  let positions: { secret: string; history: HistoryEntry[]; turn: number }[];
-  try {
-    // 1. Greedy games: the positions the evaluated policy reaches.
-    greedyGames = secrets.map((secret) => newGame(secret));
-    playToEnd(ctx, greedyGames, { greedy: true, temperature: 1 });
-    // 2. One position per secret.
-    positions = greedyGames.map((game) => {
-      const t = options.rng.int(game.turns.length);
-      return { secret: game.secret, history: game.turns[t].historyBefore, turn: t };
-    });
-    // 3. G sampled guesses at each position, one prefill per prompt.
-    const prompts = positions.map((p) => renderGamePrompt(ctx, p.history));
-    const sampled = generate(model, options.tokenizer, prompts, {
-      numReturnSequences: G,
-      maxNewTokens: options.maxNewTokens,
+  // 1. Greedy games: the positions the evaluated policy reaches.
+  const greedyGames = secrets.map((secret) => newGame(secret));
+  playToEnd(ctx, greedyGames, greedy);
+  // 2. One position per secret.
+  const positions = greedyGames.map((game) => {
+    const t = options.rng.int(game.turns.length);
+    return { secret: game.secret, history: game.turns[t].historyBefore, turn: t };
+  });
+  // 3. G sampled guesses at each position, one prefill per prompt.
+  const prompts = positions.map((p) => renderGamePrompt(ctx, p.history));
+  const sampled = generateGuesses(
+    ctx,
+    prompts,
+    {
+      greedy: false,
       temperature: options.temperature,
       topK: options.topK,
       topP: options.topP,
       minP: options.minP,
       repetitionPenalty: options.repetitionPenalty,
-      stopStrings: ["</guess>"],
-      seed: seed === undefined ? undefined : seed * 7919,
-    });
-    branches = sampled.map((c) => {
-      const p = positions[c.promptIndex];
-      const game = newGame(p.secret, p.history, p.turn);
-      applyCompletion(ctx, game, prompts[c.promptIndex], c);
-      return game;
-    });
-    // 4. Greedy continuations.
-    playToEnd(ctx, branches, { greedy: true, temperature: 1 });
-  } finally {
-    model.training = wasTraining;
-  }
+      seed: options.seed,
+    },
+    0,
+    G,
+  );
+  const branches = sampled.map((c) => {
+    const p = positions[c.promptIndex];
+    const game = newGame(p.secret, p.history, p.turn);
+    applyCompletion(ctx, game, prompts[c.promptIndex], c);
+    return game;
+  });
+  // 4. Greedy continuations.
+  playToEnd(ctx, branches, greedy);
 
   // 5. Credit: only each branch's first turn (the sampled guess) is a training completion.
-  const turnsUsed = branches.map((g) => g.turnsBefore + g.turns.length);
+  const turnsUsed = branches.map(turnsPlayed);
   const credited = creditTurns(
     branches.map((g) => [g.turns[0]]),
     branches.map((g) => g.won),
@@ -111,33 +107,19 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
       turnsUsed,
     },
   );
-  const completions: MultiTurnBatch["completions"] = branches.map((game, i) => {
-    const t = game.turns[0];
+  const completions = branches.map((game, i) => {
     const group = Math.floor(i / G);
     const turn = positions[group].turn + 1;
-    return {
-      prompt: group,
-      promptIds: t.promptIds,
-      state: { id: `${game.secret}-branch${i}-turn${turn}`, secret: game.secret, history: t.historyBefore },
-      game: i,
-      turn,
-      tokenIds: t.tokenIds,
-      text: t.text,
-      truncated: t.truncated,
-      guess: t.guess === null ? null : t.guess.toUpperCase(),
-      reward: credited.returns[i],
-      rewards: {
-        win: Number(game.won),
-        consistent: Number(t.consistent),
-        valid: Number(t.valid),
-        repeated: Number(t.repeated),
+    return turnCompletion(
+      game.turns[0],
+      { secret: game.secret, group, game: i, turn, id: `${game.secret}-branch${i}-turn${turn}` },
+      {
+        reward: credited.returns[i],
+        win: game.won,
+        advantage: credited.advantages[i][0],
+        tokenAdvantages: credited.tokenAdvantages[i][0],
       },
-      advantage: credited.advantages[i][0],
-      ...(credited.tokenAdvantages[i][0] === null ? {} : { tokenAdvantages: credited.tokenAdvantages[i][0] }),
-      behaviour: completionBehaviour({ secret: game.secret, history: t.historyBefore }, t.text),
-      oldLogps: null,
-      refLogps: null,
-    };
+    );
   });
   const outcomes: GameOutcome[] = branches.map((game, i) => ({
     secret: game.secret,
@@ -146,23 +128,15 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
     invalid: game.turns.filter((t) => !t.valid).length,
     return: credited.returns[i],
   }));
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const adv = credited.stats;
+  const greedyWins = greedyGames.filter((g) => g.won).length;
   return {
     promptIndices: secrets.map((_, i) => i),
     completions,
     temperature: options.temperature,
     progress: options.progress ?? 0,
     stats: {
-      reward: adv.reward_mean,
-      reward_std: adv.reward_std,
-      frac_reward_zero_std: adv.frac_reward_zero_std,
-      "games/greedy_win_rate": mean(greedyGames.map((g) => Number(g.won))),
-      "games/win_rate": mean(outcomes.map((o) => Number(o.won))),
-      "games/mean_turns": mean(outcomes.map((o) => o.turns)),
-      "games/invalid_rate": mean(completions.map((c) => 1 - c.rewards.valid)),
-      "rewards/consistent/mean": mean(completions.map((c) => c.rewards.consistent)),
-      "rewards/consistent/std": unbiasedStd(completions.map((c) => c.rewards.consistent)),
+      "games/greedy_win_rate": greedyWins / greedyGames.length,
+      ...rolloutStats(credited.stats, outcomes, completions),
     },
     uses: 0,
     games: outcomes,

@@ -5,7 +5,7 @@
  * evaluation), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
-import { generate } from "../model/sampler.js";
+import { type Completion, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { parseGuess } from "../task/parse-guess.js";
@@ -139,7 +139,30 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
     const active = games.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
     if (active.length === 0) return;
     const prompts = active.map((g) => renderGamePrompt(ctx, g.history));
-    const completions = generate(ctx.model, ctx.tokenizer, prompts, {
+    const completions = generateGuesses(ctx, prompts, decoding, round);
+    completions.forEach((c, i) => {
+      applyCompletion(ctx, active[i], prompts[i], c);
+    });
+  }
+}
+
+/**
+ * One `generate` call for guesses at these prompts (`numReturnSequences` each, one prefill per
+ * prompt), with dropout off: playing is inference even in the middle of a training step. `round`
+ * varies the seed from call to call of one rollout.
+ */
+export function generateGuesses(
+  ctx: PlayContext,
+  prompts: number[][],
+  decoding: Decoding,
+  round: number,
+  numReturnSequences = 1,
+): Completion[] {
+  const wasTraining = ctx.model.training;
+  ctx.model.training = false;
+  try {
+    return generate(ctx.model, ctx.tokenizer, prompts, {
+      numReturnSequences,
       maxNewTokens: ctx.maxNewTokens,
       greedy: decoding.greedy,
       temperature: decoding.temperature,
@@ -150,9 +173,8 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
       stopStrings: ["</guess>"],
       seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
     });
-    completions.forEach((c, i) => {
-      applyCompletion(ctx, active[i], prompts[i], c);
-    });
+  } finally {
+    ctx.model.training = wasTraining;
   }
 }
 

@@ -202,37 +202,84 @@ export function playContext(
   };
 }
 
+/** The checks both multi-turn rollouts make on their inputs (`label` names the rollout). */
+export function checkRolloutInputs(label: string, G: number, secrets: readonly string[]): void {
+  if (!Number.isInteger(G) || G < 2) throw new Error(`${label}: numGenerations must be >= 2, got ${G}`);
+  if (secrets.length === 0) throw new Error(`${label}: no secrets`);
+  const { answerSet } = loadWordLists();
+  for (const s of secrets)
+    if (!answerSet.has(s)) throw new Error(`${label}: secret ${JSON.stringify(s)} is not an answer`);
+}
+
+/** A played turn as a training completion of the batch. */
+export function turnCompletion(
+  t: TurnRecord,
+  where: { secret: string; group: number; game: number; turn: number; id: string },
+  credit: { reward: number; win: boolean; advantage: number; tokenAdvantages: number[] | null },
+): MultiTurnBatch["completions"][number] {
+  return {
+    prompt: where.group,
+    promptIds: t.promptIds,
+    state: { id: where.id, secret: where.secret, history: t.historyBefore },
+    game: where.game,
+    turn: where.turn,
+    tokenIds: t.tokenIds,
+    text: t.text,
+    truncated: t.truncated,
+    guess: t.guess === null ? null : t.guess.toUpperCase(),
+    reward: credit.reward,
+    rewards: {
+      win: Number(credit.win),
+      consistent: Number(t.consistent),
+      valid: Number(t.valid),
+      repeated: Number(t.repeated),
+    },
+    advantage: credit.advantage,
+    ...(credit.tokenAdvantages === null ? {} : { tokenAdvantages: credit.tokenAdvantages }),
+    behaviour: completionBehaviour({ secret: where.secret, history: t.historyBefore }, t.text),
+    oldLogps: null,
+    refLogps: null,
+  };
+}
+
+/** The batch statistics both multi-turn rollouts log (trainer metrics `games/*`, `rewards/*`). */
+export function rolloutStats(
+  adv: ReturnType<typeof computeAdvantages>,
+  outcomes: readonly GameOutcome[],
+  completions: MultiTurnBatch["completions"],
+): Record<string, number> {
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+  return {
+    reward: adv.reward_mean,
+    reward_std: adv.reward_std,
+    frac_reward_zero_std: adv.frac_reward_zero_std,
+    "games/win_rate": mean(outcomes.map((o) => Number(o.won))),
+    "games/mean_turns": mean(outcomes.map((o) => o.turns)),
+    "games/invalid_rate": mean(completions.map((c) => 1 - c.rewards.valid)),
+    "rewards/consistent/mean": mean(completions.map((c) => c.rewards.consistent)),
+    "rewards/consistent/std": unbiasedStd(completions.map((c) => c.rewards.consistent)),
+  };
+}
+
 export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
-  const { model, secrets } = options;
+  const { secrets } = options;
   const G = options.numGenerations;
   const maxTurns = options.maxTurns ?? 6;
   const weights = options.weights ?? DEFAULT_GAME_RETURN;
-  if (!Number.isInteger(G) || G < 2)
-    throw new Error(`multi-turn rollout: numGenerations must be >= 2, got ${G}`);
-  if (secrets.length === 0) throw new Error("multi-turn rollout: no secrets");
-  const { answerSet } = loadWordLists();
   const credit = options.credit ?? "game";
-  for (const s of secrets)
-    if (!answerSet.has(s))
-      throw new Error(`multi-turn rollout: secret ${JSON.stringify(s)} is not an answer`);
+  checkRolloutInputs("multi-turn rollout", G, secrets);
 
   const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
   const live = games.map((secret) => newGame(secret));
-  const wasTraining = model.training;
-  model.training = false;
-  try {
-    playToEnd(playContext(options, weights, credit), live, {
-      greedy: false,
-      temperature: options.temperature,
-      topK: options.topK,
-      topP: options.topP,
-      minP: options.minP,
-      repetitionPenalty: options.repetitionPenalty,
-      seed: options.seed,
-    });
-  } finally {
-    model.training = wasTraining;
-  }
+  playToEnd(playContext(options, weights, credit), live, {
+    greedy: false,
+    temperature: options.temperature,
+    topK: options.topK,
+    topP: options.topP,
+    minP: options.minP,
+    repetitionPenalty: options.repetitionPenalty,
+    seed: options.seed,
+  });
   const turnsOf = live.map((g) => g.turns);
   const won = live.map((g) => g.won);
 
@@ -244,38 +291,20 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
     scaleRewards: options.scaleRewards ?? "group",
   });
   const returns = credited.returns;
-  const adv = credited.stats;
-  const progress = options.progress ?? 0;
-  const completions: MultiTurnBatch["completions"] = [];
-  games.forEach((secret, g) => {
-    turnsOf[g].forEach((t, k) => {
-      completions.push({
-        prompt: Math.floor(g / G),
-        promptIds: t.promptIds,
-        state: { id: `${secret}-game${g}-turn${k + 1}`, secret, history: t.historyBefore },
-        game: g,
-        turn: k + 1,
-        tokenIds: t.tokenIds,
-        text: t.text,
-        truncated: t.truncated,
-        guess: t.guess === null ? null : t.guess.toUpperCase(),
-        reward: returns[g],
-        rewards: {
-          win: Number(won[g] && k === turnsOf[g].length - 1),
-          consistent: Number(t.consistent),
-          valid: Number(t.valid),
-          repeated: Number(t.repeated),
+  const completions = games.flatMap((secret, g) =>
+    turnsOf[g].map((t, k) =>
+      turnCompletion(
+        t,
+        { secret, group: Math.floor(g / G), game: g, turn: k + 1, id: `${secret}-game${g}-turn${k + 1}` },
+        {
+          reward: returns[g],
+          win: won[g] && k === turnsOf[g].length - 1,
+          advantage: credited.advantages[g][k],
+          tokenAdvantages: credited.tokenAdvantages[g][k],
         },
-        advantage: credited.advantages[g][k],
-        ...(credited.tokenAdvantages[g][k] === null
-          ? {}
-          : { tokenAdvantages: credited.tokenAdvantages[g][k] }),
-        behaviour: completionBehaviour({ secret, history: t.historyBefore }, t.text),
-        oldLogps: null,
-        refLogps: null,
-      });
-    });
-  });
+      ),
+    ),
+  );
   const outcomes: GameOutcome[] = games.map((secret, g) => ({
     secret,
     won: won[g],
@@ -283,23 +312,12 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
     invalid: turnsOf[g].filter((t) => !t.valid).length,
     return: returns[g],
   }));
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const stats: Record<string, number> = {
-    reward: adv.reward_mean,
-    reward_std: adv.reward_std,
-    frac_reward_zero_std: adv.frac_reward_zero_std,
-    "games/win_rate": mean(outcomes.map((o) => Number(o.won))),
-    "games/mean_turns": mean(outcomes.map((o) => o.turns)),
-    "games/invalid_rate": mean(completions.map((c) => 1 - c.rewards.valid)),
-    "rewards/consistent/mean": mean(completions.map((c) => c.rewards.consistent)),
-    "rewards/consistent/std": unbiasedStd(completions.map((c) => c.rewards.consistent)),
-  };
   return {
     promptIndices: secrets.map((_, i) => i),
     completions,
     temperature: options.temperature,
-    progress,
-    stats,
+    progress: options.progress ?? 0,
+    stats: rolloutStats(credited.stats, outcomes, completions),
     uses: 0,
     games: outcomes,
   };
