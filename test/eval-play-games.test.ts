@@ -147,6 +147,37 @@ test("a scripted policy with junk yields hand-computed aggregates; invalid guess
   assert.equal(events.length, 13);
 });
 
+test("the policy is told which guesses were refused, in play order", async () => {
+  const scripts = [["<guess>XXXXX</guess>", "<guess>CRANE</guess>", "no tags", "<guess>FROST</guess>"]];
+  const seen: PolicyState[] = [];
+  const inner = scripted(scripts);
+  const policy: GuessPolicy = {
+    name: "recording",
+    next: async (states) => {
+      seen.push(...states.map((s) => structuredClone(s)));
+      return inner.next(states);
+    },
+  };
+  const { games } = await playGames(policy, ["frost"]);
+  assert.equal(games[0].won, true);
+  assert.deepEqual(
+    seen.map((s) => [s.turn, s.history.map((h) => h.guess), s.refused]),
+    [
+      [1, [], []],
+      [2, [], [{ guess: "xxxxx", after: 0 }]],
+      [3, ["crane"], [{ guess: "xxxxx", after: 0 }]],
+      [
+        4,
+        ["crane"],
+        [
+          { guess: "xxxxx", after: 0 },
+          { guess: null, after: 1 },
+        ],
+      ],
+    ],
+  );
+});
+
 test("hard mode: a guess that ignores a green is invalid and costs a turn", async () => {
   const { games } = await playGames(
     scripted([["<guess>crane</guess>", "<guess>pious</guess>", "<guess>frost</guess>"]]),

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { shippedModelDir, trainedPromptTemplate } from "../src/eval/load-policy.js";
+import { shippedModelDir, trainedPromptTemplate, trainedShowRefused } from "../src/eval/load-policy.js";
 
 test("evaluation defaults to the prompt template the model was trained with", () => {
   const shipped = shippedModelDir();
@@ -18,4 +18,19 @@ test("evaluation defaults to the prompt template the model was trained with", ()
   assert.throws(() => trainedPromptTemplate(dir), /prompt_template must be one of course, compact, tiny/);
   writeFileSync(join(dir, "training.json"), "{ not json");
   assert.throws(() => trainedPromptTemplate(dir), /training\.json: not valid JSON/);
+});
+
+test("refused guesses are shown when the adapter (else the model) was trained with them", () => {
+  const model = mkdtempSync(join(tmpdir(), "trained-model-"));
+  const adapter = mkdtempSync(join(tmpdir(), "trained-adapter-"));
+  assert.equal(trainedShowRefused([adapter, model]), false, "no record anywhere: not shown");
+  writeFileSync(
+    join(model, "training.json"),
+    JSON.stringify({ prompt_template: "tiny", show_refused: true }),
+  );
+  assert.equal(trainedShowRefused([adapter, model]), true, "the model's record");
+  writeFileSync(join(adapter, "training.json"), JSON.stringify({ show_refused: false }));
+  assert.equal(trainedShowRefused([adapter, model]), false, "the adapter's record comes first");
+  writeFileSync(join(adapter, "training.json"), JSON.stringify({ show_refused: "yes" }));
+  assert.throws(() => trainedShowRefused([adapter, model]), /show_refused must be true or false, got "yes"/);
 });

@@ -165,6 +165,15 @@ test("other combinations: G < 2, epsilon_high < epsilon, bad reward weights, bad
     /num_generations = 1.*Fix: set num_generations to 2 or more/s,
   );
   assert.match(
+    configError(() =>
+      resolveConfig({
+        preset: "tiny",
+        overrides: { "multi_turn.show_refused": true, "multi_turn.invalid_ends_game": true },
+      }),
+    ),
+    /show_refused with multi_turn\.invalid_ends_game.*Fix: set multi_turn\.invalid_ends_game to false/s,
+  );
+  assert.match(
     configError(() => resolveConfig({ overrides: { epsilon: 0.2, epsilon_high: 0.1 } })),
     /epsilon_high \(0\.1\) < epsilon \(0\.2\).*Fix/s,
   );

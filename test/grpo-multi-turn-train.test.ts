@@ -4,7 +4,7 @@
  * interrupted and resumed, logs exactly the uninterrupted run's rows.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -192,7 +192,7 @@ test("packed rows give the same log-probs and dapo loss as one row per completio
   }
 });
 
-test("multi_turn run with the teacher term on the shipped model resumes to the uninterrupted run's rows", async () => {
+test("multi_turn run with the teacher term and refusals shown resumes to the uninterrupted run's rows", async () => {
   const root = mkdtempSync(join(tmpdir(), "wordle-grpo-mt-"));
   const configFor = (out: string) =>
     resolveConfig({
@@ -204,7 +204,7 @@ test("multi_turn run with the teacher term on the shipped model resumes to the u
         save_steps: 2,
         logging_steps: 1,
         num_generations: 3,
-        multi_turn: { secrets_per_step: 2 },
+        multi_turn: { secrets_per_step: 2, show_refused: true, invalid_ends_game: false },
         sft_mix: { weight: 0.5, games: 3 },
         eval: { games: 2 },
       },
@@ -232,6 +232,13 @@ test("multi_turn run with the teacher term on the shipped model resumes to the u
       );
     const sample = readJsonl(join(a, "samples.jsonl")).rows[0];
     assert.match(String(sample.prompt_id), /-game\d+-turn\d+$/);
+    // The adapter says how it was trained to be prompted, for `eval --adapter RUN/final`.
+    assert.deepEqual(JSON.parse(readFileSync(join(a, "final", "training.json"), "utf8")), {
+      made_by: "wordle-grpo train",
+      step: 4,
+      prompt_template: "tiny",
+      show_refused: true,
+    });
 
     const b = join(root, "b");
     let checks = 0;

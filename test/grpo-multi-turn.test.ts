@@ -8,7 +8,9 @@ import { CausalLM } from "../src/model/transformer.js";
 import { initWeights } from "../src/sft/init-weights.js";
 import { tinyModelConfigJson } from "../src/sft/model-files.js";
 import { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "../src/sft/tiny-tokenizer.js";
-import { renderPrompt } from "../src/task/prompt.js";
+import { parseGuess } from "../src/task/parse-guess.js";
+import { renderPrompt, TINY_REFUSED_MARKS } from "../src/task/prompt.js";
+import { loadWordLists } from "../src/wordle/words.js";
 
 test("game return: a win pays more the sooner it comes; shaping rewards consistent, valid, new guesses", () => {
   const good = { valid: true, consistent: true, repeated: false };
@@ -23,7 +25,8 @@ test("game return: a win pays more the sooner it comes; shaping rewards consiste
   assert.equal(gameReturn([{ valid: false, consistent: false, repeated: false }], false, 6, w), 0);
 });
 
-test("multi-turn rollout: G games per secret, every turn credited with its game's advantage and own prompt", () => {
+/** A random 1-layer model on the tiny tokenizer: its guesses are mostly junk the game refuses. */
+function randomTinyModel(): { model: CausalLM; tokenizer: Tokenizer } {
   const files = buildTinyTokenizerFiles();
   const tokenizer = new Tokenizer(files.tokenizer, files.tokenizerConfig, {
     source: "tiny",
@@ -39,7 +42,11 @@ test("multi-turn rollout: G games per secret, every turn credited with its game'
     }),
   );
   manualSeed(1);
-  const model = new CausalLM(config, initWeights(config), "float32", "cpu");
+  return { model: new CausalLM(config, initWeights(config), "float32", "cpu"), tokenizer };
+}
+
+test("multi-turn rollout: G games per secret, every turn credited with its game's advantage and own prompt", () => {
+  const { model, tokenizer } = randomTinyModel();
   try {
     const batch = multiTurnRollout({
       model,
@@ -99,4 +106,38 @@ test("multi-turn rollout: G games per secret, every turn credited with its game'
       }),
     /not an answer/,
   );
+});
+
+test("show_refused: each later prompt shows the game's refused guesses; without it the prompt stays put", () => {
+  const { model, tokenizer } = randomTinyModel();
+  const { allowedSet } = loadWordLists();
+  try {
+    for (const showRefused of [true, false]) {
+      const batch = multiTurnRollout({
+        model,
+        tokenizer,
+        template: "tiny",
+        secrets: ["sloth"],
+        numGenerations: 2,
+        temperature: 1,
+        maxNewTokens: 8,
+        seed: 7,
+        showRefused,
+      });
+      for (let game = 0; game < 2; game++) {
+        const turns = batch.completions.filter((c) => c.game === game).sort((a, b) => a.turn - b.turn);
+        let refused = 0;
+        for (const c of turns) {
+          const shown =
+            tokenizer.decode(c.promptIds, { skipSpecialTokens: true }).split(TINY_REFUSED_MARKS).length - 1;
+          assert.equal(shown, showRefused ? refused : 0, `game ${game} turn ${c.turn}`);
+          const guess = parseGuess(c.text)?.toLowerCase();
+          if (!(guess !== undefined && allowedSet.has(guess))) refused++;
+        }
+        assert.ok(refused >= 2, "the random model had guesses refused");
+      }
+    }
+  } finally {
+    model.dispose();
+  }
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { dataPath, FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
-import { COURSE_ASSISTANT_PREFILL, renderPrompt } from "../src/task/prompt.js";
+import { COURSE_ASSISTANT_PREFILL, renderPrompt, TINY_REFUSED_MARKS } from "../src/task/prompt.js";
 import { loadSeedDataset } from "../src/task/seed-dataset.js";
 import { scoreGuess } from "../src/wordle/score.js";
 
@@ -93,5 +93,55 @@ test("compact prompt: short system prompt, symbols feedback, <think> prefill", (
   assert.throws(
     () => renderPrompt({ history }, { template: "fancy" as never }),
     /template must be one of course, compact/,
+  );
+});
+
+test("refused guesses are shown in play order: ????? in tiny, a not-in-word-list line in course and compact", () => {
+  const history = [
+    { guess: "crane", feedback: scoreGuess("crane", "alley") },
+    { guess: "sweat", feedback: scoreGuess("sweat", "alley") },
+  ];
+  // XXXXX refused before the first scored guess, LURTY and an unreadable completion after CRANE.
+  const refused = [
+    { guess: "xxxxx", after: 0 },
+    { guess: "lurty", after: 1 },
+    { guess: null, after: 1 },
+  ];
+  const tiny = renderPrompt({ history, refused }, { template: "tiny" }).messages;
+  assert.deepEqual(
+    tiny.map((m) => m.content),
+    [
+      "Wordle",
+      "<guess>XXXXX</guess>",
+      TINY_REFUSED_MARKS,
+      "<guess>CRANE</guess>",
+      "××~×~",
+      "<guess>LURTY</guess>",
+      "?????",
+      "<guess></guess>",
+      "?????",
+      "<guess>SWEAT</guess>",
+      "××~~×",
+    ],
+  );
+  assert.equal(
+    renderPrompt({ history, refused }, { template: "compact" }).messages[1].content,
+    "Guesses so far:\nXXXXX not in word list\nCRANE C× R× A~ N× E~\nLURTY not in word list\n not in word list\n" +
+      "SWEAT S× W× E~ A~ T×\nNext guess?",
+  );
+  const course = renderPrompt({ history, refused: [{ guess: "lurty", after: 1 }] }).messages[1].content;
+  assert.match(
+    course,
+    /Guess 1: CRANE -> Feedback: .*\nGuess 2: LURTY -> Not in the word list .*\nGuess 3: SWEAT/,
+  );
+  // No refusals (or an empty list): exactly the prompt without them.
+  for (const template of ["tiny", "compact", "course"] as const)
+    assert.equal(
+      renderPrompt({ history, refused: [] }, { template }).text,
+      renderPrompt({ history }, { template }).text,
+    );
+  assert.throws(
+    () => renderPrompt({ history, refused: [{ guess: "lurty", after: 3 }] }, { template: "tiny" }),
+    /refused guess's "after" must be an integer in 0\.\.2/,
   );
 });

@@ -26,6 +26,8 @@ export interface PolicySettings {
   /** "auto" (default: bfloat16 where its matmuls are fast, else float32), "float32", "bfloat16", "float16". */
   dtype?: string;
   template?: PromptTemplateName;
+  /** Show refused guesses in the prompt; absent: as the adapter (else the model) was trained. */
+  showRefused?: boolean;
   chat?: "auto" | "chatml" | "model";
   /** Sampled decoding at this temperature; absent: greedy. */
   temperature?: number;
@@ -62,12 +64,16 @@ export function shippedModelDir(): string | null {
   return names.length === 0 ? null : join(MODELS_DIR, names[0]);
 }
 
-/**
- * The prompt template a model was trained with, as `wordle-grpo sft` records it in the model's
- * training.json (`prompt_template`); null when the folder has no such record. A model shown a
- * prompt format it never saw plays junk, so evaluation defaults to this one.
- */
-export function trainedPromptTemplate(dir: string): PromptTemplateName | null {
+/** What `wordle-grpo train` writes next to an adapter (RUN/final, RUN/best). */
+export interface AdapterTrainingRecord {
+  made_by: string;
+  step: number;
+  prompt_template: PromptTemplateName;
+  show_refused: boolean;
+}
+
+/** A folder's training.json (sft writes one with a model, train with an adapter), or null. */
+function trainingRecord(dir: string): Record<string, unknown> | null {
   const path = join(dir, "training.json");
   if (!existsSync(path)) return null;
   let record: unknown;
@@ -76,14 +82,42 @@ export function trainedPromptTemplate(dir: string): PromptTemplateName | null {
   } catch (err) {
     throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
   }
-  const name = (record as { prompt_template?: unknown } | null)?.prompt_template;
+  if (record === null || typeof record !== "object" || Array.isArray(record))
+    throw new Error(`${path}: expected a JSON object`);
+  return record as Record<string, unknown>;
+}
+
+/**
+ * The prompt template a model was trained with, as `wordle-grpo sft` records it in the model's
+ * training.json (`prompt_template`); null when the folder has no such record. A model shown a
+ * prompt format it never saw plays junk, so evaluation defaults to this one.
+ */
+export function trainedPromptTemplate(dir: string): PromptTemplateName | null {
+  const name = trainingRecord(dir)?.prompt_template;
   if (name === undefined) return null;
   if (typeof name !== "string" || !(PROMPT_TEMPLATES as readonly string[]).includes(name)) {
     throw new Error(
-      `${path}: prompt_template must be one of ${PROMPT_TEMPLATES.join(", ")}, got ${JSON.stringify(name)}`,
+      `${join(dir, "training.json")}: prompt_template must be one of ${PROMPT_TEMPLATES.join(", ")}, got ${JSON.stringify(name)}`,
     );
   }
   return name as PromptTemplateName;
+}
+
+/**
+ * Whether the first of these folders (adapter, then model) that records it was trained with
+ * refused guesses in its prompts (`show_refused`); false when none records it.
+ */
+export function trainedShowRefused(dirs: readonly string[]): boolean {
+  for (const dir of dirs) {
+    const value = trainingRecord(dir)?.show_refused;
+    if (value === undefined) continue;
+    if (typeof value !== "boolean")
+      throw new Error(
+        `${join(dir, "training.json")}: show_refused must be true or false, got ${JSON.stringify(value)}`,
+      );
+    return value;
+  }
+  return false;
 }
 
 const DTYPES = ["float32", "bfloat16", "float16"] as const;
@@ -142,6 +176,9 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
       model,
       tokenizer,
       template: settings.template ?? trainedPromptTemplate(dir) ?? "course",
+      showRefused:
+        settings.showRefused ??
+        trainedShowRefused(settings.adapter !== undefined ? [settings.adapter, dir] : [dir]),
       chat: settings.chat,
       greedy,
       temperature: settings.temperature,

@@ -22,6 +22,11 @@ export interface ModelPolicyOptions {
   /** Prompt template of the task layer (default "course"). */
   template?: PromptTemplateName;
   /**
+   * Show the game's refused guesses in the prompt (default false: a model never trained on them
+   * would be shown a format it does not know). Models trained with multi_turn.show_refused read them.
+   */
+  showRefused?: boolean;
+  /**
    * "auto" (default): the tokenizer's chat template when it has one, else ChatML; "chatml": always
    * Qwen2.5 ChatML; "model": the tokenizer's chat template (an error if it has none).
    */
@@ -45,7 +50,7 @@ export interface ModelPolicyOptions {
 
 export interface ModelPolicy extends GuessPolicy {
   /** Prompt text for a position (what the model is shown), for display and debugging. */
-  promptText(state: Pick<PolicyState, "history">): string;
+  promptText(state: Pick<PolicyState, "history" | "refused">): string;
   /** Completions of the latest call, in state order (token counts, truncation). */
   readonly lastCompletions: readonly Completion[];
 }
@@ -83,9 +88,10 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
       `${options.topP !== undefined && options.topP < 1 ? `, top_p=${options.topP}` : ""}` +
       `${options.minP ? `, min_p=${options.minP}` : ""}, seed ${seed})`;
 
-  const promptText = (state: Pick<PolicyState, "history">): string =>
+  const showRefused = options.showRefused ?? false;
+  const promptText = (state: Pick<PolicyState, "history" | "refused">): string =>
     renderPrompt(
-      { history: state.history },
+      { history: state.history, refused: showRefused ? state.refused : undefined },
       { template, tokenizer: useModelTemplate ? tokenizer : undefined },
     ).text;
 

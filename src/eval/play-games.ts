@@ -9,9 +9,13 @@
  * try again, but a model that keeps producing the same invalid guess (greedy decoding does, the
  * position being unchanged) would then never finish. Invalid guesses are counted separately
  * (`invalidRate`), so a model that wins despite them is not confused with one that plays cleanly.
+ * The policy is also told which guesses were refused (PolicyState.refused), as the real game's "not
+ * in word list" tells a player; a model policy shows them in its prompt when it was trained to read
+ * them (ModelPolicyOptions.showRefused), so it can try another word instead of repeating one.
  */
 
 import { deadLetters, letterKnowledge } from "../task/knowledge.js";
+import type { RefusedGuess } from "../task/prompt.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
 import { WordleGame } from "../wordle/game.js";
 import { type AllowedListName, loadWordLists } from "../wordle/words.js";
@@ -55,6 +59,8 @@ interface LiveGame {
   game: WordleGame;
   /** Scored guesses (what the policy sees). */
   history: HistoryEntry[];
+  /** Refused guesses, in play order (every policy is told; a model policy may show them). */
+  refused: RefusedGuess[];
   result: GameResult;
 }
 
@@ -75,11 +81,13 @@ function applyMove(
   const text = typeof completion === "string" ? completion : String(completion);
   const shown = excerpt(text, excerptChars);
   if (guess === null || guess === undefined) {
+    live.refused.push({ guess: null, after: live.history.length });
     return { word: null, completion: shown, feedback: null, valid: false, invalid: "unparseable" };
   }
   const word = String(guess).toLowerCase();
   const result = live.game.guess(word);
   if (result.status === "invalid") {
+    live.refused.push({ guess: word, after: live.history.length });
     return { word, completion: shown, feedback: null, valid: false, invalid: result.kind };
   }
   // Judge the guess against what was known before it.
@@ -133,6 +141,7 @@ export async function playGames(
     index,
     game: new WordleGame({ secret: lower[index], maxTurns, hardMode: options.hardMode, allowed }),
     history: [],
+    refused: [],
     result: results[index],
   });
   policy.reset?.();
@@ -148,6 +157,7 @@ export async function playGames(
       game: live.index,
       turn: live.result.turns + 1,
       history: live.history.map((h) => ({ guess: h.guess, feedback: [...h.feedback] })),
+      refused: live.refused.map((r) => ({ ...r })),
     }));
     const moves = await policy.next(states);
     if (!Array.isArray(moves) || moves.length !== states.length) {

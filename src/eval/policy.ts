@@ -6,6 +6,7 @@
  * single prompts; solver policies just loop. The game loop (play-games.ts) depends only on this
  * interface, so it never imports the model stack.
  */
+import type { RefusedGuess } from "../task/prompt.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
 
 /** One game position as a policy sees it. */
@@ -19,9 +20,14 @@ export interface PolicyState {
   turn: number;
   /**
    * Scored guesses so far, oldest first (lowercase words with their marks). Invalid attempts are
-   * not part of it: they received no feedback, and the prompt templates have no way to show them.
+   * not part of it: they received no feedback.
    */
   history: readonly HistoryEntry[];
+  /**
+   * The game's refused guesses so far ("not in word list"), in play order. A model policy shows
+   * them in its prompt only when told to (ModelPolicyOptions.showRefused).
+   */
+  refused?: readonly RefusedGuess[];
 }
 
 /** One move: the raw text the player produced and the guess read from it. */

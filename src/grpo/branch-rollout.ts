@@ -64,10 +64,11 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   // 2. One position per secret.
   const positions = greedyGames.map((game) => {
     const t = options.rng.int(game.turns.length);
-    return { secret: game.secret, history: game.turns[t].historyBefore, turn: t };
+    const played = game.turns[t];
+    return { secret: game.secret, history: played.historyBefore, refused: played.refusedBefore, turn: t };
   });
   // 3. G sampled guesses at each position, one prefill per prompt.
-  const prompts = positions.map((p) => renderGamePrompt(ctx, p.history));
+  const prompts = positions.map((p) => renderGamePrompt(ctx, p));
   const sampled = generateGuesses(
     ctx,
     prompts,
@@ -85,7 +86,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   );
   const branches = sampled.map((c) => {
     const p = positions[c.promptIndex];
-    const game = newGame(p.secret, p.history, p.turn);
+    const game = newGame(p.secret, p.history, p.turn, p.refused);
     applyCompletion(ctx, game, prompts[c.promptIndex], c);
     return game;
   });

@@ -135,6 +135,12 @@ const multiTurnSchema = z.strictObject({
   max_turns: positiveInt.default(6),
   /** A game ends (lost) at its first invalid guess; evaluation instead lets it cost a turn. */
   invalid_ends_game: z.boolean().default(false),
+  /**
+   * Show the game's refused guesses in the prompt (a "?????" row in tiny, a "not in the word list"
+   * line in course and compact), so the policy can learn to try another word; evaluation of the
+   * trained adapter shows them too (its training.json records this).
+   */
+  show_refused: z.boolean().default(false),
   /** Outcome: win_bonus + saved_bonus per unused turn, for a win; 0 for a loss. */
   win_bonus: z.number().default(1),
   saved_bonus: z.number().default(0.2),

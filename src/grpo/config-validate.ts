@@ -68,6 +68,12 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
         `so there is no game-long return to share between turns. Fix: set multi_turn.credit to "turn" or "letter".`,
     );
   }
+  if (c.mode === "multi_turn" && c.multi_turn.show_refused && c.multi_turn.invalid_ends_game) {
+    errors.push(
+      `multi_turn.show_refused with multi_turn.invalid_ends_game: a game that ends at its first refused guess never ` +
+        `shows one in a later prompt, so nothing is learnt from it. Fix: set multi_turn.invalid_ends_game to false.`,
+    );
+  }
   if (c.epsilon_high < c.epsilon) {
     errors.push(
       `epsilon_high (${c.epsilon_high}) < epsilon (${c.epsilon}): the upper clip 1 + epsilon_high should be at least ` +

@@ -1,15 +1,16 @@
 /**
  * Playing Wordle games with the policy for multi-turn rollouts: every unfinished game's prompt (the
  * template over its own history) goes to one `generate` call per turn, each completion is parsed and
- * judged, and the game moves on. An invalid guess costs a turn and changes nothing (as in
- * evaluation), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
+ * judged, and the game moves on. An invalid guess costs a turn and changes nothing but the list of
+ * refused guesses (as in evaluation; prompts show that list with `showRefused`), or ends the game
+ * (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
 import { type Completion, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { parseGuess } from "../task/parse-guess.js";
-import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
+import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../task/prompt.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
 import { scoreGuess } from "../wordle/score.js";
 import { loadWordLists } from "../wordle/words.js";
@@ -23,6 +24,8 @@ export interface TurnRecord {
   truncated: boolean;
   guess: string | null;
   historyBefore: HistoryEntry[];
+  /** The game's refused guesses before this turn. */
+  refusedBefore: RefusedGuess[];
   valid: boolean;
   consistent: boolean;
   repeated: boolean;
@@ -35,13 +38,29 @@ export interface LiveGame {
   /** Turns used before this game's own (a game branched off another one's position). */
   turnsBefore: number;
   history: HistoryEntry[];
+  /** Guesses the game refused (invalid ones), in play order. */
+  refused: RefusedGuess[];
   turns: TurnRecord[];
   won: boolean;
   over: boolean;
 }
 
-export function newGame(secret: string, history: readonly HistoryEntry[] = [], turnsBefore = 0): LiveGame {
-  return { secret, turnsBefore, history: [...history], turns: [], won: false, over: false };
+/** A game from the empty board, or from a position of another game (history, refusals, turns used). */
+export function newGame(
+  secret: string,
+  history: readonly HistoryEntry[] = [],
+  turnsBefore = 0,
+  refused: readonly RefusedGuess[] = [],
+): LiveGame {
+  return {
+    secret,
+    turnsBefore,
+    history: [...history],
+    refused: refused.map((r) => ({ ...r })),
+    turns: [],
+    won: false,
+    over: false,
+  };
 }
 
 export interface PlayContext {
@@ -51,6 +70,8 @@ export interface PlayContext {
   maxNewTokens: number;
   maxTurns: number;
   endOnInvalid: boolean;
+  /** Show the game's refused guesses in the prompts. */
+  showRefused: boolean;
   /** Letter credit: judge each letter too, with these weights (null: turn-level only). */
   letterWeights: LetterWeights | null;
   /** Turn-level shaping of a judged turn (the tokens outside a guess's letters get it). */
@@ -78,10 +99,16 @@ function prefixJudge(allowed: readonly string[]): PrefixJudge {
   return judge;
 }
 
-export function renderGamePrompt(ctx: PlayContext, history: readonly HistoryEntry[]): number[] {
-  return ctx.tokenizer.encode(
-    renderPrompt({ history: [...history] }, { template: ctx.template, tokenizer: ctx.tokenizer }).text,
-  );
+/** The prompt of a position: its scored guesses, and its refused ones when the context shows them. */
+export function renderGamePrompt(
+  ctx: PlayContext,
+  position: { history: readonly HistoryEntry[]; refused: readonly RefusedGuess[] },
+): number[] {
+  const state = {
+    history: [...position.history],
+    refused: ctx.showRefused ? [...position.refused] : undefined,
+  };
+  return ctx.tokenizer.encode(renderPrompt(state, { template: ctx.template, tokenizer: ctx.tokenizer }).text);
 }
 
 /** Judge a completion played in `game` after `promptIds`, record it and advance the game. */
@@ -102,6 +129,7 @@ export function applyCompletion(
     truncated: completion.truncated,
     guess,
     historyBefore: [...history],
+    refusedBefore: game.refused.map((r) => ({ ...r })),
     valid,
     consistent: valid && isConsistentCoded(guess as string, encodeHistory(history)),
     repeated: valid && history.some((h) => h.guess === guess),
@@ -120,6 +148,7 @@ export function applyCompletion(
   }
   game.turns.push(record);
   if (!valid) {
+    game.refused.push({ guess, after: history.length });
     if (ctx.endOnInvalid) game.over = true;
   } else if (guess === game.secret) {
     game.won = game.over = true;
@@ -138,7 +167,7 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
   for (let round = 0; ; round++) {
     const active = games.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
     if (active.length === 0) return;
-    const prompts = active.map((g) => renderGamePrompt(ctx, g.history));
+    const prompts = active.map((g) => renderGamePrompt(ctx, g));
     const completions = generateGuesses(ctx, prompts, decoding, round);
     completions.forEach((c, i) => {
       applyCompletion(ctx, active[i], prompts[i], c);

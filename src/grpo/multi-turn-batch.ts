@@ -32,6 +32,7 @@ export function multiTurnGenerationBatch(
     credit: mt.credit,
     turnWeight: mt.turn_weight,
     endOnInvalid: mt.invalid_ends_game,
+    showRefused: mt.show_refused,
     weights: {
       winBonus: mt.win_bonus,
       savedBonus: mt.saved_bonus,

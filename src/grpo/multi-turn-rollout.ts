@@ -47,6 +47,8 @@ export interface MultiTurnOptions {
    * invalid guess is as good as a loss; ending the game makes that explicit and saves the turns.
    */
   endOnInvalid?: boolean;
+  /** Show each game's refused guesses in its prompts (default false). */
+  showRefused?: boolean;
   /** How a turn is credited (see the file comment); default "game". */
   credit?: TurnCredit;
   /** "turn" / "letter" credit: weight of the shaping next to the game's outcome (default 1). */
@@ -185,7 +187,7 @@ export function creditTurns(
 export function playContext(
   options: Pick<
     MultiTurnOptions,
-    "model" | "tokenizer" | "template" | "maxNewTokens" | "maxTurns" | "endOnInvalid"
+    "model" | "tokenizer" | "template" | "maxNewTokens" | "maxTurns" | "endOnInvalid" | "showRefused"
   >,
   weights: GameReturnWeights,
   credit: TurnCredit,
@@ -197,6 +199,7 @@ export function playContext(
     maxNewTokens: options.maxNewTokens,
     maxTurns: options.maxTurns ?? 6,
     endOnInvalid: options.endOnInvalid ?? false,
+    showRefused: options.showRefused ?? false,
     letterWeights: credit === "letter" ? weights : null,
     turnValue: (t) => turnShaping(t, weights),
   };

@@ -76,6 +76,7 @@ export async function evaluateDuringTraining(
         model,
         tokenizer,
         template: config.prompt_template,
+        showRefused: config.multi_turn.show_refused,
         greedy,
         ...samplerSettings(config, temperature),
         maxNewTokens: config.max_completion_length,

@@ -26,10 +26,11 @@
  * generator it used. On the CPU the same thread count gives the same numbers, so a resumed run
  * logs exactly the rows the uninterrupted run logs (wall-clock fields aside).
  */
-import { rmSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
+import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
 import { saveLoraAdapter } from "../model/lora-peft.js";
 import { writeDirectoryAtomically } from "../run/atomic.js";
@@ -226,6 +227,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     events.message(`saved ${basename(paths.checkpoint(step))} (${reason})`);
   };
 
+  // An adapter folder users point `eval --adapter` at: the PEFT files, and a training.json saying
+  // how the adapter was trained to be prompted (load-policy.ts reads it).
+  const saveAdapter = (dir: string): void => {
+    saveLoraAdapter(adapter, dir);
+    const record: AdapterTrainingRecord = {
+      made_by: "wordle-grpo train",
+      step,
+      prompt_template: config.prompt_template,
+      show_refused: config.multi_turn.show_refused,
+    };
+    writeFileSync(join(dir, "training.json"), `${JSON.stringify(record, null, 2)}\n`);
+  };
+
   const runEvaluation = async (): Promise<void> => {
     const progress = step / total;
     const evaluation = await evaluateDuringTraining(
@@ -239,7 +253,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     logs.logEval(row);
     if (evaluation.games.length > 0) logs.logGames(evaluation.games);
     if (best.consider(step, row)) {
-      writeDirectoryAtomically(paths.best, (dir) => saveLoraAdapter(adapter, dir));
+      writeDirectoryAtomically(paths.best, saveAdapter);
       events.message(`new best ${config.metric_for_best_model} = ${best.bestValue} at step ${step} -> best/`);
     }
   };
@@ -328,7 +342,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
     let finalDir: string | null = null;
     if (step === total) {
-      writeDirectoryAtomically(paths.final, (dir) => saveLoraAdapter(adapter, dir));
+      writeDirectoryAtomically(paths.final, saveAdapter);
       finalDir = paths.final;
       events.message(`done: ${total} steps; adapter in ${paths.final}`);
     }

@@ -34,6 +34,11 @@
  * Its completion is just `<guess>WORD</guess>`; with the tiny tokenizer (src/sft/tiny-tokenizer.ts)
  * that is 7 tokens.
  *
+ * A position may also carry refused guesses (`PromptState.refused`: words the game did not accept).
+ * They are shown in play order among the scored ones: tiny answers one with `?????` instead of
+ * marks; course and compact print a "not in the word list" line. With none, every template renders
+ * exactly as above.
+ *
  * course and compact end with a pre-filled `<think>`, so every reward's "`<think>` + completion"
  * reading holds; tiny has no prefill (render with add_generation_prompt instead).
  * Without a chat template the messages are wrapped in Qwen2.5's ChatML (as the dataset is); with a
@@ -69,10 +74,48 @@ export function courseSystemPrompt(): string {
   return cachedSystemPrompt;
 }
 
+/**
+ * A guess the game refused (not an accepted word, unreadable, a hard-mode violation). The real
+ * game answers "not in word list" and the player tries another word; a prompt that shows the
+ * refusal lets the model do the same instead of repeating it at an unchanged position.
+ */
+export interface RefusedGuess {
+  /** The guess as read from the completion (any case), or null when none could be read. */
+  guess: string | null;
+  /** Scored guesses played before it: it is shown right after history[after - 1]. */
+  after: number;
+}
+
 /** What a prompt needs from a position; the secret is deliberately not part of it. */
 export interface PromptState {
   history: readonly HistoryEntry[];
+  /** Refused guesses to show, in play order (none: the prompt shows scored guesses only). */
+  refused?: readonly RefusedGuess[];
 }
+
+/** The tiny template's answer to a refused guess: one "?" per letter slot. */
+export const TINY_REFUSED_MARKS = "?????";
+
+type Attempt = { kind: "scored"; scored: HistoryEntry } | { kind: "refused"; refused: RefusedGuess };
+
+/** Scored and refused guesses merged in play order. */
+function attemptsOf(state: PromptState): Attempt[] {
+  const refused = state.refused ?? [];
+  const n = state.history.length;
+  for (const r of refused)
+    if (!Number.isInteger(r.after) || r.after < 0 || r.after > n)
+      throw new Error(
+        `renderPrompt: a refused guess's "after" must be an integer in 0..${n} (the scored guesses), got ${r.after}`,
+      );
+  const out: Attempt[] = [];
+  for (let k = 0; k <= n; k++) {
+    for (const r of refused) if (r.after === k) out.push({ kind: "refused", refused: r });
+    if (k < n) out.push({ kind: "scored", scored: state.history[k] });
+  }
+  return out;
+}
+
+const refusedWord = (r: RefusedGuess): string => (r.guess ?? "").toUpperCase();
 
 /** The fields of a parsed tokenizer_config.json that chat templates use. */
 export interface TokenizerConfigLike {
@@ -101,29 +144,42 @@ export interface RenderedPrompt {
   assistantPrefill: string;
 }
 
-function courseUserTurn(history: readonly HistoryEntry[]): string {
-  if (history.length === 0) return "Make your first 5-letter word guess.";
-  const lines = history.map(
-    (h, i) =>
-      `Guess ${i + 1}: ${h.guess.toUpperCase()} -> Feedback: ${renderFeedback(h.guess, h.feedback, "dataset")}`,
+function courseUserTurn(state: PromptState): string {
+  const attempts = attemptsOf(state);
+  if (attempts.length === 0) return "Make your first 5-letter word guess.";
+  const lines = attempts.map((a, i) =>
+    a.kind === "scored"
+      ? `Guess ${i + 1}: ${a.scored.guess.toUpperCase()} -> Feedback: ${renderFeedback(a.scored.guess, a.scored.feedback, "dataset")}`
+      : `Guess ${i + 1}: ${refusedWord(a.refused)} -> Not in the word list (no feedback, try another word)`,
   );
   return `Make a new 5-letter word guess.\n\n Here is some previous feedback:\n${lines.join("\n")}`;
 }
 
-function compactUserTurn(history: readonly HistoryEntry[]): string {
-  if (history.length === 0) return "First guess?";
-  const lines = history.map(
-    (h) => `${h.guess.toUpperCase()} ${renderFeedback(h.guess, h.feedback, "symbols")}`,
+function compactUserTurn(state: PromptState): string {
+  const attempts = attemptsOf(state);
+  if (attempts.length === 0) return "First guess?";
+  const lines = attempts.map((a) =>
+    a.kind === "scored"
+      ? `${a.scored.guess.toUpperCase()} ${renderFeedback(a.scored.guess, a.scored.feedback, "symbols")}`
+      : `${refusedWord(a.refused)} not in word list`,
   );
   return `Guesses so far:\n${lines.join("\n")}\nNext guess?`;
 }
 
-/** tiny: the opening, then one assistant guess and one user line of marks per scored turn. */
-function tinyMessages(history: readonly HistoryEntry[]): ChatMessage[] {
+/**
+ * tiny: the opening, then one assistant guess and one user line per turn: the marks of a scored
+ * guess, or TINY_REFUSED_MARKS for a refused one.
+ */
+function tinyMessages(state: PromptState): ChatMessage[] {
   const messages: ChatMessage[] = [{ role: "user", content: TINY_OPENING }];
-  for (const h of history) {
-    messages.push({ role: "assistant", content: `<guess>${h.guess.toUpperCase()}</guess>` });
-    messages.push({ role: "user", content: h.feedback.map((mark) => TINY_MARK[mark]).join("") });
+  for (const a of attemptsOf(state)) {
+    const word = a.kind === "scored" ? a.scored.guess.toUpperCase() : refusedWord(a.refused);
+    messages.push({ role: "assistant", content: `<guess>${word}</guess>` });
+    messages.push({
+      role: "user",
+      content:
+        a.kind === "scored" ? a.scored.feedback.map((mark) => TINY_MARK[mark]).join("") : TINY_REFUSED_MARKS,
+    });
   }
   return messages;
 }
@@ -133,18 +189,18 @@ function tinyMessages(history: readonly HistoryEntry[]): ChatMessage[] {
  * conversation so far ending with a user turn (tiny).
  */
 export function promptMessages(state: PromptState, template: PromptTemplateName = "course"): ChatMessage[] {
-  if (template === "tiny") return tinyMessages(state.history);
+  if (template === "tiny") return tinyMessages(state);
   if (template === "course") {
     return [
       { role: "system", content: courseSystemPrompt() },
-      { role: "user", content: courseUserTurn(state.history) },
+      { role: "user", content: courseUserTurn(state) },
       { role: "assistant", content: COURSE_ASSISTANT_PREFILL },
     ];
   }
   if (template === "compact") {
     return [
       { role: "system", content: COMPACT_SYSTEM_PROMPT },
-      { role: "user", content: compactUserTurn(state.history) },
+      { role: "user", content: compactUserTurn(state) },
       { role: "assistant", content: COMPACT_ASSISTANT_PREFILL },
     ];
   }

@@ -28,6 +28,7 @@ export interface PolicyFlags {
   repetitionPenalty?: string;
   maxNewTokens: string;
   template?: PromptTemplateName;
+  refused: "auto" | "show" | "hide";
   chat: "auto" | "chatml" | "model";
   seed: string;
   hard?: boolean;
@@ -81,6 +82,8 @@ export function policySettings(flags: PolicyFlags): PolicySettings {
     device: flags.device,
     dtype: flags.dtype,
     template: flags.template,
+    showRefused:
+      flags.refused === "auto" || flags.refused === undefined ? undefined : flags.refused === "show",
     chat: flags.chat,
     temperature,
     topK: numberFlag(flags.topK, "--top-k", "int"),
@@ -120,6 +123,14 @@ export function addPolicyOptions(command: Command): Command {
         "--template <name>",
         "prompt template (default: the one the model was trained with, from its training.json; else course)",
       ).choices([...PROMPT_TEMPLATES]),
+    )
+    .addOption(
+      new Option(
+        "--refused <how>",
+        "refused guesses (not in word list) in the prompt: as the adapter or model was trained (auto, from its training.json), always, or never",
+      )
+        .choices(["auto", "show", "hide"])
+        .default("auto"),
     )
     .addOption(
       new Option(
