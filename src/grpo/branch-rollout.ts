@@ -65,7 +65,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   const positions = greedyGames.map((game) => {
     const t = options.rng.int(game.turns.length);
     const played = game.turns[t];
-    return { secret: game.secret, history: played.historyBefore, refused: played.refusedBefore, turn: t };
+    return { secret: game.secret, history: played.historyBefore, refused: played.refusedShown, turn: t };
   });
   // 3. G sampled guesses at each position, one prefill per prompt.
   const prompts = positions.map((p) => renderGamePrompt(ctx, p));

@@ -24,8 +24,8 @@ export interface TurnRecord {
   truncated: boolean;
   guess: string | null;
   historyBefore: HistoryEntry[];
-  /** The game's refused guesses before this turn. */
-  refusedBefore: RefusedGuess[];
+  /** The game's refused guesses its prompt showed (none when the context does not show them). */
+  refusedShown: RefusedGuess[];
   valid: boolean;
   consistent: boolean;
   repeated: boolean;
@@ -129,7 +129,7 @@ export function applyCompletion(
     truncated: completion.truncated,
     guess,
     historyBefore: [...history],
-    refusedBefore: game.refused.map((r) => ({ ...r })),
+    refusedShown: ctx.showRefused ? game.refused.map((r) => ({ ...r })) : [],
     valid,
     consistent: valid && isConsistentCoded(guess as string, encodeHistory(history)),
     repeated: valid && history.some((h) => h.guess === guess),

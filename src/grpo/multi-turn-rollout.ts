@@ -223,7 +223,12 @@ export function turnCompletion(
   return {
     prompt: where.group,
     promptIds: t.promptIds,
-    state: { id: where.id, secret: where.secret, history: t.historyBefore },
+    state: {
+      id: where.id,
+      secret: where.secret,
+      history: t.historyBefore,
+      ...(t.refusedShown.length > 0 ? { refused: t.refusedShown } : {}),
+    },
     game: where.game,
     turn: where.turn,
     tokenIds: t.tokenIds,

@@ -46,6 +46,7 @@ import { RunLogs, type SampleRow } from "../run/logs.js";
 import { Monitor } from "../run/monitor.js";
 import { openRunDirectory, type RunPaths, readRunConfig, writeRunConfig } from "../run/run-dir.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
+import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { temperatureAt } from "./config-temperature.js";
@@ -397,7 +398,11 @@ function sampleRows(batch: GenerationBatch, prompts: readonly PreparedPrompt[], 
       step,
       prompt_id: state.id,
       secret: state.secret,
-      history: state.history.map((h) => ({ word: h.guess, feedback: feedbackString(h.feedback) })),
+      history: attemptsInPlayOrder(state).map((a) =>
+        a.kind === "scored"
+          ? { word: a.scored.guess, feedback: feedbackString(a.scored.feedback) }
+          : { word: a.refused.guess ?? "", feedback: null, invalid: true },
+      ),
       completion: c.text,
       guess: c.guess === null ? null : c.guess.toLowerCase(),
       reward: c.reward,

@@ -14,7 +14,7 @@ export interface SampleRow {
   step: number;
   prompt_id: string;
   secret: string;
-  history: Array<{ word: string; feedback: string | null }>;
+  history: Array<{ word: string; feedback: string | null; invalid?: boolean }>;
   completion: string;
   guess: string | null;
   reward: number;

@@ -96,10 +96,10 @@ export interface PromptState {
 /** The tiny template's answer to a refused guess: one "?" per letter slot. */
 export const TINY_REFUSED_MARKS = "?????";
 
-type Attempt = { kind: "scored"; scored: HistoryEntry } | { kind: "refused"; refused: RefusedGuess };
+export type Attempt = { kind: "scored"; scored: HistoryEntry } | { kind: "refused"; refused: RefusedGuess };
 
 /** Scored and refused guesses merged in play order. */
-function attemptsOf(state: PromptState): Attempt[] {
+export function attemptsInPlayOrder(state: PromptState): Attempt[] {
   const refused = state.refused ?? [];
   const n = state.history.length;
   for (const r of refused)
@@ -145,7 +145,7 @@ export interface RenderedPrompt {
 }
 
 function courseUserTurn(state: PromptState): string {
-  const attempts = attemptsOf(state);
+  const attempts = attemptsInPlayOrder(state);
   if (attempts.length === 0) return "Make your first 5-letter word guess.";
   const lines = attempts.map((a, i) =>
     a.kind === "scored"
@@ -156,7 +156,7 @@ function courseUserTurn(state: PromptState): string {
 }
 
 function compactUserTurn(state: PromptState): string {
-  const attempts = attemptsOf(state);
+  const attempts = attemptsInPlayOrder(state);
   if (attempts.length === 0) return "First guess?";
   const lines = attempts.map((a) =>
     a.kind === "scored"
@@ -172,7 +172,7 @@ function compactUserTurn(state: PromptState): string {
  */
 function tinyMessages(state: PromptState): ChatMessage[] {
   const messages: ChatMessage[] = [{ role: "user", content: TINY_OPENING }];
-  for (const a of attemptsOf(state)) {
+  for (const a of attemptsInPlayOrder(state)) {
     const word = a.kind === "scored" ? a.scored.guess.toUpperCase() : refusedWord(a.refused);
     messages.push({ role: "assistant", content: `<guess>${word}</guess>` });
     messages.push({

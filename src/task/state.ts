@@ -7,6 +7,7 @@
  */
 import type { HistoryEntry } from "../wordle/candidates.js";
 import { encodePattern } from "../wordle/score.js";
+import type { RefusedGuess } from "./prompt.js";
 
 export interface TaskState {
   /** Stable identifier, e.g. `seed-17` or `gen-42-103`. */
@@ -15,6 +16,8 @@ export interface TaskState {
   secret: string;
   /** Guesses already played (lowercase) with their feedback; never contains the secret. */
   history: readonly HistoryEntry[];
+  /** Guesses the game refused that the prompt shows (multi_turn.show_refused), in play order. */
+  refused?: readonly RefusedGuess[];
 }
 
 /**
