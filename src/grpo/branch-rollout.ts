@@ -38,6 +38,7 @@ import {
   type MultiTurnOptions,
   playContext,
   rolloutStats,
+  sampledDecoding,
   turnCompletion,
 } from "./multi-turn-rollout.js";
 
@@ -69,21 +70,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   });
   // 3. G sampled guesses at each position, one prefill per prompt.
   const prompts = positions.map((p) => renderGamePrompt(ctx, p));
-  const sampled = generateGuesses(
-    ctx,
-    prompts,
-    {
-      greedy: false,
-      temperature: options.temperature,
-      topK: options.topK,
-      topP: options.topP,
-      minP: options.minP,
-      repetitionPenalty: options.repetitionPenalty,
-      seed: options.seed,
-    },
-    0,
-    G,
-  );
+  const sampled = generateGuesses(ctx, prompts, sampledDecoding(options), 0, G);
   const branches = sampled.map((c) => {
     const p = positions[c.promptIndex];
     const game = newGame(p.secret, p.history, p.turn, p.refused);

@@ -99,15 +99,17 @@ function prefixJudge(allowed: readonly string[]): PrefixJudge {
   return judge;
 }
 
+/** The refused guesses a prompt shows in this context: a copy of them, or none. */
+function shownRefusals(ctx: PlayContext, refused: readonly RefusedGuess[]): RefusedGuess[] {
+  return ctx.showRefused ? refused.map((r) => ({ ...r })) : [];
+}
+
 /** The prompt of a position: its scored guesses, and its refused ones when the context shows them. */
 export function renderGamePrompt(
   ctx: PlayContext,
   position: { history: readonly HistoryEntry[]; refused: readonly RefusedGuess[] },
 ): number[] {
-  const state = {
-    history: [...position.history],
-    refused: ctx.showRefused ? [...position.refused] : undefined,
-  };
+  const state = { history: position.history, refused: shownRefusals(ctx, position.refused) };
   return ctx.tokenizer.encode(renderPrompt(state, { template: ctx.template, tokenizer: ctx.tokenizer }).text);
 }
 
@@ -129,7 +131,7 @@ export function applyCompletion(
     truncated: completion.truncated,
     guess,
     historyBefore: [...history],
-    refusedShown: ctx.showRefused ? game.refused.map((r) => ({ ...r })) : [],
+    refusedShown: shownRefusals(ctx, game.refused),
     valid,
     consistent: valid && isConsistentCoded(guess as string, encodeHistory(history)),
     repeated: valid && history.some((h) => h.guess === guess),

@@ -5,7 +5,7 @@ import type { PromptTemplateName } from "../task/prompt.js";
 import { loadWordLists } from "../wordle/words.js";
 import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "./advantages.js";
 import type { ScaleRewards } from "./config-schema.js";
-import { newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
+import { type Decoding, newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
 import type { GenerationBatch, RolloutCompletion } from "./rollout.js";
 
 export interface GameReturnWeights {
@@ -205,6 +205,21 @@ export function playContext(
   };
 }
 
+/** How both multi-turn rollouts sample the policy's guesses. */
+export function sampledDecoding(
+  options: Pick<MultiTurnOptions, "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "seed">,
+): Decoding {
+  return {
+    greedy: false,
+    temperature: options.temperature,
+    topK: options.topK,
+    topP: options.topP,
+    minP: options.minP,
+    repetitionPenalty: options.repetitionPenalty,
+    seed: options.seed,
+  };
+}
+
 /** The checks both multi-turn rollouts make on their inputs (`label` names the rollout). */
 export function checkRolloutInputs(label: string, G: number, secrets: readonly string[]): void {
   if (!Number.isInteger(G) || G < 2) throw new Error(`${label}: numGenerations must be >= 2, got ${G}`);
@@ -279,15 +294,7 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
 
   const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
   const live = games.map((secret) => newGame(secret));
-  playToEnd(playContext(options, weights, credit), live, {
-    greedy: false,
-    temperature: options.temperature,
-    topK: options.topK,
-    topP: options.topP,
-    minP: options.minP,
-    repetitionPenalty: options.repetitionPenalty,
-    seed: options.seed,
-  });
+  playToEnd(playContext(options, weights, credit), live, sampledDecoding(options));
   const turnsOf = live.map((g) => g.turns);
   const won = live.map((g) => g.won);
 
