@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   cuda,
+  getBlasNumThreads,
   getDefaultDevice,
   getNumThreads,
   getRngState,
@@ -42,6 +43,10 @@ test("thread count and device queries", () => {
   const before = getNumThreads();
   setNumThreads(1);
   assert.equal(getNumThreads(), 1);
+  // Where libtorch runs its matmuls on OpenBLAS (Debian's libtorch), its pool follows.
+  if (getBlasNumThreads() !== null) assert.equal(getBlasNumThreads(), 1);
+  setNumThreads(2);
+  if (getBlasNumThreads() !== null) assert.equal(getBlasNumThreads(), 2);
   setNumThreads(before);
   assert.equal(typeof cuda.isAvailable(), "boolean");
   assert.equal(typeof mps.isAvailable(), "boolean");

@@ -200,6 +200,23 @@ test("G completions sharing one prefill equal running each copy separately", () 
   });
 });
 
+test("equal prompts are prefilled once; their rows equal each prompt run alone (penalty included)", () => {
+  const prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[2], PROMPTS[1]];
+  const stats: GenerationStats[] = [];
+  const options = { greedy: true, maxNewTokens: 8, repetitionPenalty: 1.3, ...NO_EOS };
+  const batch = run(prompts, { ...options, numReturnSequences: 2, onStats: (s) => stats.push(s) });
+  assert.equal(stats[0].prompts, 3, "three distinct prompts prefilled");
+  assert.equal(stats[0].completions, 10);
+  prompts.forEach((prompt, p) => {
+    const [alone] = run([prompt], options);
+    for (const c of batch.slice(2 * p, 2 * p + 2)) {
+      assert.equal(c.promptIndex, p);
+      assert.deepEqual(c.tokenIds, alone.tokenIds, `prompt ${p}`);
+      assertAllClose(c.logprobs, alone.logprobs, 1e-4, `prompt ${p} logprobs`);
+    }
+  });
+});
+
 test("EOS stops a row (EOS kept), other rows go on; dropping finished rows changes nothing", () => {
   const free = run(PROMPTS, { greedy: true, maxNewTokens: 10, ...NO_EOS });
   // Make the 4th token of prompt 0's greedy continuation an EOS id.

@@ -46,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setRngState", SetRngState},
       {"setNumThreads", SetNumThreads},
       {"getNumThreads", GetNumThreads},
+      {"getBlasNumThreads", GetBlasNumThreads},
       {"cudaAvailable", CudaAvailable},
       {"cudaDeviceCount", CudaDeviceCount},
       {"cudaSynchronize", CudaSynchronize},

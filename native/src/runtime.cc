@@ -1,6 +1,8 @@
 // Process-wide settings: random number generators, threads, CUDA / MPS queries, build info.
 #include "runtime.h"
 
+#include <dlfcn.h>
+
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -24,6 +26,24 @@ at::Generator defaultGenerator(const Napi::Value& device) {
   const c10::Device d = device.IsString() ? parseDevice(device.As<Napi::String>().Utf8Value()) : c10::Device(c10::kCPU);
   if (d.is_cpu()) return at::detail::getDefaultCPUGenerator();
   return at::globalContext().defaultGenerator(d);
+}
+
+// A libtorch built against OpenBLAS (Debian's libtorch-dev) hands its matmuls to OpenBLAS's own
+// thread pool, which at::set_num_threads does not size: with "1 thread" a second OpenBLAS worker
+// still spun on the other core (sched_yield), halving the speed of anything running beside it for
+// no gain. Size that pool with the intra-op count. Builds without OpenBLAS (MKL, Accelerate) lack
+// the symbol, and this does nothing.
+void setBlasThreads(int n) {
+  using SetThreads = void (*)(int);
+  static const auto setThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (setThreads != nullptr) setThreads(n);
+}
+
+// OpenBLAS's thread count, or -1 when libtorch does not use OpenBLAS.
+int blasThreads() {
+  using GetThreads = int (*)();
+  static const auto getThreads = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return getThreads != nullptr ? getThreads() : -1;
 }
 
 }  // namespace
@@ -67,18 +87,23 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   WORDLE_CATCH("setRngState")
 }
 
-// setNumThreads(n): intra-op threads (matmuls, element-wise kernels).
+// setNumThreads(n): intra-op threads (matmuls, element-wise kernels), and OpenBLAS's threads.
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   WORDLE_TRY
   const int32_t n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw ArgError("thread count must be >= 1");
   at::set_num_threads(n);
+  setBlasThreads(n);
   return info.Env().Undefined();
   WORDLE_CATCH("setNumThreads")
 }
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value GetBlasNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), blasThreads());
 }
 
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {

@@ -7,6 +7,7 @@ Napi::Value GetRngState(const Napi::CallbackInfo& info);
 Napi::Value SetRngState(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info);
+Napi::Value GetBlasNumThreads(const Napi::CallbackInfo& info);
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info);
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info);

@@ -54,7 +54,7 @@
  * >= 2.0, see hasFusedAttention()).
  *
  * Autograd: backward(outputs, grads), grad(outputs, inputs, options) (torch.autograd.grad).
- * Runtime: manualSeed, getRngState/setRngState, setNumThreads/getNumThreads, cuda.{isAvailable,
+ * Runtime: manualSeed, getRngState/setRngState, setNumThreads/getNumThreads/getBlasNumThreads, cuda.{isAvailable,
  * deviceCount, synchronize, memoryStats, emptyCache}, mps.{isAvailable, synchronize},
  * synchronize(device), bestDevice(), bf16MatmulIsFast(device), buildInfo(), liveTensorCount().
  * Default device of factories: setDefaultDevice / getDefaultDevice (initially $WORDLE_DEVICE or cpu).
@@ -104,6 +104,7 @@ export {
   bf16MatmulIsFast,
   buildInfo,
   cuda,
+  getBlasNumThreads,
   getNumThreads,
   getRngState,
   manualSeed,

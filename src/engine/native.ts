@@ -83,6 +83,8 @@ export interface NativeAddon {
   setRngState(device: string | undefined, state: Uint8Array): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** OpenBLAS's threads, or -1 when libtorch does not use OpenBLAS. */
+  getBlasNumThreads(): number;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(index?: number): void;

@@ -19,13 +19,22 @@ export function setRngState(state: Uint8Array, device: Device = "cpu"): void {
   native.setRngState(checkDevice(device), state);
 }
 
-/** Intra-op threads used by matmuls and element-wise kernels. */
+/**
+ * Intra-op threads used by matmuls and element-wise kernels (OpenBLAS's pool too, where libtorch
+ * uses OpenBLAS: its idle workers would otherwise spin on the cores left free).
+ */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+/** OpenBLAS's thread count, or null when libtorch does not use OpenBLAS (MKL, Accelerate). */
+export function getBlasNumThreads(): number | null {
+  const n = native.getBlasNumThreads();
+  return n < 0 ? null : n;
 }
 
 export const cuda = {

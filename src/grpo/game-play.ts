@@ -6,7 +6,7 @@
  * (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
-import { type Completion, generate } from "../model/sampler.js";
+import { type Completion, type GenerationStats, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { parseGuess } from "../task/parse-guess.js";
@@ -76,6 +76,8 @@ export interface PlayContext {
   letterWeights: LetterWeights | null;
   /** Turn-level shaping of a judged turn (the tokens outside a guess's letters get it). */
   turnValue: (t: Pick<TurnRecord, "valid" | "consistent" | "repeated">) => number;
+  /** Told the prefill / decode split of every generate call (benchmarks, profiling). */
+  onGenerate?: (stats: GenerationStats) => void;
 }
 
 export interface Decoding {
@@ -203,6 +205,7 @@ export function generateGuesses(
       repetitionPenalty: decoding.repetitionPenalty,
       stopStrings: ["</guess>"],
       seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
+      onStats: ctx.onGenerate,
     });
   } finally {
     ctx.model.training = wasTraining;

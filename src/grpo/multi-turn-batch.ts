@@ -10,7 +10,7 @@ import { oldAndReferenceLogProbs, type RolloutContext, samplerSettings } from ".
  * them. `step` seeds the branch positions, so a resumed run picks the same ones.
  */
 export function multiTurnGenerationBatch(
-  ctx: Pick<RolloutContext, "model" | "tokenizer" | "config">,
+  ctx: Pick<RolloutContext, "model" | "tokenizer" | "config"> & Pick<MultiTurnOptions, "onGenerate">,
   secrets: readonly string[],
   temperature: number,
   progress: number,
@@ -45,6 +45,7 @@ export function multiTurnGenerationBatch(
     minP: sampling.minP,
     repetitionPenalty: sampling.repetitionPenalty,
     progress,
+    onGenerate: ctx.onGenerate,
   };
   const batch =
     mt.rollout === "branch"

@@ -60,6 +60,8 @@ export interface MultiTurnOptions {
   /** Reseeds the sampler (reproducible rollouts). */
   seed?: number;
   progress?: number;
+  /** Told the prefill / decode split of every generate call (benchmarks, profiling). */
+  onGenerate?: PlayContext["onGenerate"];
 }
 
 export interface GameOutcome {
@@ -187,7 +189,14 @@ export function creditTurns(
 export function playContext(
   options: Pick<
     MultiTurnOptions,
-    "model" | "tokenizer" | "template" | "maxNewTokens" | "maxTurns" | "endOnInvalid" | "showRefused"
+    | "model"
+    | "tokenizer"
+    | "template"
+    | "maxNewTokens"
+    | "maxTurns"
+    | "endOnInvalid"
+    | "showRefused"
+    | "onGenerate"
   >,
   weights: GameReturnWeights,
   credit: TurnCredit,
@@ -202,6 +211,7 @@ export function playContext(
     showRefused: options.showRefused ?? false,
     letterWeights: credit === "letter" ? weights : null,
     turnValue: (t) => turnShaping(t, weights),
+    onGenerate: options.onGenerate,
   };
 }
 

@@ -118,7 +118,10 @@ export class KVCache {
     this.mapRows((t) => t.repeatInterleave(repeats, 0), this.batch * repeats);
   }
 
-  /** Keeps only the given rows, in that order (e.g. to drop finished sequences). */
+  /**
+   * Keeps only the given rows, in that order (e.g. to drop finished sequences); a row listed twice
+   * is copied (e.g. to share one prefill between sequences).
+   */
   selectRows(rows: readonly number[]): void {
     for (const r of rows)
       if (!Number.isInteger(r) || r < 0 || r >= this.batch)

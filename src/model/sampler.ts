@@ -239,6 +239,26 @@ export function pickNextTokens(
   return cat([ids.float(), logp, sampledLogp], 1);
 }
 
+/** The distinct prompts in first-seen order, and for each prompt the index of its distinct copy. */
+export function distinctPrompts(prompts: readonly (readonly number[])[]): {
+  distinct: (readonly number[])[];
+  sourceOf: number[];
+} {
+  const indexOf = new Map<string, number>();
+  const distinct: (readonly number[])[] = [];
+  const sourceOf = prompts.map((p) => {
+    const key = p.join(",");
+    let index = indexOf.get(key);
+    if (index === undefined) {
+      index = distinct.length;
+      indexOf.set(key, index);
+      distinct.push(p);
+    }
+    return index;
+  });
+  return { distinct, sourceOf };
+}
+
 export function generate(
   model: GenerationModel,
   tokenizer: GenerationTokenizer | null,
@@ -274,12 +294,13 @@ export function generate(
 
   const numPrompts = prompts.length;
   const numRows = numPrompts * group;
+  const { distinct, sourceOf } = distinctPrompts(prompts);
   const generated: number[][] = Array.from({ length: numRows }, () => []);
   const logprobs: number[][] = Array.from({ length: numRows }, () => []);
   const sampledLogprobs: number[][] = Array.from({ length: numRows }, () => []);
   const reasons: (StopReason | null)[] = new Array(numRows).fill(null);
 
-  const cache = new KVCache(config, numPrompts, {
+  const cache = new KVCache(config, distinct.length, {
     capacity: Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens,
   });
   // Tensors that live across steps (owned here, replaced and disposed as they change).
@@ -297,13 +318,15 @@ export function generate(
   let steps = 0;
   try {
     noGrad(() => {
-      // ---- prefill: each distinct prompt once, left-padded.
+      // ---- prefill: each distinct prompt once, left-padded. Multi-turn rollouts send many equal
+      // prompts (every game of a step opens on the empty board; games that guessed alike share
+      // later ones); their rows are copies of one prefill.
       started = process.hrtime.bigint();
-      const width = Math.max(...prompts.map((p) => p.length));
+      const width = Math.max(...distinct.map((p) => p.length));
       const ids: number[] = [];
       const maskValues: number[] = [];
       const positions: number[] = [];
-      for (const prompt of prompts) {
+      for (const prompt of distinct) {
         const padding = width - prompt.length;
         for (let i = 0; i < width; i++) {
           const real = i >= padding;
@@ -312,7 +335,7 @@ export function generate(
           positions.push(real ? i - padding : 0); // cumsum(mask) - 1, clamped at 0
         }
       }
-      const shape = [numPrompts, width];
+      const shape = [distinct.length, width];
       mask = replace(mask, tensor(maskValues, { dtype: "int64", device, shape }));
       logits = replace(
         logits,
@@ -335,10 +358,14 @@ export function generate(
           scope(() => {
             // Each row's real tokens; padded up to the longest by repeating the row's first token,
             // so the scatter writes `true` only at tokens the prompt really contains.
-            const index = prompts.flatMap((p) => [...p, ...new Array(width - p.length).fill(p[0])]);
+            const index = distinct.flatMap((p) => [...p, ...new Array(width - p.length).fill(p[0])]);
             const indexT = tensor(index, { dtype: "int64", device, shape });
             const ones = tensor(new Array(index.length).fill(true), { dtype: "bool", device, shape });
-            return zeros([numPrompts, config.vocabSize], { dtype: "bool", device }).scatter(1, indexT, ones);
+            return zeros([distinct.length, config.vocabSize], { dtype: "bool", device }).scatter(
+              1,
+              indexT,
+              ones,
+            );
           }),
         );
       }
@@ -347,12 +374,15 @@ export function generate(
       prefillSeconds = secondsSince(started);
       const decodeStarted = process.hrtime.bigint();
 
-      // ---- share the prefill: row p -> rows p * G .. p * G + G - 1.
-      if (group > 1) {
-        cache.expandRows(group);
-        mask = replace(mask, (mask as Tensor).repeatInterleave(group, 0));
-        logits = replace(logits, (logits as Tensor).repeatInterleave(group, 0));
-        if (seen) seen = replace(seen, (seen as Tensor).repeatInterleave(group, 0));
+      // ---- share the prefill: row r (prompt floor(r / G)) starts as a copy of its prompt's.
+      const rowSource = Array.from({ length: numRows }, (_, r) => sourceOf[Math.floor(r / group)]);
+      if (rowSource.some((source, r) => source !== r)) {
+        cache.selectRows(rowSource);
+        const expand = (t: Tensor) =>
+          scope(() => t.indexSelect(0, tensor(rowSource, { dtype: "int64", device })));
+        mask = replace(mask, expand(mask as Tensor));
+        logits = replace(logits, expand(logits as Tensor));
+        if (seen) seen = replace(seen, expand(seen as Tensor));
       }
       let rows: RowState[] = Array.from({ length: numRows }, (_, r) => ({
         completion: r,
@@ -435,7 +465,7 @@ export function generate(
   }
 
   options.onStats?.({
-    prompts: numPrompts,
+    prompts: distinct.length,
     completions: numRows,
     prefillSeconds,
     decodeSeconds,
