@@ -6,7 +6,8 @@
  * (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
-import { type Completion, type GenerationStats, generate } from "../model/sampler.js";
+import { PromptCache } from "../model/prompt-cache.js";
+import { type Completion, type GenerateOptions, type GenerationStats, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { parseGuess } from "../task/parse-guess.js";
@@ -168,20 +169,26 @@ export function applyCompletion(
  * turns counted from the empty board), one generate call per turn for all of them.
  */
 export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding: Decoding): void {
-  for (let round = 0; ; round++) {
-    const active = games.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
-    if (active.length === 0) return;
-    const prompts = active.map((g) => renderGamePrompt(ctx, g));
-    const completions = generateGuesses(ctx, prompts, decoding, round);
-    completions.forEach((c, i) => {
-      applyCompletion(ctx, active[i], prompts[i], c);
-    });
+  // Each game keeps its KV cache row from turn to turn: a turn feeds only its new tokens.
+  const cache = new PromptCache();
+  try {
+    for (let round = 0; ; round++) {
+      const active = games.flatMap((g, key) => (!g.over && turnsPlayed(g) < ctx.maxTurns ? [key] : []));
+      if (active.length === 0) return;
+      const prompts = active.map((key) => renderGamePrompt(ctx, games[key]));
+      const completions = generateGuesses(ctx, prompts, decoding, round, 1, { cache, keys: active });
+      completions.forEach((c, i) => {
+        applyCompletion(ctx, games[active[i]], prompts[i], c);
+      });
+    }
+  } finally {
+    cache.dispose();
   }
 }
 
 /**
  * One `generate` call for guesses at these prompts (`numReturnSequences` each, one prefill per
- * prompt), with dropout off: playing is inference even in the middle of a training step. `round`
+ * distinct prompt, or continuing the rows of a prompt cache), with dropout off: playing is inference even in the middle of a training step. `round`
  * varies the seed from call to call of one rollout.
  */
 export function generateGuesses(
@@ -190,6 +197,7 @@ export function generateGuesses(
   decoding: Decoding,
   round: number,
   numReturnSequences = 1,
+  promptCache?: GenerateOptions["promptCache"],
 ): Completion[] {
   const wasTraining = ctx.model.training;
   ctx.model.training = false;
@@ -206,6 +214,7 @@ export function generateGuesses(
       stopStrings: ["</guess>"],
       seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
       onStats: ctx.onGenerate,
+      promptCache,
     });
   } finally {
     ctx.model.training = wasTraining;

@@ -47,6 +47,8 @@ import {
   topKCandidates,
   validateSamplingSettings,
 } from "./logits-processors.js";
+import { prefill } from "./prefill.js";
+import type { PromptCache } from "./prompt-cache.js";
 import { StopCriteria, type StopReason, type TokenDecoder } from "./stop-criteria.js";
 
 /** What the sampler needs from a model (transformer.ts's CausalLM fits). */
@@ -96,6 +98,12 @@ export interface GenerateOptions extends SamplingSettings {
   compactFraction?: number;
   /** Called once at the end with where the time went (benchmarks, tokens/s logging). */
   onStats?: (stats: GenerationStats) => void;
+  /**
+   * Continue rows of a cache kept from earlier calls (multi-turn play, prompt-cache.ts): `keys[p]`
+   * names the row prompts[p] continues. Needs numReturnSequences 1; finished rows then stay in
+   * the batch until the end (no compaction), so the cache keeps every row.
+   */
+  promptCache?: { cache: PromptCache; keys: readonly number[] };
 }
 
 export interface GenerationStats {
@@ -239,26 +247,6 @@ export function pickNextTokens(
   return cat([ids.float(), logp, sampledLogp], 1);
 }
 
-/** The distinct prompts in first-seen order, and for each prompt the index of its distinct copy. */
-export function distinctPrompts(prompts: readonly (readonly number[])[]): {
-  distinct: (readonly number[])[];
-  sourceOf: number[];
-} {
-  const indexOf = new Map<string, number>();
-  const distinct: (readonly number[])[] = [];
-  const sourceOf = prompts.map((p) => {
-    const key = p.join(",");
-    let index = indexOf.get(key);
-    if (index === undefined) {
-      index = distinct.length;
-      indexOf.set(key, index);
-      distinct.push(p);
-    }
-    return index;
-  });
-  return { distinct, sourceOf };
-}
-
 export function generate(
   model: GenerationModel,
   tokenizer: GenerationTokenizer | null,
@@ -279,7 +267,10 @@ export function generate(
   const group = options.numReturnSequences ?? 1;
   if (!(Number.isInteger(group) && group >= 1))
     throw new Error(`generate: numReturnSequences must be an integer >= 1 (got ${group})`);
-  const compactFraction = options.compactFraction ?? 0.25;
+  const session = options.promptCache ?? null;
+  if (session !== null && (group !== 1 || session.keys.length !== prompts.length))
+    throw new Error("generate: promptCache needs numReturnSequences 1 and one key per prompt");
+  const compactFraction = session !== null ? 1 : (options.compactFraction ?? 0.25);
   if (!(compactFraction > 0 && compactFraction <= 1))
     throw new Error(`generate: compactFraction must be in (0, 1] (got ${compactFraction})`);
   checkPrompts(prompts, config.vocabSize);
@@ -294,15 +285,18 @@ export function generate(
 
   const numPrompts = prompts.length;
   const numRows = numPrompts * group;
-  const { distinct, sourceOf } = distinctPrompts(prompts);
   const generated: number[][] = Array.from({ length: numRows }, () => []);
   const logprobs: number[][] = Array.from({ length: numRows }, () => []);
   const sampledLogprobs: number[][] = Array.from({ length: numRows }, () => []);
   const reasons: (StopReason | null)[] = new Array(numRows).fill(null);
 
-  const cache = new KVCache(config, distinct.length, {
-    capacity: Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens,
-  });
+  // Without a prompt cache: a cache for this call, one row per distinct prompt (prefill.ts).
+  const ownCache =
+    session === null
+      ? new KVCache(config, new Set(prompts.map((p) => p.join(","))).size, {
+          capacity: Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens,
+        })
+      : null;
   // Tensors that live across steps (owned here, replaced and disposed as they change).
   let mask: Tensor | null = null; // [rows, past + 1] int64: 1 = real token
   let seen: Tensor | null = null; // [rows, V] bool: tokens in prompt + completion (penalty only)
@@ -316,56 +310,32 @@ export function generate(
   let prefillSeconds = 0;
   let decodeSeconds = 0;
   let steps = 0;
+  let prefilledPrompts = 0;
   try {
     noGrad(() => {
-      // ---- prefill: each distinct prompt once, left-padded. Multi-turn rollouts send many equal
-      // prompts (every game of a step opens on the empty board; games that guessed alike share
-      // later ones); their rows are copies of one prefill.
+      // ---- prefill (each distinct prompt once), or the new tokens of rows in a prompt cache.
       started = process.hrtime.bigint();
-      const width = Math.max(...distinct.map((p) => p.length));
-      const ids: number[] = [];
-      const maskValues: number[] = [];
-      const positions: number[] = [];
-      for (const prompt of distinct) {
-        const padding = width - prompt.length;
-        for (let i = 0; i < width; i++) {
-          const real = i >= padding;
-          ids.push(real ? prompt[i - padding] : pad);
-          maskValues.push(real ? 1 : 0);
-          positions.push(real ? i - padding : 0); // cumsum(mask) - 1, clamped at 0
-        }
-      }
-      const shape = [distinct.length, width];
-      mask = replace(mask, tensor(maskValues, { dtype: "int64", device, shape }));
-      logits = replace(
-        logits,
-        scope(() => {
-          const out = model.forward(tensor(ids, { dtype: "int64", device, shape }), {
-            attentionMask: mask as Tensor,
-            positionIds: tensor(positions, { dtype: "int64", device, shape }),
-            cache,
-            logitsToKeep: 1,
-          });
-          return out
-            .narrow(1, out.size(1) - 1, 1)
-            .squeeze(1)
-            .float(); // [P, V]
-        }),
+      const start = scope(() =>
+        session === null
+          ? prefill(model, prompts, pad, ownCache as KVCache)
+          : session.cache.begin(model, prompts, session.keys, pad),
       );
+      const cache = session !== null ? session.cache.cache : (ownCache as KVCache);
+      mask = replace(mask, start.mask);
+      logits = replace(logits, start.logits);
+      prefilledPrompts = "distinct" in start ? start.distinct : prompts.length;
       if (penalty !== 1) {
         seen = replace(
           seen,
           scope(() => {
             // Each row's real tokens; padded up to the longest by repeating the row's first token,
             // so the scatter writes `true` only at tokens the prompt really contains.
-            const index = distinct.flatMap((p) => [...p, ...new Array(width - p.length).fill(p[0])]);
+            const width = Math.max(...prompts.map((p) => p.length));
+            const shape = [numPrompts, width];
+            const index = prompts.flatMap((p) => [...p, ...new Array(width - p.length).fill(p[0])]);
             const indexT = tensor(index, { dtype: "int64", device, shape });
             const ones = tensor(new Array(index.length).fill(true), { dtype: "bool", device, shape });
-            return zeros([distinct.length, config.vocabSize], { dtype: "bool", device }).scatter(
-              1,
-              indexT,
-              ones,
-            );
+            return zeros([numPrompts, config.vocabSize], { dtype: "bool", device }).scatter(1, indexT, ones);
           }),
         );
       }
@@ -374,15 +344,12 @@ export function generate(
       prefillSeconds = secondsSince(started);
       const decodeStarted = process.hrtime.bigint();
 
-      // ---- share the prefill: row r (prompt floor(r / G)) starts as a copy of its prompt's.
-      const rowSource = Array.from({ length: numRows }, (_, r) => sourceOf[Math.floor(r / group)]);
-      if (rowSource.some((source, r) => source !== r)) {
-        cache.selectRows(rowSource);
-        const expand = (t: Tensor) =>
-          scope(() => t.indexSelect(0, tensor(rowSource, { dtype: "int64", device })));
-        mask = replace(mask, expand(mask as Tensor));
-        logits = replace(logits, expand(logits as Tensor));
-        if (seen) seen = replace(seen, expand(seen as Tensor));
+      // ---- share the prefill: row p -> rows p * G .. p * G + G - 1.
+      if (group > 1) {
+        cache.expandRows(group);
+        mask = replace(mask, (mask as Tensor).repeatInterleave(group, 0));
+        logits = replace(logits, (logits as Tensor).repeatInterleave(group, 0));
+        if (seen) seen = replace(seen, (seen as Tensor).repeatInterleave(group, 0));
       }
       let rows: RowState[] = Array.from({ length: numRows }, (_, r) => ({
         completion: r,
@@ -455,17 +422,19 @@ export function generate(
           }),
         );
       }
+      // A prompt cache keeps the rows for the next call.
+      session?.cache.commit(generated, mask as Tensor);
       decodeSeconds = secondsSince(decodeStarted);
     });
   } finally {
-    cache.dispose();
+    ownCache?.dispose();
     (mask as Tensor | null)?.dispose();
     (seen as Tensor | null)?.dispose();
     (logits as Tensor | null)?.dispose();
   }
 
   options.onStats?.({
-    prompts: distinct.length,
+    prompts: prefilledPrompts,
     completions: numRows,
     prefillSeconds,
     decodeSeconds,

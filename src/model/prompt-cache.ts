@@ -1,0 +1,184 @@
+/**
+ * A KV cache carried from one `generate` call to the next, for multi-turn play: the prompt of a
+ * game's next turn starts with its previous prompt and completion, so only the new text (the
+ * feedback, the next user turn) needs to go through the model, not the whole conversation again.
+ *
+ * Each key (a game) owns one row. A call names the keys it continues; rows of keys not named are
+ * dropped (finished games). The real tokens of a row, in column order, are always exactly the
+ * row's `tokens`; everything else in the row is hidden by the attention mask. To continue a row
+ * with a new prompt:
+ *
+ *   L = the longest common prefix of the row's tokens and the prompt (at most prompt length - 1,
+ *       so the last prompt token is fed and yields the next-token logits)
+ *   hide the row's real tokens past the first L (e.g. a completion the template renders differently)
+ *   feed prompt[L:] at positions L, L+1, ... (positions count real tokens, as in a fresh prefill)
+ *
+ * The new tokens of all rows go in one forward pass, left-padded to the longest. Masked columns
+ * add exactly zero to the attention, so the logits equal a fresh prefill's up to float rounding.
+ * The first call, with an empty cache, is a plain prefill (prefill.ts).
+ */
+import { type Device, keep, scope, tensor } from "../engine/index.js";
+import type { Tensor } from "../engine/tensor.js";
+import { KVCache } from "./kv-cache.js";
+import { distinctPrompts, prefill } from "./prefill.js";
+import type { GenerationModel } from "./sampler.js";
+
+export interface PromptCacheStart {
+  /** int64 [rows, columns]: the attention mask of the rows (kept: the caller disposes it). */
+  mask: Tensor;
+  /** float32 [rows, V]: next-token logits after each prompt (kept: the caller disposes it). */
+  logits: Tensor;
+  /** Tokens that went through the model. */
+  tokensFed: number;
+}
+
+export class PromptCache {
+  private kv: KVCache | null = null;
+  private keys: number[] = [];
+  /** Per row: its real tokens in column order. */
+  private tokens: number[][] = [];
+  /** Per row: 1 / 0 per cache column. */
+  private mask: number[][] = [];
+
+  constructor(private readonly capacity = 256) {}
+
+  /** The cache the rows live in (after `begin`). */
+  get cache(): KVCache {
+    if (this.kv === null) throw new Error("PromptCache: begin() first");
+    return this.kv;
+  }
+
+  /**
+   * Rows for these keys, continued with these prompts (one per key, in this order). Must run under
+   * noGrad. Then decode with `cache` and end with `commit`.
+   */
+  begin(
+    model: GenerationModel,
+    prompts: readonly (readonly number[])[],
+    keys: readonly number[],
+    pad: number,
+  ): PromptCacheStart {
+    if (prompts.length !== keys.length || new Set(keys).size !== keys.length)
+      throw new Error("PromptCache.begin: one prompt per key, keys distinct");
+    if (this.kv === null) return this.first(model, prompts, keys, pad);
+
+    const rows = keys.map((k) => {
+      const row = this.keys.indexOf(k);
+      if (row < 0) throw new Error(`PromptCache.begin: key ${k} has no row (only the first call adds keys)`);
+      return row;
+    });
+    if (rows.length !== this.keys.length || rows.some((r, i) => r !== i)) {
+      this.kv.selectRows(rows);
+      this.tokens = rows.map((r) => this.tokens[r]);
+      this.mask = rows.map((r) => this.mask[r]);
+      this.keys = [...keys];
+    }
+    const suffixes = prompts.map((prompt, r) => {
+      const kept = Math.min(commonPrefix(this.tokens[r], prompt), prompt.length - 1);
+      hideAfter(this.mask[r], kept);
+      this.tokens[r] = [...prompt];
+      return { tokens: prompt.slice(kept), start: kept };
+    });
+    const width = Math.max(...suffixes.map((s) => s.tokens.length));
+    const ids: number[] = [];
+    const positions: number[] = [];
+    suffixes.forEach(({ tokens, start }, r) => {
+      const padding = width - tokens.length;
+      for (let i = 0; i < width; i++) {
+        const real = i >= padding;
+        ids.push(real ? tokens[i - padding] : pad);
+        positions.push(real ? start + i - padding : 0);
+        this.mask[r].push(real ? 1 : 0);
+      }
+    });
+    const { device } = model;
+    const kv = this.kv;
+    return keep(
+      scope(() => {
+        const shape = [rows.length, width];
+        const mask = this.maskTensor(device);
+        const out = model.forward(tensor(ids, { dtype: "int64", device, shape }), {
+          attentionMask: mask,
+          positionIds: tensor(positions, { dtype: "int64", device, shape }),
+          cache: kv,
+          logitsToKeep: 1,
+        });
+        const logits = out
+          .narrow(1, out.size(1) - 1, 1)
+          .squeeze(1)
+          .float();
+        return { mask, logits, tokensFed: suffixes.reduce((n, s) => n + s.tokens.length, 0) };
+      }),
+    );
+  }
+
+  /**
+   * After decoding: `generated[r]` is row r's completion; every token of it but the last was fed
+   * (a row stops once its last token is picked), which `mask` (the decode's final attention mask)
+   * records column by column.
+   */
+  commit(generated: readonly (readonly number[])[], mask: Tensor): void {
+    const values = Array.from(mask.toArray() as ArrayLike<number | bigint>, Number);
+    const columns = mask.size(1);
+    this.mask = this.tokens.map((_, r) => values.slice(r * columns, (r + 1) * columns));
+    this.tokens = this.tokens.map((prompt, r) => [...prompt, ...generated[r].slice(0, -1)]);
+    this.tokens.forEach((tokens, r) => {
+      const real = this.mask[r].reduce((n, m) => n + m, 0);
+      if (real !== tokens.length)
+        throw new Error(`PromptCache.commit: row ${r} has ${real} real columns for ${tokens.length} tokens`);
+    });
+  }
+
+  dispose(): void {
+    this.kv?.dispose();
+    this.kv = null;
+    this.keys = [];
+    this.tokens = [];
+    this.mask = [];
+  }
+
+  private first(
+    model: GenerationModel,
+    prompts: readonly (readonly number[])[],
+    keys: readonly number[],
+    pad: number,
+  ): PromptCacheStart {
+    const { distinct } = distinctPrompts(prompts);
+    const kv = new KVCache(model.config, distinct.length, { capacity: this.capacity });
+    this.kv = kv;
+    this.keys = [...keys];
+    this.tokens = prompts.map((p) => [...p]);
+    const width = Math.max(...prompts.map((p) => p.length));
+    this.mask = prompts.map((p) => [...new Array(width - p.length).fill(0), ...new Array(p.length).fill(1)]);
+    const start = keep(scope(() => prefill(model, prompts, pad, kv)));
+    return {
+      mask: start.mask,
+      logits: start.logits,
+      tokensFed: distinct.reduce((n, p) => n + p.length, 0),
+    };
+  }
+
+  private maskTensor(device: Device): Tensor {
+    return tensor(this.mask.flat(), {
+      dtype: "int64",
+      device,
+      shape: [this.mask.length, this.mask[0].length],
+    });
+  }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/** Zeroes the mask after its first `keep` real columns. */
+function hideAfter(mask: number[], keepReal: number): void {
+  let real = 0;
+  for (let c = 0; c < mask.length; c++) {
+    if (mask[c] === 0) continue;
+    if (real >= keepReal) mask[c] = 0;
+    real++;
+  }
+}
