@@ -42,9 +42,9 @@ function assertSame(cached: Completion[], expected: Completion[], label: string)
   assert.equal(cached.length, expected.length, label);
   cached.forEach((c, i) => {
     assert.deepEqual(c.tokenIds, expected[i].tokenIds, `${label}: row ${i}`);
-    c.logprobs.forEach((v, k) =>
-      assert.ok(Math.abs(v - expected[i].logprobs[k]) < 1e-4, `${label}: row ${i} logprob ${k}: ${v}`),
-    );
+    c.logprobs.forEach((v, k) => {
+      assert.ok(Math.abs(v - expected[i].logprobs[k]) < 1e-4, `${label}: row ${i} logprob ${k}: ${v}`);
+    });
   });
 }
 
