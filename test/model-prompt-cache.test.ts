@@ -4,6 +4,8 @@ import { after, test } from "node:test";
 import { liveTensorCount } from "../src/engine/index.js";
 import { readSafetensors } from "../src/engine/safetensors.js";
 import { tensorValues } from "../src/engine/safetensors-values.js";
+import { modelPolicy } from "../src/eval/model-policy.js";
+import { playGames } from "../src/eval/play-games.js";
 import {
   applyCompletion,
   generateGuesses,
@@ -50,7 +52,7 @@ function assertSame(cached: Completion[], expected: Completion[], label: string)
 
 test("a prompt cache continues rows across calls exactly as fresh prefills would", () => {
   const live = liveTensorCount();
-  const cache = new PromptCache(8); // small: the buffers must grow across calls
+  const cache = new PromptCache({ capacity: 8 }); // small: the buffers must grow across calls
   const greedy = { greedy: true, maxNewTokens: 5, eosTokenIds: [] as number[] };
   const stats: GenerationStats[] = [];
   try {
@@ -79,10 +81,29 @@ test("a prompt cache continues rows across calls exactly as fresh prefills would
     const third = generate(model, null, [row10], { ...greedy, promptCache: { cache, keys: [10] } });
     assertSame(third, fresh([row10], greedy), "call 3");
 
-    assert.throws(
-      () => generate(model, null, [P[1]], { ...greedy, promptCache: { cache, keys: [11] } }),
-      /key 11 has no row/,
-    );
+    // Call 4: a new key beside a continued one (a refilled slot): its row starts empty.
+    const fourth = [[...row10, ...third[0].tokenIds, 3], P[1]];
+    const refilled = generate(model, null, fourth, { ...greedy, promptCache: { cache, keys: [10, 13] } });
+    assertSame(refilled, fresh(fourth, greedy), "call 4");
+
+    // A cache that would grow past maxColumns starts over with a plain prefill.
+    const small = new PromptCache({ maxColumns: 20 });
+    try {
+      const a = generate(model, null, [P[0]], { ...greedy, promptCache: { cache: small, keys: [0] } });
+      const next = [[...P[0], ...a[0].tokenIds, 1, 2, 3, 4]];
+      assertSame(
+        generate(model, null, next, { ...greedy, promptCache: { cache: small, keys: [0] } }),
+        fresh(next, greedy),
+        "restarted",
+      );
+      assert.equal(
+        small.cache.length,
+        next[0].length + greedy.maxNewTokens - 1,
+        "one plain prefill + decode",
+      );
+    } finally {
+      small.dispose();
+    }
     assert.throws(
       () =>
         generate(model, null, [P[0]], {
@@ -127,6 +148,47 @@ test("greedy games played with the prompt cache equal games re-prefilled every t
       cached.some((g) => g.turns.length > 2),
       "some game lasts several turns",
     );
+  } finally {
+    tiny.dispose();
+  }
+});
+
+test("evaluation with the prompt cache (slots refilled as games end) plays the games of one without", async () => {
+  const tokenizer = loadTokenizer(join(MODELS_DIR, "wordle-tiny"));
+  const tiny = await loadModel(join(MODELS_DIR, "wordle-tiny"), { device: "cpu", dtype: "float32" });
+  try {
+    const secrets = [
+      "sloth",
+      "crane",
+      "pizza",
+      "fjord",
+      "jazzy",
+      "nymph",
+      "vivid",
+      "queue",
+      "adore",
+      "blimp",
+    ];
+    const play = (promptCache: boolean) =>
+      playGames(
+        modelPolicy({
+          model: tiny,
+          tokenizer,
+          template: "tiny",
+          maxNewTokens: 8,
+          showRefused: true,
+          promptCache,
+        }),
+        secrets,
+        { batchSize: 4 },
+      );
+    const live = liveTensorCount();
+    const cached = await play(true);
+    assert.equal(liveTensorCount(), live, "the policy's cache is freed when the games end");
+    const plain = await play(false);
+    const moves = (r: typeof plain) => r.games.map((g) => g.guesses.map((x) => x.completion));
+    assert.deepEqual(moves(cached), moves(plain));
+    assert.deepEqual(cached.summary, plain.summary);
   } finally {
     tiny.dispose();
   }

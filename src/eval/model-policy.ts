@@ -5,10 +5,14 @@
  * ONE `generate` call. The guess is read with the training parser (parseGuess), so evaluation and
  * rewards agree on what the model said.
  *
+ * Each game keeps its KV cache row from one turn to the next (model/prompt-cache.ts, keyed by
+ * PolicyState.game), so a turn feeds only the text its prompt adds.
+ *
  * Decoding: greedy (argmax, the default: deterministic, comparable between checkpoints) or sampled
  * with the given temperature and truncation settings. Sampled runs are reproducible: the k-th call
  * since the last reset (playGames resets at its start) reseeds the generator with seed + k.
  */
+import { PromptCache } from "../model/prompt-cache.js";
 import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
 import { generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
@@ -46,6 +50,11 @@ export interface ModelPolicyOptions {
   seed?: number;
   /** Label for reports (default "model"). */
   name?: string;
+  /**
+   * Keep each game's KV cache between turns (default true). Off, every turn prefills its whole
+   * prompt: the same moves up to float rounding, slower.
+   */
+  promptCache?: boolean;
 }
 
 export interface ModelPolicy extends GuessPolicy {
@@ -97,6 +106,12 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
 
   let calls = 0;
   let last: Completion[] = [];
+  // Rows come and go as playGames refills finished games' slots: start over now and then.
+  let cache: PromptCache | null = null;
+  const release = () => {
+    cache?.dispose();
+    cache = null;
+  };
   return {
     name: options.name ?? "model",
     decoding,
@@ -106,13 +121,17 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
     },
     reset() {
       calls = 0;
+      release();
     },
+    release,
     async next(states: readonly PolicyState[]): Promise<PolicyMove[]> {
       if (states.length === 0) return [];
       const prompts = states.map((state) => tokenizer.encode(promptText(state)));
+      if (options.promptCache !== false) cache ??= new PromptCache({ maxColumns: 512 });
       const completions = generate(model, tokenizer, prompts, {
         ...settings,
         seed: greedy ? undefined : seed + calls,
+        ...(cache === null ? {} : { promptCache: { cache, keys: states.map((s) => s.game) } }),
       });
       calls++;
       // One completion per prompt; order them by prompt index rather than trusting row order.

@@ -152,38 +152,42 @@ export async function playGames(
   };
   refill();
 
-  while (active.length > 0) {
-    const states: PolicyState[] = active.map((live) => ({
-      game: live.index,
-      turn: live.result.turns + 1,
-      history: live.history.map((h) => ({ guess: h.guess, feedback: [...h.feedback] })),
-      refused: live.refused.map((r) => ({ ...r })),
-    }));
-    const moves = await policy.next(states);
-    if (!Array.isArray(moves) || moves.length !== states.length) {
-      throw new Error(
-        `playGames: policy "${policy.name}" returned ${Array.isArray(moves) ? moves.length : "no"} moves for ${states.length} positions`,
-      );
-    }
-    const stillPlaying: LiveGame[] = [];
-    active.forEach((live, i) => {
-      const record = applyMove(live, moves[i].completion, moves[i].guess, excerptChars);
-      live.result.guesses.push(record);
-      live.result.turns++;
-      const over = live.result.won || live.result.turns >= maxTurns;
-      options.onTurn?.({
+  try {
+    while (active.length > 0) {
+      const states: PolicyState[] = active.map((live) => ({
         game: live.index,
-        secret: live.result.secret,
-        turn: live.result.turns,
-        record,
-        over,
-        won: live.result.won,
+        turn: live.result.turns + 1,
+        history: live.history.map((h) => ({ guess: h.guess, feedback: [...h.feedback] })),
+        refused: live.refused.map((r) => ({ ...r })),
+      }));
+      const moves = await policy.next(states);
+      if (!Array.isArray(moves) || moves.length !== states.length) {
+        throw new Error(
+          `playGames: policy "${policy.name}" returned ${Array.isArray(moves) ? moves.length : "no"} moves for ${states.length} positions`,
+        );
+      }
+      const stillPlaying: LiveGame[] = [];
+      active.forEach((live, i) => {
+        const record = applyMove(live, moves[i].completion, moves[i].guess, excerptChars);
+        live.result.guesses.push(record);
+        live.result.turns++;
+        const over = live.result.won || live.result.turns >= maxTurns;
+        options.onTurn?.({
+          game: live.index,
+          secret: live.result.secret,
+          turn: live.result.turns,
+          record,
+          over,
+          won: live.result.won,
+        });
+        if (!over) stillPlaying.push(live);
       });
-      if (!over) stillPlaying.push(live);
-    });
-    active.length = 0;
-    active.push(...stillPlaying);
-    refill();
+      active.length = 0;
+      active.push(...stillPlaying);
+      refill();
+    }
+  } finally {
+    policy.release?.();
   }
   return { games: results, summary: summarizeGames(results, maxTurns) };
 }

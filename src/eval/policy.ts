@@ -54,4 +54,6 @@ export interface GuessPolicy {
    * adapter is switched on, with the same sampling seeds).
    */
   reset?(): void;
+  /** Called by playGames after the last turn: free what the policy held for it (a KV cache). */
+  release?(): void;
 }

@@ -3,10 +3,10 @@
  * game's next turn starts with its previous prompt and completion, so only the new text (the
  * feedback, the next user turn) needs to go through the model, not the whole conversation again.
  *
- * Each key (a game) owns one row. A call names the keys it continues; rows of keys not named are
- * dropped (finished games). The real tokens of a row, in column order, are always exactly the
- * row's `tokens`; everything else in the row is hidden by the attention mask. To continue a row
- * with a new prompt:
+ * Each key (a game) owns one row. A call names the keys it continues or starts; rows of keys not
+ * named are dropped (finished games), a new key gets a row with nothing visible in it. The real
+ * tokens of a row, in column order, are always exactly the row's `tokens`; everything else in the
+ * row is hidden by the attention mask. To continue a row with a new prompt:
  *
  *   L = the longest common prefix of the row's tokens and the prompt (at most prompt length - 1,
  *       so the last prompt token is fed and yields the next-token logits)
@@ -15,7 +15,9 @@
  *
  * The new tokens of all rows go in one forward pass, left-padded to the longest. Masked columns
  * add exactly zero to the attention, so the logits equal a fresh prefill's up to float rounding.
- * The first call, with an empty cache, is a plain prefill (prefill.ts).
+ * The first call, with an empty cache, is a plain prefill (prefill.ts). Columns are never removed,
+ * so a cache whose rows come and go (evaluation refills finished games' slots) starts over with a
+ * plain prefill once it would pass `maxColumns`.
  */
 import { type Device, keep, scope, tensor } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
@@ -40,7 +42,13 @@ export class PromptCache {
   /** Per row: 1 / 0 per cache column. */
   private mask: number[][] = [];
 
-  constructor(private readonly capacity = 256) {}
+  private readonly capacity: number;
+  private readonly maxColumns: number;
+
+  constructor(options: { capacity?: number; maxColumns?: number } = {}) {
+    this.capacity = options.capacity ?? 256;
+    this.maxColumns = options.maxColumns ?? 1024;
+  }
 
   /** The cache the rows live in (after `begin`). */
   get cache(): KVCache {
@@ -60,17 +68,19 @@ export class PromptCache {
   ): PromptCacheStart {
     if (prompts.length !== keys.length || new Set(keys).size !== keys.length)
       throw new Error("PromptCache.begin: one prompt per key, keys distinct");
-    if (this.kv === null) return this.first(model, prompts, keys, pad);
+    const longest = Math.max(...prompts.map((p) => p.length));
+    if (this.kv === null || this.mask[0].length + longest > this.maxColumns) {
+      this.dispose();
+      return this.first(model, prompts, keys, pad);
+    }
 
-    const rows = keys.map((k) => {
-      const row = this.keys.indexOf(k);
-      if (row < 0) throw new Error(`PromptCache.begin: key ${k} has no row (only the first call adds keys)`);
-      return row;
-    });
+    // Rows in key order; a new key starts from a copy of row 0 with every column hidden.
+    const rows = keys.map((k) => this.keys.indexOf(k));
     if (rows.length !== this.keys.length || rows.some((r, i) => r !== i)) {
-      this.kv.selectRows(rows);
-      this.tokens = rows.map((r) => this.tokens[r]);
-      this.mask = rows.map((r) => this.mask[r]);
+      const columns = this.mask[0].length;
+      this.kv.selectRows(rows.map((r) => Math.max(r, 0)));
+      this.tokens = rows.map((r) => (r < 0 ? [] : this.tokens[r]));
+      this.mask = rows.map((r) => (r < 0 ? new Array(columns).fill(0) : this.mask[r]));
       this.keys = [...keys];
     }
     const suffixes = prompts.map((prompt, r) => {
