@@ -124,4 +124,7 @@ test("CLI: clear errors for a bad set, a bad secret and conflicting flags", () =
   assert.match(both.stderr, /--greedy and --temperature exclude each other/);
   const missing = cli(["play", "--model", join(FIXTURES_DIR, "nope")]);
   assert.match(missing.stderr, /--model .*nope: no config\.json there/);
+  const threads = cli(["eval", "--solver", "entropy", "--threads", "0"]);
+  assert.equal(threads.status, 1);
+  assert.match(threads.stderr, /--threads expects an integer >= 1/);
 });

@@ -38,7 +38,16 @@ export interface PolicySettings {
   maxNewTokens?: number;
   seed?: number;
   hard?: boolean;
+  /**
+   * Engine threads. Absent: 1 for a small model (hidden size <= 256) on the CPU, unless
+   * OMP_NUM_THREADS is set, else the engine's default (every core). Its matrices are too small to
+   * share: the shipped tiny model evaluates 2x faster on one thread than on two.
+   */
+  threads?: number;
 }
+
+/** Hidden sizes up to this run on one CPU thread by default (see PolicySettings.threads). */
+const SMALL_MODEL_HIDDEN_SIZE = 256;
 
 export interface LoadedPolicy {
   policy: GuessPolicy;
@@ -157,17 +166,26 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
   if (!/^(auto|cpu|mps|cuda(:\d+)?)$/.test(deviceName)) {
     throw new Error(`--device must be auto, cpu, mps, cuda or cuda:N; got ${JSON.stringify(deviceName)}`);
   }
-  const [{ loadModel, loadLora, loadTokenizer }, { bestDevice, bf16MatmulIsFast }, { modelPolicy }] =
-    await Promise.all([
-      import("../model/load.js"),
-      import("../engine/index.js"),
-      import("./model-policy.js"),
-    ]);
+  const [
+    { loadModel, loadLora, loadTokenizer },
+    { bestDevice, bf16MatmulIsFast, setNumThreads },
+    { modelPolicy },
+  ] = await Promise.all([
+    import("../model/load.js"),
+    import("../engine/index.js"),
+    import("./model-policy.js"),
+  ]);
   const device = deviceName === "auto" ? bestDevice() : (deviceName as ReturnType<typeof bestDevice>);
   const dtype: DType =
     dtypeName === "auto" ? (bf16MatmulIsFast(device) ? "bfloat16" : "float32") : (dtypeName as DType);
   const model = await loadModel(dir, { device, dtype });
   try {
+    const small =
+      device === "cpu" &&
+      process.env.OMP_NUM_THREADS === undefined &&
+      model.config.hiddenSize <= SMALL_MODEL_HIDDEN_SIZE;
+    const threads = settings.threads ?? (small ? 1 : undefined);
+    if (threads !== undefined) setNumThreads(threads);
     const tokenizer = loadTokenizer(dir);
     const adapter = settings.adapter !== undefined ? loadLora(model, settings.adapter) : undefined;
     model.training = false;

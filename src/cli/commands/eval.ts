@@ -34,6 +34,7 @@ export interface PolicyFlags {
   hard?: boolean;
   device: string;
   dtype: string;
+  threads?: string;
 }
 
 interface EvalFlags extends PolicyFlags {
@@ -93,6 +94,7 @@ export function policySettings(flags: PolicyFlags): PolicySettings {
     maxNewTokens: numberFlag(flags.maxNewTokens, "--max-new-tokens", "int", 1),
     seed: numberFlag(flags.seed, "--seed", "int"),
     hard: flags.hard,
+    threads: numberFlag(flags.threads, "--threads", "int", 1),
   };
 }
 
@@ -118,6 +120,10 @@ export function addPolicyOptions(command: Command): Command {
     .option("--min-p <p>", "sampling: drop tokens below p x the top probability")
     .option("--repetition-penalty <x>", "penalty on tokens already present (1 = off)")
     .option("--max-new-tokens <n>", "most tokens per completion", "128")
+    .option(
+      "--threads <n>",
+      "engine threads (default: 1 for a small model on the CPU, where a second thread slows it, else all cores)",
+    )
     .addOption(
       new Option(
         "--template <name>",
