@@ -54,8 +54,8 @@
  * >= 2.0, see hasFusedAttention()).
  *
  * Autograd: backward(outputs, grads), grad(outputs, inputs, options) (torch.autograd.grad).
- * Runtime: manualSeed, getRngState/setRngState, setNumThreads/getNumThreads/getBlasNumThreads, cuda.{isAvailable,
- * deviceCount, synchronize, memoryStats, emptyCache}, mps.{isAvailable, synchronize},
+ * Runtime: manualSeed, getRngState/setRngState, setNumThreads/getNumThreads/getBlasNumThreads,
+ * cuda.{isAvailable, deviceCount, synchronize, memoryStats, emptyCache}, mps.{isAvailable, synchronize},
  * synchronize(device), bestDevice(), bf16MatmulIsFast(device), buildInfo(), liveTensorCount().
  * Default device of factories: setDefaultDevice / getDefaultDevice (initially $WORDLE_DEVICE or cpu).
  * Optimisers: AdamW, SGD (state()/loadState() as plain typed arrays), clipGradNorm.

@@ -188,8 +188,9 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
 
 /**
  * One `generate` call for guesses at these prompts (`numReturnSequences` each, one prefill per
- * distinct prompt, or continuing the rows of a prompt cache), with dropout off: playing is inference even in the middle of a training step. `round`
- * varies the seed from call to call of one rollout.
+ * distinct prompt, or continuing the rows of a prompt cache), with dropout off: playing is
+ * inference even in the middle of a training step. `round` varies the seed from call to call of
+ * one rollout.
  */
 export function generateGuesses(
   ctx: PlayContext,

@@ -21,18 +21,9 @@
  */
 import { type Device, keep, scope, tensor } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
-import { KVCache } from "./kv-cache.js";
-import { distinctPrompts, prefill } from "./prefill.js";
+import type { KVCache } from "./kv-cache.js";
+import { type Prefilled, prefill } from "./prefill.js";
 import type { GenerationModel } from "./sampler.js";
-
-export interface PromptCacheStart {
-  /** int64 [rows, columns]: the attention mask of the rows (kept: the caller disposes it). */
-  mask: Tensor;
-  /** float32 [rows, V]: next-token logits after each prompt (kept: the caller disposes it). */
-  logits: Tensor;
-  /** Tokens that went through the model. */
-  tokensFed: number;
-}
 
 export class PromptCache {
   private kv: KVCache | null = null;
@@ -65,7 +56,7 @@ export class PromptCache {
     prompts: readonly (readonly number[])[],
     keys: readonly number[],
     pad: number,
-  ): PromptCacheStart {
+  ): Prefilled {
     if (prompts.length !== keys.length || new Set(keys).size !== keys.length)
       throw new Error("PromptCache.begin: one prompt per key, keys distinct");
     const longest = Math.max(...prompts.map((p) => p.length));
@@ -117,7 +108,7 @@ export class PromptCache {
           .narrow(1, out.size(1) - 1, 1)
           .squeeze(1)
           .float();
-        return { mask, logits, tokensFed: suffixes.reduce((n, s) => n + s.tokens.length, 0) };
+        return { cache: kv, mask, logits, prompts: prompts.length };
       }),
     );
   }
@@ -128,9 +119,7 @@ export class PromptCache {
    * records column by column.
    */
   commit(generated: readonly (readonly number[])[], mask: Tensor): void {
-    const values = Array.from(mask.toArray() as ArrayLike<number | bigint>, Number);
-    const columns = mask.size(1);
-    this.mask = this.tokens.map((_, r) => values.slice(r * columns, (r + 1) * columns));
+    this.mask = maskRows(mask);
     this.tokens = this.tokens.map((prompt, r) => [...prompt, ...generated[r].slice(0, -1)]);
     this.tokens.forEach((tokens, r) => {
       const real = this.mask[r].reduce((n, m) => n + m, 0);
@@ -152,20 +141,13 @@ export class PromptCache {
     prompts: readonly (readonly number[])[],
     keys: readonly number[],
     pad: number,
-  ): PromptCacheStart {
-    const { distinct } = distinctPrompts(prompts);
-    const kv = new KVCache(model.config, distinct.length, { capacity: this.capacity });
-    this.kv = kv;
+  ): Prefilled {
+    const start = keep(scope(() => prefill(model, prompts, pad, this.capacity)));
+    this.kv = start.cache;
     this.keys = [...keys];
     this.tokens = prompts.map((p) => [...p]);
-    const width = Math.max(...prompts.map((p) => p.length));
-    this.mask = prompts.map((p) => [...new Array(width - p.length).fill(0), ...new Array(p.length).fill(1)]);
-    const start = keep(scope(() => prefill(model, prompts, pad, kv)));
-    return {
-      mask: start.mask,
-      logits: start.logits,
-      tokensFed: distinct.reduce((n, p) => n + p.length, 0),
-    };
+    this.mask = maskRows(start.mask);
+    return start;
   }
 
   private maskTensor(device: Device): Tensor {
@@ -175,6 +157,13 @@ export class PromptCache {
       shape: [this.mask.length, this.mask[0].length],
     });
   }
+}
+
+/** A [rows, columns] mask tensor as one number array per row. */
+function maskRows(mask: Tensor): number[][] {
+  const values = Array.from(mask.toArray() as ArrayLike<number | bigint>, Number);
+  const columns = mask.size(1);
+  return Array.from({ length: mask.size(0) }, (_, r) => values.slice(r * columns, (r + 1) * columns));
 }
 
 function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -39,7 +39,7 @@ import {
   zeros,
 } from "../engine/index.js";
 import type { ModelConfig } from "./hf-config.js";
-import { KVCache } from "./kv-cache.js";
+import type { KVCache } from "./kv-cache.js";
 import {
   applyRepetitionPenalty,
   processLogits,
@@ -290,13 +290,8 @@ export function generate(
   const sampledLogprobs: number[][] = Array.from({ length: numRows }, () => []);
   const reasons: (StopReason | null)[] = new Array(numRows).fill(null);
 
-  // Without a prompt cache: a cache for this call, one row per distinct prompt (prefill.ts).
-  const ownCache =
-    session === null
-      ? new KVCache(config, new Set(prompts.map((p) => p.join(","))).size, {
-          capacity: Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens,
-        })
-      : null;
+  // Without a prompt cache, the prefill makes a cache for this call, freed at its end.
+  let ownCache: KVCache | null = null;
   // Tensors that live across steps (owned here, replaced and disposed as they change).
   let mask: Tensor | null = null; // [rows, past + 1] int64: 1 = real token
   let seen: Tensor | null = null; // [rows, V] bool: tokens in prompt + completion (penalty only)
@@ -317,13 +312,14 @@ export function generate(
       started = process.hrtime.bigint();
       const start = scope(() =>
         session === null
-          ? prefill(model, prompts, pad, ownCache as KVCache)
+          ? prefill(model, prompts, pad, Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens)
           : session.cache.begin(model, prompts, session.keys, pad),
       );
-      const cache = session !== null ? session.cache.cache : (ownCache as KVCache);
+      const cache = start.cache;
+      if (session === null) ownCache = cache;
       mask = replace(mask, start.mask);
       logits = replace(logits, start.logits);
-      prefilledPrompts = "distinct" in start ? start.distinct : prompts.length;
+      prefilledPrompts = start.prompts;
       if (penalty !== 1) {
         seen = replace(
           seen,
@@ -427,7 +423,7 @@ export function generate(
       decodeSeconds = secondsSince(decodeStarted);
     });
   } finally {
-    ownCache?.dispose();
+    (ownCache as KVCache | null)?.dispose();
     (mask as Tensor | null)?.dispose();
     (seen as Tensor | null)?.dispose();
     (logits as Tensor | null)?.dispose();
