@@ -5,6 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/autograd.cc",
+        "src/dropout.cc",
+        "src/op_profile.cc",
         "src/ops.cc",
         "src/runtime.cc",
         "src/tensor_api.cc"

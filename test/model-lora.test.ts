@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type DType, fromBytes, manualSeed, noGrad, scope, type Tensor } from "../src/engine/index.js";
+import { type DType, fromBytes, manualSeed, noGrad, randn, scope, type Tensor } from "../src/engine/index.js";
 import { openSafetensors, readSafetensors } from "../src/engine/safetensors.js";
 import { initLora, loadLora, saveLora, saveMerged, withAdapterDisabled } from "../src/model/load.js";
 import { tokenLogProbs } from "../src/model/logprobs.js";
-import { LoraAdapter } from "../src/model/lora.js";
+import { LoraAdapter, loraLinears } from "../src/model/lora.js";
 import { parseAdapterConfig } from "../src/model/lora-peft.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
@@ -295,3 +295,27 @@ test("adapter_config.json options we do not implement are errors naming the fiel
   });
   assert.equal(model.adapter, adapter, "a failed load keeps the current adapter");
 });
+
+test("grouped projections (one cast, the update added inside addmm) equal PEFT's separate operations bit for bit", () =>
+  scope(() =>
+    noGrad(() => {
+      manualSeed(3);
+      for (const dtype of ["float32", "bfloat16"] as const) {
+        const x = randn([2, 9, 64]).to(dtype);
+        const weights = [48, 16].map((out) => ({ weight: randn([out, 64]).mul(0.1).to(dtype), bias: null }));
+        const loras = [2, 0.37].map((scale, i) => ({
+          a: randn([4, 64]).mul(0.2),
+          b: randn([weights[i]?.weight.size(0) as number, 4]).mul(0.2),
+          scale,
+          dropout: 0,
+        }));
+        const grouped = loraLinears(x, weights, loras, false);
+        weights.forEach((w, i) => {
+          const lora = loras[i] as (typeof loras)[number];
+          const base = x.linear(w.weight);
+          const separate = base.add(x.float().linear(lora.a).linear(lora.b).mul(lora.scale)).to(dtype);
+          assert.deepEqual(grouped[i]?.toArray(), separate.toArray(), `${dtype} projection ${i}`);
+        });
+      }
+    }),
+  ));

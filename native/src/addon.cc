@@ -3,6 +3,8 @@
 #include <napi.h>
 
 #include "autograd.h"
+#include "dropout.h"
+#include "op_profile.h"
 #include "ops.h"
 #include "runtime.h"
 #include "tensor_api.h"
@@ -17,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"opSchema", OpSchema},
       {"callOp", CallOp},
       {"callOpVoid", CallOpVoid},
+      {"philoxDropout", PhiloxDropoutOp},
       // handles and data
       {"fromData", FromData},
       {"toData", ToData},
@@ -55,6 +58,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"mpsAvailable", MpsAvailable},
       {"mpsSynchronize", MpsSynchronize},
       {"buildInfo", BuildInfo},
+      // profiling
+      {"opProfile", OpProfile},
+      {"opProfileTotals", OpProfileTotals},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   exports.Set("dtypes", DtypeTable(env));

@@ -35,6 +35,7 @@ export const aten = {
   mm: op("mm"),
   bmm: op("bmm"),
   linear: op("linear"),
+  addmm: op("addmm"),
   outer: op("outer"),
   einsum: op("einsum"),
   // arithmetic

@@ -95,6 +95,7 @@ export {
   zerosLike,
 } from "./create.js";
 export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
+export { countOps, type OpTotals } from "./op-profile.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";
 export { type ClipGradOptions, clipGradNorm } from "./optim/clip-grad.js";
 export { SGD, type SGDOptions } from "./optim/sgd.js";

@@ -32,6 +32,7 @@ export interface NativeAddon {
   opSchema(op: number): string;
   callOp(op: number, ...args: unknown[]): unknown;
   callOpVoid(op: number, ...args: unknown[]): void;
+  philoxDropout(h: Handle, p: number): Handle;
   fromData(
     data: ArrayBufferView,
     srcDtype: number,
@@ -52,6 +53,8 @@ export interface NativeAddon {
   releaseMany(handles: Handle[]): void;
   share(h: Handle): Handle;
   liveCount(): number;
+  opProfile(on: boolean): void;
+  opProfileTotals(): Record<string, [number, number]>;
   meta(h: Handle): number[];
   device(h: Handle): string;
   item(h: Handle): number;

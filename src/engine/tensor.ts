@@ -3,7 +3,7 @@
 // Every method maps to one ATen operator (see aten.ts) called through the addon; results belong to
 // the current scope (scope.ts). Semantics follow PyTorch: broadcasting, type promotion, autograd.
 import { type AtenOp, aten } from "./aten.js";
-import { type Device, type DType, dtypeCode, dtypeFromCode } from "./dtype.js";
+import { type Device, type DType, dtypeCode, dtypeFromCode, isFloatingDType } from "./dtype.js";
 import { type Handle, native } from "./native.js";
 import { adopt, enterOp, forget, type Scope, Scoped } from "./scope.js";
 
@@ -314,6 +314,11 @@ export class Tensor extends Scoped {
   }
 
   /** this @ weight^T + bias, with weight [out, in] as in torch.nn.functional.linear. */
+  /** beta * this + alpha * (m1 @ m2) for 2-d tensors, in one BLAS call (this is not modified). */
+  addmm(m1: Tensor, m2: Tensor, options: { beta?: number; alpha?: number } = {}): Tensor {
+    return call(aten.addmm, this.handle, m1.handle, m2.handle, options.beta ?? 1, options.alpha ?? 1);
+  }
+
   linear(weight: Tensor, bias?: Tensor | null): Tensor {
     return call(aten.linear, this.handle, weight.handle, bias ? bias.handle : null);
   }
@@ -751,8 +756,15 @@ export class Tensor extends Scoped {
     return call(aten.multinomial, this.handle, numSamples, replacement);
   }
 
-  /** Zeroes elements with probability p and scales the rest by 1/(1-p) when train is true. */
+  /**
+   * Zeroes elements with probability p and scales the rest by 1/(1-p) when train is true. On the
+   * CPU the mask comes from a counter-based generator (native/src/dropout.cc: parallel, and
+   * regenerated rather than stored for the backward pass; the same distribution as
+   * torch.nn.functional.dropout, not the same draws); elsewhere from aten::dropout.
+   */
   dropout(p: number, train = true): Tensor {
+    if (train && p > 0 && this.device === "cpu" && isFloatingDType(this.dtype))
+      return adoptHandle(native.philoxDropout(this.handle, p));
     return call(aten.dropout, this.handle, p, train);
   }
 

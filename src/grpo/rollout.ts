@@ -12,7 +12,7 @@
 import { type Device, noGrad, scope, synchronize } from "../engine/index.js";
 import { withAdapterDisabled } from "../model/load.js";
 import { tokenLogProbs } from "../model/logprobs.js";
-import { generate } from "../model/sampler.js";
+import { type GenerationStats, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { type CompletionBehaviour, completionBehaviour } from "../task/metrics.js";
@@ -77,6 +77,8 @@ export interface RolloutContext {
   forceFullLength?: boolean;
   /** Filled with the seconds each phase of the latest rollout took (benchmarks, profiling). */
   timings?: RolloutTimings;
+  /** Called with the sampler's figures (prefill and decode seconds) of each generate call. */
+  onGenerate?: (stats: GenerationStats) => void;
 }
 
 export interface RolloutTimings {
@@ -197,6 +199,7 @@ export function rollout(
         ...(ctx.forceFullLength ? { eosTokenIds: [], stopStrings: [] } : {}),
         numReturnSequences: G,
         maxNewTokens: config.max_completion_length,
+        onStats: ctx.onGenerate,
       },
     );
     const generateSeconds = clock();

@@ -21,7 +21,7 @@ import { arange, hasFusedAttention, scaledDotProductAttention } from "../engine/
 import type { Tensor } from "../engine/tensor.js";
 import type { ModelConfig } from "./hf-config.js";
 import type { KVCache } from "./kv-cache.js";
-import { type LayerLora, loraLinear } from "./lora.js";
+import { type LayerLora, loraLinear, loraLinears } from "./lora.js";
 import { applyRope, type RopeAngles } from "./rope.js";
 import type { DecoderLayerWeights } from "./weights.js";
 
@@ -93,9 +93,15 @@ export function selfAttention(
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const group = heads / kvHeads;
 
-  let q = splitHeads(loraLinear(x, w.qProj, lora?.q_proj, ctx.training), heads, headDim);
-  let k = splitHeads(loraLinear(x, w.kProj, lora?.k_proj, ctx.training), kvHeads, headDim);
-  let v = splitHeads(loraLinear(x, w.vProj, lora?.v_proj, ctx.training), kvHeads, headDim);
+  const [qFlat, kFlat, vFlat] = loraLinears(
+    x,
+    [w.qProj, w.kProj, w.vProj],
+    [lora?.q_proj, lora?.k_proj, lora?.v_proj],
+    ctx.training,
+  ) as [Tensor, Tensor, Tensor];
+  let q = splitHeads(qFlat, heads, headDim);
+  let k = splitHeads(kFlat, kvHeads, headDim);
+  let v = splitHeads(vFlat, kvHeads, headDim);
   q = applyRope(q, ctx.angles);
   k = applyRope(k, ctx.angles);
   if (ctx.cache) ({ keys: k, values: v } = ctx.cache.append(layerIndex, k, v));

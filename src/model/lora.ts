@@ -224,11 +224,39 @@ export function loraLinear(
   lora: LoraPair | undefined,
   training: boolean,
 ): Tensor {
-  const base = x.linear(w.weight, w.bias);
-  if (!lora) return base;
-  let input = x.dtype === lora.a.dtype ? x : x.to(lora.a.dtype);
-  if (training && lora.dropout > 0) input = input.dropout(lora.dropout, true);
-  const update = input.linear(lora.a).linear(lora.b).mul(lora.scale);
-  const sum = base.add(update);
-  return sum.dtype === base.dtype ? sum : sum.to(base.dtype);
+  return loraLinears(x, [w], [lora], training)[0] as Tensor;
+}
+
+/**
+ * Several projections of one input (q/k/v, gate/up), each with its optional LoRA update. The
+ * input is cast to the adapters' dtype once for all of them, and each update is added inside the
+ * BLAS call that makes it (addmm: base + scale * (x A^T) B^T), so no [tokens, out] float32 update
+ * is written, scaled and added as separate passes. The same sums as PEFT's
+ * `base + lora_B(lora_A(x)) * scale`, cast back to the base dtype (with libtorch's CPU BLAS the
+ * results are bit for bit those of the separate operations: test/model-lora.test.ts).
+ */
+export function loraLinears(
+  x: Tensor,
+  weights: readonly LinearWeights[],
+  loras: readonly (LoraPair | undefined)[],
+  training: boolean,
+): Tensor[] {
+  let adapterInput: Tensor | null = null;
+  return weights.map((w, i) => {
+    const base = x.linear(w.weight, w.bias);
+    const lora = loras[i];
+    if (!lora) return base;
+    adapterInput ??= x.dtype === lora.a.dtype ? x : x.to(lora.a.dtype);
+    let input = adapterInput;
+    if (training && lora.dropout > 0) input = input.dropout(lora.dropout, true);
+    const out = base.size(-1);
+    const rank = lora.a.size(0);
+    const down = input.linear(lora.a).reshape(-1, rank); // [tokens, r]
+    const start = base.dtype === lora.a.dtype ? base : base.to(lora.a.dtype);
+    const sum = start
+      .reshape(-1, out)
+      .addmm(down, lora.b.transpose(0, 1), { alpha: lora.scale })
+      .view(...base.shape);
+    return sum.dtype === base.dtype ? sum : sum.to(base.dtype);
+  });
 }

@@ -2,7 +2,7 @@
  * The SwiGLU feed-forward block of Qwen2/Llama: down(silu(gate(x)) * up(x)).
  */
 import type { Tensor } from "../engine/tensor.js";
-import { type LayerLora, loraLinear } from "./lora.js";
+import { type LayerLora, loraLinear, loraLinears } from "./lora.js";
 import type { DecoderLayerWeights } from "./weights.js";
 
 export function swiGluMlp(
@@ -11,7 +11,9 @@ export function swiGluMlp(
   lora: LayerLora | null,
   training: boolean,
 ): Tensor {
-  const gate = loraLinear(x, w.gateProj, lora?.gate_proj, training);
-  const up = loraLinear(x, w.upProj, lora?.up_proj, training);
+  const [gate, up] = loraLinears(x, [w.gateProj, w.upProj], [lora?.gate_proj, lora?.up_proj], training) as [
+    Tensor,
+    Tensor,
+  ];
   return loraLinear(gate.silu().mul(up), w.downProj, lora?.down_proj, training);
 }
