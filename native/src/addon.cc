@@ -33,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"item", Item},
       {"describe", Describe},
       {"strides", Strides},
+      {"version", Version},
       // autograd
       {"setRequiresGrad", SetRequiresGrad},
       {"requiresGrad", RequiresGrad},

@@ -185,6 +185,15 @@ Napi::Value Strides(const Napi::CallbackInfo& info) {
   WORDLE_CATCH("strides")
 }
 
+// version(id) -> the tensor's version counter: in-place writes (an optimizer step) increase it,
+// so a value derived from the tensor can tell when it went stale.
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  WORDLE_TRY
+  const auto& t = tensors().get(toId(info[0], "version"));
+  return Napi::Number::New(info.Env(), static_cast<double>(t._version()));
+  WORDLE_CATCH("version")
+}
+
 Napi::Value DtypeTable(Napi::Env env) {
   auto table = Napi::Object::New(env);
   const std::pair<const char*, at::ScalarType> entries[] = {

@@ -14,5 +14,6 @@ Napi::Value DeviceOf(const Napi::CallbackInfo& info);
 Napi::Value Item(const Napi::CallbackInfo& info);
 Napi::Value Describe(const Napi::CallbackInfo& info);
 Napi::Value Strides(const Napi::CallbackInfo& info);
+Napi::Value Version(const Napi::CallbackInfo& info);
 Napi::Value DtypeTable(Napi::Env env);
 }  // namespace wordle

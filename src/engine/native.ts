@@ -60,6 +60,7 @@ export interface NativeAddon {
   item(h: Handle): number;
   describe(h: Handle): string;
   strides(h: Handle): number[];
+  version(h: Handle): number;
   setRequiresGrad(h: Handle, flag: boolean): void;
   requiresGrad(h: Handle): boolean;
   isLeaf(h: Handle): boolean;

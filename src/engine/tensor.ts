@@ -146,6 +146,11 @@ export class Tensor extends Scoped {
     return native.strides(this.handle);
   }
 
+  /** The version counter: every in-place write (an optimizer step, copy_) increases it. */
+  get version(): number {
+    return native.version(this.handle);
+  }
+
   override toString(): string {
     return this.h < 0 ? "Tensor(disposed)" : `Tensor(${native.describe(this.h)})`;
   }

@@ -19,6 +19,7 @@
 import type { Device, DType } from "../engine/dtype.js";
 import { arange, hasFusedAttention, scaledDotProductAttention } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
+import { fusedLoraLinears } from "./fused-projections.js";
 import type { ModelConfig } from "./hf-config.js";
 import type { KVCache } from "./kv-cache.js";
 import { type LayerLora, loraLinear, loraLinears } from "./lora.js";
@@ -71,14 +72,52 @@ export interface AttentionContext {
   angles: RopeAngles;
   /** From buildAttentionMask. */
   mask: Tensor | null;
+  /** Its complement shaped for the grouped scores, [B|1, 1, 1, S, T] (true = masked out), or null. */
+  hidden: Tensor | null;
   cache: KVCache | undefined;
   training: boolean;
 }
 
-/** Splits [B, S, heads * D] into [B, heads, S, D]. */
-function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
+/** q, k and v of every position, [B, S, heads (kvHeads), D], q and k rotated. */
+function projectQkv(
+  x: Tensor,
+  w: DecoderLayerWeights,
+  lora: LayerLora | null,
+  config: ModelConfig,
+  ctx: AttentionContext,
+): { q: Tensor; k: Tensor; v: Tensor } {
   const [b, s] = x.shape as [number, number];
-  return x.view(b, s, heads, headDim).transpose(1, 2);
+  const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  const loras = [lora?.q_proj, lora?.k_proj, lora?.v_proj];
+  if (w.fused) {
+    const { whole, parts } = fusedLoraLinears(x, w.fused.qkv, loras, ctx.training);
+    if (whole) {
+      // One [B, S, heads + 2 kvHeads, D] tensor: the q and k heads are rotated in one pass.
+      const all = whole.view(b, s, heads + 2 * kvHeads, headDim);
+      const qk = applyRope(all.narrow(2, 0, heads + kvHeads), ctx.angles);
+      return {
+        q: qk.narrow(2, 0, heads),
+        k: qk.narrow(2, heads, kvHeads),
+        v: all.narrow(2, heads + kvHeads, kvHeads),
+      };
+    }
+    const [q, k, v] = parts as [Tensor, Tensor, Tensor];
+    return {
+      q: applyRope(q.view(b, s, heads, headDim), ctx.angles),
+      k: applyRope(k.view(b, s, kvHeads, headDim), ctx.angles),
+      v: v.view(b, s, kvHeads, headDim),
+    };
+  }
+  const [q, k, v] = loraLinears(x, [w.qProj, w.kProj, w.vProj], loras, ctx.training) as [
+    Tensor,
+    Tensor,
+    Tensor,
+  ];
+  return {
+    q: applyRope(q.view(b, s, heads, headDim), ctx.angles),
+    k: applyRope(k.view(b, s, kvHeads, headDim), ctx.angles),
+    v: v.view(b, s, kvHeads, headDim),
+  };
 }
 
 export function selfAttention(
@@ -93,17 +132,11 @@ export function selfAttention(
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const group = heads / kvHeads;
 
-  const [qFlat, kFlat, vFlat] = loraLinears(
-    x,
-    [w.qProj, w.kProj, w.vProj],
-    [lora?.q_proj, lora?.k_proj, lora?.v_proj],
-    ctx.training,
-  ) as [Tensor, Tensor, Tensor];
-  let q = splitHeads(qFlat, heads, headDim);
-  let k = splitHeads(kFlat, kvHeads, headDim);
-  let v = splitHeads(vFlat, kvHeads, headDim);
-  q = applyRope(q, ctx.angles);
-  k = applyRope(k, ctx.angles);
+  const projected = projectQkv(x, w, lora, config, ctx);
+  // [B, S, heads, D] -> [B, heads, S, D] (views).
+  const q = projected.q.transpose(1, 2);
+  let k = projected.k.transpose(1, 2);
+  let v = projected.v.transpose(1, 2);
   if (ctx.cache) ({ keys: k, values: v } = ctx.cache.append(layerIndex, k, v));
   const total = k.size(2);
 
@@ -122,14 +155,14 @@ export function selfAttention(
     out = scaledDotProductAttention(qGrouped, k, v, { attnMask, scale });
   } else {
     let scores = qGrouped.matmul(k.transpose(-2, -1)).mul(scale); // [B, kvHeads, group * S, T]
-    if (ctx.mask !== null) {
-      const hidden = ctx.mask.logicalNot().unsqueeze(2); // [B|1, 1, 1, S, T]
+    if (ctx.hidden !== null) {
       scores = scores
         .view(b, kvHeads, group, s, total)
-        .maskedFill(hidden, finfoMin(scores.dtype))
+        .maskedFill(ctx.hidden, finfoMin(scores.dtype))
         .view(b, kvHeads, group * s, total);
     }
-    const probs = scores.softmax(-1, "float32").to(q.dtype);
+    const probs32 = scores.softmax(-1, "float32");
+    const probs = q.dtype === "float32" ? probs32 : probs32.to(q.dtype);
     out = probs.matmul(v); // [B, kvHeads, group * S, D]
   }
   const merged = out

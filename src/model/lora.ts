@@ -144,6 +144,39 @@ export function validateLoraSettings(settings: LoraSettings, where = "LoRA setti
   }
 }
 
+/**
+ * Tensors derived from adapter weights for inference (fused-projections.ts), keyed by the first
+ * pair they use: rebuilt when one of the pairs' tensors changed since (their version counters,
+ * which an optimizer step increases), freed with the adapter.
+ */
+const derived = new WeakMap<LoraPair, Map<string, { versions: number[]; tensor: Tensor }>>();
+
+export function derivedFromPairs(pairs: readonly LoraPair[], name: string, build: () => Tensor): Tensor {
+  const key = pairs[0] as LoraPair;
+  const versions = pairs.flatMap((p) => [p.a.version, p.b.version]);
+  let entries = derived.get(key);
+  if (!entries) {
+    entries = new Map();
+    derived.set(key, entries);
+  }
+  const cached = entries.get(name);
+  if (
+    cached &&
+    cached.versions.length === versions.length &&
+    cached.versions.every((v, i) => v === versions[i])
+  )
+    return cached.tensor;
+  cached?.tensor.dispose();
+  const tensor = keep(scope(() => noGrad(build)));
+  entries.set(name, { versions, tensor });
+  return tensor;
+}
+
+function forgetDerived(pair: LoraPair): void {
+  for (const entry of derived.get(pair)?.values() ?? []) entry.tensor.dispose();
+  derived.delete(pair);
+}
+
 /** The LoRA matrices of every adapted projection, plus the on/off switch. */
 export class LoraAdapter {
   /** false: every forward ignores the adapter (the reference policy). */
@@ -213,6 +246,7 @@ export class LoraAdapter {
   }
 
   dispose(): void {
+    for (const layer of this.layers) for (const pair of Object.values(layer)) forgetDerived(pair);
     for (const p of this.parameters()) p.tensor.dispose();
   }
 }

@@ -7,8 +7,9 @@
 import type { Tensor } from "../engine/tensor.js";
 
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
-  const x32 = x.float();
+  const wide = x.dtype !== "float32";
+  const x32 = wide ? x.float() : x;
   const variance = x32.square().mean(-1, true);
   const normed = x32.mul(variance.add(eps).rsqrt());
-  return weight.mul(normed.to(x.dtype));
+  return weight.mul(wide ? normed.to(x.dtype) : normed);
 }

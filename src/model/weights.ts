@@ -14,6 +14,7 @@ import { fromFile, getDefaultDevice, keep, scope } from "../engine/index.js";
 import { openSafetensors, type SafetensorsFile } from "../engine/safetensors.js";
 import type { SafetensorsDtype } from "../engine/safetensors-dtypes.js";
 import type { Tensor } from "../engine/tensor.js";
+import type { FusedLayerProjections } from "./fused-projections.js";
 import type { ModelConfig } from "./hf-config.js";
 
 /** A linear layer's parameters as torch stores them: weight [out, in], optional bias [out]. */
@@ -32,6 +33,8 @@ export interface DecoderLayerWeights {
   gateProj: LinearWeights;
   upProj: LinearWeights;
   downProj: LinearWeights;
+  /** q/k/v and gate/up fused into one matrix each (fused-projections.ts); the separate ones are views of them. */
+  fused?: FusedLayerProjections;
 }
 
 export interface ModelWeights {
@@ -49,7 +52,7 @@ export interface LoadWeightsOptions {
   /**
    * Memory layout of the linear weights (q/k/v/o, gate/up/down and an untied LM head): "out-in"
    * (default) keeps the checkpoint's row-major [out, in]; "in-out" stores them input-major, for
-   * frozen weights that are only read (see inputMajor). The model loaders choose "in-out"; weights
+   * frozen weights that are only read (see inputMajor). The model loaders choose "in-out" for float32 on the CPU (defaultLinearLayout); weights
    * that are themselves trained (SFT masters) keep the default.
    */
   linearLayout?: LinearLayout;
@@ -80,7 +83,8 @@ export function inputMajor(weight: Tensor): Tensor {
 /** Whether a 2-d weight is stored input-major (the transposed view inputMajor returns). */
 export function isInputMajor(weight: Tensor): boolean {
   const [s0, s1] = weight.strides as [number, number];
-  return weight.ndim === 2 && s0 === 1 && s1 === weight.size(0) && weight.size(0) > 1;
+  // s1 > size(0): a view of part of an input-major matrix (a fused projection's part).
+  return weight.ndim === 2 && s0 === 1 && s1 >= weight.size(0) && weight.size(0) > 1;
 }
 
 /**
@@ -320,6 +324,11 @@ export function allWeightTensors(weights: ModelWeights): Tensor[] {
     ]) {
       out.add(lin.weight);
       if (lin.bias) out.add(lin.bias);
+    }
+    for (const f of [layer.fused?.qkv, layer.fused?.gateUp]) {
+      if (!f) continue;
+      out.add(f.whole.weight);
+      if (f.whole.bias) out.add(f.whole.bias);
     }
   }
   return [...out];
