@@ -1,4 +1,4 @@
-import { noGrad, type Tensor, where } from "../engine/index.js";
+import { fullLike, noGrad, type Tensor, where } from "../engine/index.js";
 import type { ImportanceSamplingLevel, LossType } from "./config-schema.js";
 
 /**
@@ -67,7 +67,7 @@ export function surrogate(
       return { perToken: weight.mul(A).mul(logp).neg(), ratioForMetrics: r.detach() };
     }
     case "sapo": {
-      const tau = where(A.gt(0), s.sapoTemperaturePos!, s.sapoTemperatureNeg!).to({ dtype: r.dtype });
+      const tau = choose(A.gt(0), s.sapoTemperaturePos!, s.sapoTemperatureNeg!, A);
       const gate = tau.mul(r.sub(1)).sigmoid().mul(4).div(tau);
       return { perToken: gate.mul(A).neg(), ratioForMetrics: r.detach() };
     }
@@ -86,6 +86,11 @@ export function surrogate(
   }
 }
 
+/** `condition ? a : b` in the dtype and device of `like` (scalars would otherwise pass through float32). */
+function choose(condition: Tensor, a: number, b: number, like: Tensor): Tensor {
+  return where(condition, fullLike(like, a), fullLike(like, b));
+}
+
 /**
  * VESPO's gamma weight of a completion, no gradient (it only scales ∇ log π):
  *   log w = clamp(Σ_t M·clamp(ℓ_t, −20, 20), ln 1e-8, 20)   the sequence log-ratio (a sum, not a mean)
@@ -95,11 +100,10 @@ export function surrogate(
  */
 export function gammaWeights(A: Tensor, logRatio: Tensor, M: Tensor, v: VespoSettings): Tensor {
   return noGrad(() => {
-    const like = { dtype: logRatio.dtype };
     const logW = logRatio.clamp(-20, 20).mul(M).sum(-1, true).clamp(Math.log(1e-8), 20);
     const nonNegative = A.ge(0);
-    const k = where(nonNegative, v.kPos, v.kNeg).to(like);
-    const lambda = where(nonNegative, v.lambdaPos, v.lambdaNeg).to(like).clamp(1e-4);
+    const k = choose(nonNegative, v.kPos, v.kNeg, A);
+    const lambda = choose(nonNegative, v.lambdaPos, v.lambdaNeg, A).clamp(1e-4);
     const logPhi = lambda.add(k.mul(logW)).sub(lambda.mul(logW.exp()));
     return logPhi.exp().nanToNum(0, 0, 0);
   });
