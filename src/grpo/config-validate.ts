@@ -212,10 +212,11 @@ function lossFamilyProblems(c: GrpoConfig, errors: string[], warnings: string[])
         `mode = "single_state".`,
     );
   }
-  if (c.use_adaptive_entropy && c.entropy_coef_min > c.entropy_coef_max) {
+  if (c.use_adaptive_entropy) {
     errors.push(
-      `entropy_coef_min (${c.entropy_coef_min}) > entropy_coef_max (${c.entropy_coef_max}): the adaptive ` +
-        `entropy coefficient has no room to move. Fix: swap them.`,
+      `use_adaptive_entropy = true: the adaptive entropy controller (a coefficient that moves every step and ` +
+        `must be saved with each checkpoint) is not implemented here; only a fixed entropy_coef is. Fix: set ` +
+        `use_adaptive_entropy to false and choose entropy_coef.`,
     );
   }
 }

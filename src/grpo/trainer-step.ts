@@ -39,11 +39,6 @@ export interface StepContext {
   padId: number;
   /** A teacher cross-entropy added to every step's gradient (config sft_mix), or null. */
   sft?: SftMixer | null;
-  /**
-   * The entropy bonus coefficient this step applies: config.entropy_coef, or with
-   * use_adaptive_entropy the controller's current value, 0 while it is gated off.
-   */
-  entropyCoef?: number;
   /** Test hook: replaces the loss of a micro-batch (e.g. to inject a NaN). */
   lossHook?: (step: number, loss: Tensor) => Tensor;
 }
@@ -90,7 +85,7 @@ export function optimizeOnBatch(
   // micro-batch, or need one row per completion for a per-completion ratio, weight or mask.
   const packed = packable(config) && completions.some((c) => c.promptIds !== undefined);
   const lossRows = packed ? packLossRows(items) : oneRowPerItem(items);
-  const settings = lossSettings(config, Math.max(1, numItems), ctx.entropyCoef ?? config.entropy_coef);
+  const settings = lossSettings(config, Math.max(1, numItems));
   const entropyFirst = (settings.topEntropyQuantile ?? 1) < 1 || settings.entropyCoef !== 0;
 
   optimizer.zeroGrad();
@@ -228,8 +223,8 @@ function packable(c: GrpoConfig): boolean {
   );
 }
 
-/** grpoLoss's settings from the configuration; entropyCoef is the one this step applies. */
-export function lossSettings(c: GrpoConfig, numItemsInBatch: number, entropyCoef: number): GrpoLossSettings {
+/** grpoLoss's settings from the configuration. */
+export function lossSettings(c: GrpoConfig, numItemsInBatch: number): GrpoLossSettings {
   return {
     lossType: c.loss_type,
     beta: c.beta,
@@ -243,7 +238,7 @@ export function lossSettings(c: GrpoConfig, numItemsInBatch: number, entropyCoef
     useBiasCorrectionKl: c.use_bias_correction_kl,
     offPolicyMaskThreshold: c.off_policy_mask_threshold,
     topEntropyQuantile: c.top_entropy_quantile,
-    entropyCoef,
+    entropyCoef: c.entropy_coef,
     sapoTemperaturePos: c.sapo_temperature_pos,
     sapoTemperatureNeg: c.sapo_temperature_neg,
     vespo: {
