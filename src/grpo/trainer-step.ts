@@ -26,6 +26,7 @@ import { completionEntropies } from "./entropy-pass.js";
 import { type GrpoLossMetrics, type GrpoLossSettings, grpoLoss } from "./loss.js";
 import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "./loss-rows.js";
 import { entropyBonus, highEntropyMask } from "./loss-variants.js";
+import { packable } from "./plan-loss.js";
 import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
 import { type SftMixer, sftBackward } from "./sft-mix.js";
 import { buildLossMicroBatch } from "./trainer-batch.js";
@@ -212,15 +213,6 @@ export function optimizeOnBatch(
     tokens,
     seconds: { forwardBackward: forwardBackwardSeconds, optimizer: optimizerSeconds },
   };
-}
-
-/** Packing several completions into one row is exact only for a token-level token-sum loss. */
-function packable(c: GrpoConfig): boolean {
-  return (
-    (c.loss_type === "dapo" || c.loss_type === "cispo") &&
-    c.importance_sampling_level === "token" &&
-    c.off_policy_mask_threshold === null
-  );
 }
 
 /** grpoLoss's settings from the configuration. */
