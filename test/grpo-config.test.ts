@@ -270,3 +270,85 @@ test("lora.target_modules accepts a comma-separated --set value", () => {
   const { config } = resolveConfig({ overrides: ["lora.target_modules=q_proj, v_proj"] });
   assert.deepEqual(config.lora.target_modules, ["q_proj", "v_proj"]);
 });
+
+test("TRL's loss-family keys are accepted, with TRL's defaults", () => {
+  const { config, warnings } = resolveConfig({ preset: "trl" });
+  assert.deepEqual(warnings, []);
+  const trlDefaults = {
+    importance_sampling_level: "token",
+    delta: null,
+    sapo_temperature_pos: 1.0,
+    sapo_temperature_neg: 1.05,
+    vespo_k_pos: 2.0,
+    vespo_lambda_pos: 3.0,
+    vespo_k_neg: 3.0,
+    vespo_lambda_neg: 2.0,
+    use_bias_correction_kl: false,
+    off_policy_mask_threshold: null,
+    top_entropy_quantile: 1.0,
+    entropy_coef: 0.0,
+    use_adaptive_entropy: false,
+    entropy_coef_min: 0.0,
+    entropy_coef_max: 1.0,
+    entropy_coef_delta: 0.005,
+    entropy_target: 0.2,
+    multi_objective_aggregation: "sum_then_normalize",
+  };
+  for (const [key, value] of Object.entries(trlDefaults))
+    assert.equal(config[key as keyof typeof config], value, key);
+  for (const lossType of ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "vespo", "luspo"])
+    assert.equal(resolveConfig({ overrides: { loss_type: lossType } }).config.loss_type, lossType);
+  const gspo = resolveConfig({
+    overrides: { loss_type: "grpo", importance_sampling_level: "sequence", delta: 1.5, entropy_coef: 0.01 },
+  });
+  assert.deepEqual(gspo.warnings, []);
+});
+
+test("values TRL refuses fail with TRL's reason", () => {
+  assert.match(
+    configError(() => resolveConfig({ overrides: { importance_sampling_level: "batch" } })),
+    /Unknown importance sampling level: "batch"\. Possible values are 'token' and 'sequence'\./,
+  );
+  assert.match(
+    configError(() => resolveConfig({ overrides: { multi_objective_aggregation: "mean" } })),
+    /Invalid multi_objective_aggregation: "mean"\. Must be 'sum_then_normalize' or 'normalize_then_sum'\./,
+  );
+  assert.match(
+    configError(() => resolveConfig({ overrides: { loss_type: "ppo" } })),
+    /loss_type: .*"cispo".*"luspo".*got "ppo"/,
+  );
+  assert.match(
+    configError(() => resolveConfig({ overrides: { top_entropy_quantile: 1.5 } })),
+    /top_entropy_quantile/,
+  );
+});
+
+test("combinations TRL warns on are warnings; settings that cannot work here are errors", () => {
+  const warn = (overrides: Record<string, unknown>) =>
+    resolveConfig({ preset: "trl", overrides }).warnings.join("\n");
+  assert.match(warn({ loss_type: "luspo" }), /"luspo" with importance_sampling_level = "token"/);
+  assert.doesNotMatch(warn({ loss_type: "luspo", importance_sampling_level: "sequence" }), /luspo/);
+  assert.match(
+    warn({ loss_type: "vespo", importance_sampling_level: "sequence" }),
+    /VESPO forms its sequence-level/,
+  );
+  for (const lossType of ["bnpo", "dr_grpo", "dapo", "cispo"])
+    assert.match(
+      warn({ loss_type: lossType, importance_sampling_level: "sequence", epsilon_high: 5 }),
+      new RegExp(`loss_type = "${lossType}": this loss sums per-token terms`),
+    );
+  assert.match(warn({ loss_type: "cispo" }), /epsilon_high = 0\.2 < 1/);
+  assert.match(warn({ delta: 1.1 }), /delta \(1\.1\) <= 1 \+ epsilon_high/);
+  assert.match(warn({ use_bias_correction_kl: true }), /no effect with beta = 0/);
+  assert.match(warn({ off_policy_mask_threshold: 0.5 }), /num_iterations = 1.*no completion is ever masked/s);
+  assert.match(
+    configError(() =>
+      resolveConfig({ preset: "tiny", overrides: { multi_objective_aggregation: "normalize_then_sum" } }),
+    ),
+    /"normalize_then_sum" with mode = "multi_turn".*Fix/s,
+  );
+  assert.match(
+    configError(() => resolveConfig({ overrides: { use_adaptive_entropy: true } })),
+    /use_adaptive_entropy = true.*not implemented here.*Fix/s,
+  );
+});

@@ -161,3 +161,15 @@ test("CLI: --model reads the adapter shapes from a model directory", () => {
   // q,o 16·128; k,v 16·96; gate,up,down 16·224 -> 17,920 per block.
   assert.equal(plan.disk.lora_parameters, 2 * 17_920);
 });
+
+test("the plan names the loss and what its settings cost", () => {
+  const notesOf = (preset: string, overrides: Record<string, unknown>) =>
+    planRun(resolveConfig({ preset, overrides }).config, { datasetSize: 60 }).notes.join("\n");
+  assert.match(notesOf("seed", {}), /Loss: loss_type dapo, token-level importance ratio\./);
+  const gspo = notesOf("tiny", { loss_type: "grpo", importance_sampling_level: "sequence" });
+  assert.match(gspo, /loss_type grpo, sequence-level importance ratio/);
+  assert.match(gspo, /Each turn of a game is scored in a row of its own/);
+  assert.doesNotMatch(notesOf("tiny", { loss_type: "cispo", epsilon_high: 5 }), /row of its own/);
+  assert.match(notesOf("seed", { top_entropy_quantile: 0.2 }), /no-grad forward pass per micro-batch/);
+  assert.match(notesOf("seed", { entropy_coef: 0.01 }), /entropy bonus 0\.01.*forward and a backward pass/s);
+});

@@ -92,3 +92,45 @@ export function computeAdvantages(
     frac_reward_zero_std: groups.filter((g) => g.zeroStd).length / groups.length,
   };
 }
+
+/**
+ * multi_objective_aggregation = "normalize_then_sum" (GDPO), as TRL computes it: each reward
+ * function k is normalised within its group, the results are summed with the reward weights, and
+ * the sum is normalised over the whole batch:
+ *
+ *   z_ik = (r_ik − mean(group(i))_k) / (std(group(i))_k + 1e-4)
+ *   s_i  = Σ_k w_k · z_ik
+ *   A_i  = (s_i − mean(s)) / (std(s) + 1e-4)
+ *
+ * (stds unbiased, as everywhere here). scale_rewards does not enter: TRL applies it only to
+ * "sum_then_normalize". A function with a large range thus no longer drowns the others out.
+ */
+export function normalizeThenSumAdvantages(
+  rewardsPerFunction: readonly (readonly number[])[],
+  weights: readonly number[],
+  groupSize: number,
+): number[] {
+  const n = rewardsPerFunction.length;
+  if (!Number.isInteger(groupSize) || groupSize < 1 || n === 0 || n % groupSize !== 0) {
+    throw new Error(`normalizeThenSumAdvantages: ${n} completions do not split into groups of ${groupSize}`);
+  }
+  if (rewardsPerFunction.some((row) => row.length !== weights.length)) {
+    throw new Error(
+      `normalizeThenSumAdvantages: every completion needs ${weights.length} rewards, one per weight`,
+    );
+  }
+  const sums = new Array<number>(n).fill(0);
+  weights.forEach((w, k) => {
+    for (let start = 0; start < n; start += groupSize) {
+      const group = rewardsPerFunction.slice(start, start + groupSize).map((row) => row[k]!);
+      const m = mean(group);
+      const s = unbiasedStd(group);
+      group.forEach((r, j) => {
+        sums[start + j]! += (w * (r - m)) / (s + ADVANTAGE_STD_EPSILON);
+      });
+    }
+  });
+  const m = mean(sums);
+  const s = unbiasedStd(sums);
+  return sums.map((x) => (x - m) / (s + ADVANTAGE_STD_EPSILON));
+}

@@ -19,8 +19,14 @@ const positiveInt = z.int().positive();
 const nonNegativeInt = z.int().nonnegative();
 const probability = z.number().min(0).max(1);
 
-export const LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo"] as const;
+export const LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "vespo", "luspo"] as const;
 export type LossType = (typeof LOSS_TYPES)[number];
+
+export const IMPORTANCE_SAMPLING_LEVELS = ["token", "sequence"] as const;
+export type ImportanceSamplingLevel = (typeof IMPORTANCE_SAMPLING_LEVELS)[number];
+
+export const MULTI_OBJECTIVE_AGGREGATIONS = ["sum_then_normalize", "normalize_then_sum"] as const;
+export type MultiObjectiveAggregation = (typeof MULTI_OBJECTIVE_AGGREGATIONS)[number];
 
 export const SCALE_REWARDS = ["group", "batch", "none"] as const;
 export type ScaleRewards = (typeof SCALE_REWARDS)[number];
@@ -196,6 +202,60 @@ const configObject = z.strictObject({
   /** Upper clip: the ratio may rise to 1 + epsilon_high; null means epsilon (TRL). */
   epsilon_high: positive.nullable().default(null),
   loss_type: z.enum(LOSS_TYPES).default("dapo"),
+  /**
+   * "token": one importance ratio per token; "sequence" (GSPO): one per completion, the exponential
+   * of the mask-weighted mean of its tokens' log-ratios. TRL's error text for other values.
+   */
+  importance_sampling_level: z
+    .enum(IMPORTANCE_SAMPLING_LEVELS, {
+      error: (issue) =>
+        `Unknown importance sampling level: ${JSON.stringify(issue.input)}. Possible values are 'token' and 'sequence'.`,
+    })
+    .default("token"),
+  /** Two-sided clipping (INTELLECT-2): the unclipped ratio is capped at delta; null: off. */
+  delta: positive.nullable().default(null),
+  /** sapo: gate temperature for tokens with a positive advantage. */
+  sapo_temperature_pos: positive.default(1.0),
+  /** sapo: gate temperature for tokens with a zero or negative advantage. */
+  sapo_temperature_neg: positive.default(1.05),
+  /** vespo: power k and decay λ of the gamma weight w^k·e^(λ(1−w)), for A >= 0 and for A < 0. */
+  vespo_k_pos: z.number().default(2.0),
+  vespo_lambda_pos: z.number().default(3.0),
+  vespo_k_neg: z.number().default(3.0),
+  vespo_lambda_neg: z.number().default(2.0),
+  /** Multiply the k3 KL term by the importance ratio (DeepSeek-V3.2's unbiased estimator). */
+  use_bias_correction_kl: z.boolean().default(false),
+  /**
+   * Drop completions with a negative advantage whose mean log-ratio log π_old − log π exceeds this
+   * (DeepSeek-V3.2's off-policy sequence mask); null: off.
+   */
+  off_policy_mask_threshold: z.number().nullable().default(null),
+  /** Train only on the top ρ fraction of tokens by policy entropy ("Beyond the 80/20 rule"); 1 keeps all. */
+  top_entropy_quantile: probability.default(1.0),
+  /** Entropy bonus: the loss minus entropy_coef × the mean per-token entropy; 0 turns it off. */
+  entropy_coef: z.number().default(0.0),
+  /**
+   * Skywork-OR1's adaptive entropy control in TRL: after each step entropy_coef moves by
+   * entropy_coef_delta (up while the entropy is at or below entropy_target, down otherwise, within
+   * [min, max]). Accepted with TRL's defaults so TRL configs load, but true is refused
+   * (config-validate.ts): the controller is not implemented here.
+   */
+  use_adaptive_entropy: z.boolean().default(false),
+  entropy_coef_min: z.number().default(0.0),
+  entropy_coef_max: z.number().default(1.0),
+  entropy_coef_delta: nonNegative.default(0.005),
+  entropy_target: z.number().default(0.2),
+  /**
+   * Several reward functions: "sum_then_normalize" normalises the weighted sum in its group;
+   * "normalize_then_sum" (GDPO) normalises each function in its group, sums with the weights, then
+   * normalises the sum over the batch.
+   */
+  multi_objective_aggregation: z
+    .enum(MULTI_OBJECTIVE_AGGREGATIONS, {
+      error: (issue) =>
+        `Invalid multi_objective_aggregation: ${JSON.stringify(issue.input)}. Must be 'sum_then_normalize' or 'normalize_then_sum'.`,
+    })
+    .default("sum_then_normalize"),
   scale_rewards: scaleRewards.default("group"),
   num_generations: positiveInt.default(8),
   /** Completions (not prompts) per micro-batch, as in TRL. */

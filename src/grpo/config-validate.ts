@@ -81,6 +81,7 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
         `or remove it to use epsilon.`,
     );
   }
+  lossFamilyProblems(c, errors, warnings);
   if (c.max_steps === 0) {
     errors.push(
       `max_steps = 0 trains nothing. Fix: set max_steps to -1 (use num_train_epochs) or a positive count.`,
@@ -154,4 +155,68 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
     warnings.push(`milestones: two milestones at step ${duplicate}; both are checked.`);
   }
   return { errors, warnings };
+}
+
+/**
+ * The loss family's combinations: TRL's own warnings (in its words' sense), and the settings that
+ * are legal but do nothing here.
+ */
+function lossFamilyProblems(c: GrpoConfig, errors: string[], warnings: string[]): void {
+  const level = c.importance_sampling_level;
+  if (c.loss_type === "luspo" && level !== "sequence") {
+    warnings.push(
+      `loss_type = "luspo" with importance_sampling_level = "${level}": LUSPO is a sequence-level loss (its paper ` +
+        `scales each completion's sequence-level term by its length); set importance_sampling_level = "sequence".`,
+    );
+  }
+  if (c.loss_type === "vespo" && level !== "token") {
+    warnings.push(
+      `loss_type = "vespo" with importance_sampling_level = "${level}": VESPO forms its sequence-level weight ` +
+        `itself from the per-token ratios, so importance_sampling_level should stay "token" (the default).`,
+    );
+  }
+  if (level === "sequence" && ["bnpo", "dr_grpo", "dapo", "cispo"].includes(c.loss_type)) {
+    warnings.push(
+      `importance_sampling_level = "sequence" with loss_type = "${c.loss_type}": this loss sums per-token terms, ` +
+        `so each completion's sequence-level term counts once per token, i.e. weighted by its length, instead of ` +
+        `optimising the per-sequence objective. GSPO's setup is loss_type = "grpo".`,
+    );
+  }
+  if (c.loss_type === "cispo" && c.epsilon_high < 1) {
+    warnings.push(
+      `loss_type = "cispo" caps the importance weight at epsilon_high itself (not 1 + epsilon_high), and ` +
+        `epsilon_high = ${c.epsilon_high} < 1 scales down every token, on-policy ones included. ScaleRL uses 5.0.`,
+    );
+  }
+  if (c.delta !== null && c.delta <= 1 + c.epsilon_high) {
+    warnings.push(
+      `delta (${c.delta}) <= 1 + epsilon_high (${1 + c.epsilon_high}): two-sided clipping caps the ratio for ` +
+        `negative advantages, and below the upper clip it also cuts ratios the clip would have kept. INTELLECT-2 ` +
+        `sets delta above 1 + epsilon_high.`,
+    );
+  }
+  if (c.use_bias_correction_kl && c.beta === 0) {
+    warnings.push(`use_bias_correction_kl has no effect with beta = 0 (there is no KL term to correct).`);
+  }
+  if (c.off_policy_mask_threshold !== null && c.num_iterations === 1) {
+    warnings.push(
+      `off_policy_mask_threshold with num_iterations = 1: π_old is the current policy (the batch is used once, ` +
+        `right after it was generated), so the mean log-ratio is 0 and no completion is ever masked.`,
+    );
+  }
+  if (c.multi_objective_aggregation === "normalize_then_sum" && c.mode === "multi_turn") {
+    errors.push(
+      `multi_objective_aggregation = "normalize_then_sum" with mode = "multi_turn": a game's turns are credited ` +
+        `from its outcome and per-turn shaping (multi_turn.credit), not from the reward preset's functions, so ` +
+        `there are no per-function rewards to normalise. Fix: remove multi_objective_aggregation, or use ` +
+        `mode = "single_state".`,
+    );
+  }
+  if (c.use_adaptive_entropy) {
+    errors.push(
+      `use_adaptive_entropy = true: the adaptive entropy controller (a coefficient that moves every step and ` +
+        `must be saved with each checkpoint) is not implemented here; only a fixed entropy_coef is. Fix: set ` +
+        `use_adaptive_entropy to false and choose entropy_coef.`,
+    );
+  }
 }

@@ -1,25 +1,33 @@
 import { noGrad, scope, type Tensor, tensor } from "../engine/index.js";
-import type { LossType } from "./config-schema.js";
+import type { ImportanceSamplingLevel, LossType } from "./config-schema.js";
+import {
+  CLIPPED_LOSS_TYPES,
+  entropyBonus,
+  highEntropyMask,
+  importanceRatio,
+  type Normalisation,
+  normalise,
+  offPolicyMask,
+  surrogate,
+  type VespoSettings,
+} from "./loss-variants.js";
 
 /**
- * The GRPO loss, as TRL's GRPOTrainer computes it. Per completion token t of completion i:
+ * The GRPO loss family, as TRL's GRPOTrainer `_compute_loss` computes it. Per completion i and
+ * completion token t, with ℓ = log π − log π_old:
  *
- *   r_t     = exp(log π(t) − log π_old(t))                     importance ratio
- *   L_t     = −min(r_t · A_i, clip(r_t, 1 − ε_low, 1 + ε_high) · A_i)   clipped surrogate
- *           + β · (exp(log π_ref(t) − log π(t)) − (log π_ref(t) − log π(t)) − 1)   k3 KL estimate
+ *   r        = exp(ℓ_t)  (token)  or  exp(Σ_t M·ℓ / Σ_t M)  (sequence, GSPO)      importance ratio
+ *   S        = the loss type's surrogate of r, A and log π (loss-variants.ts: surrogate)
+ *   L_t      = S · keep_i · E_t + β · k3_t · (r if use_bias_correction_kl)
+ *     keep_i = 0 if A_i < 0 and mean_t(log π_old − log π) > off_policy_mask_threshold, else 1
+ *     E_t    = 1 if H_t >= quantile_{1−ρ}(H over active tokens), else 0   (top_entropy_quantile ρ)
+ *     k3_t   = exp(log π_ref − log π) − (log π_ref − log π) − 1           KL(π ‖ π_ref) estimate
+ *   loss     = normalise(L, M) − entropy_coef · mean_t(H over M·E)     (loss-variants.ts: normalise)
  *
- * and the tokens' losses are summed under the completion mask M and normalised by loss_type:
- *
- *   grpo     mean_i( Σ_t M·L / Σ_t M )                   per-sequence mean, then batch mean
- *   bnpo     Σ M·L / Σ M                                  token mean over this micro-batch
- *   dr_grpo  Σ M·L / (B · max_completion_length)         constant normaliser (Dr. GRPO)
- *   dapo     Σ M·L / num_items_in_batch                   token mean over the whole optimizer step
- *
- * Gradient accumulation: grpo, bnpo and dr_grpo are divided by the number of accumulation steps
- * (each micro-batch's loss is a mean, and the step's gradient is their average). dapo instead
- * divides every micro-batch by the active-token count of the WHOLE generation batch (TRL passes it
- * as `num_items_in_batch`), so the step's gradient is an exact token mean over all micro-batches
- * and there is nothing more to divide by.
+ * Gradient accumulation: the mean-type losses (grpo, sapo, bnpo, dr_grpo, luspo) are divided by the
+ * number of accumulation steps; dapo, cispo and vespo divide every micro-batch by the active-token
+ * count of the WHOLE generation batch (TRL's `num_items_in_batch`), so the step's gradient is an
+ * exact token mean over all micro-batches and there is nothing more to divide by.
  *
  * π_old: with num_iterations = 1 the batch is used once, right after it was generated, so
  * π_old = π and TRL uses log π.detach(): the ratio is exactly 1 but its gradient is ∇ log π, i.e.
@@ -43,6 +51,11 @@ export interface GrpoLossInputs {
   advantages: Tensor | readonly number[];
   /** 1 for tokens that count, 0 for padding and masked (e.g. truncated) completions, [B, T]. */
   mask: Tensor;
+  /**
+   * Policy entropy at each position, [B, T]; required by top_entropy_quantile < 1 and by the
+   * entropy bonus (whose gradient flows only if these carry one).
+   */
+  entropies?: Tensor;
 }
 
 export interface GrpoLossSettings {
@@ -50,26 +63,54 @@ export interface GrpoLossSettings {
   beta: number;
   /** ε_low: the ratio is clipped below at 1 − epsilon. */
   epsilon: number;
-  /** ε_high: the ratio is clipped above at 1 + epsilonHigh (TRL: defaults to epsilon). */
+  /** ε_high: the ratio is clipped above at 1 + epsilonHigh (TRL: defaults to epsilon); cispo's cap. */
   epsilonHigh?: number;
   /** dr_grpo's constant normaliser. */
   maxCompletionLength: number;
-  /** Micro-batches per optimizer step (grpo/bnpo/dr_grpo divide by it). Default 1. */
+  /** Micro-batches per optimizer step (the mean-type losses divide by it). Default 1. */
   gradientAccumulationSteps?: number;
-  /** dapo: Σ M over every micro-batch of this optimizer step. Default: this micro-batch's Σ M. */
+  /** dapo/cispo/vespo: Σ M over every micro-batch of this optimizer step. Default: this micro-batch's Σ M. */
   numItemsInBatch?: number;
+  /** Default "token". */
+  importanceSamplingLevel?: ImportanceSamplingLevel;
+  /** Two-sided clipping's cap on the unclipped ratio; null/absent: off. */
+  delta?: number | null;
+  useBiasCorrectionKl?: boolean;
+  offPolicyMaskThreshold?: number | null;
+  /** ρ; absent or 1: every token trains. */
+  topEntropyQuantile?: number;
+  /** Absent or 0: no entropy bonus. */
+  entropyCoef?: number;
+  /** sapo's gate temperatures (required for sapo). */
+  sapoTemperaturePos?: number;
+  sapoTemperatureNeg?: number;
+  /** vespo's gamma weight parameters (required for vespo). */
+  vespo?: VespoSettings;
 }
 
-/** Monitoring values (TRL's names), over active tokens; detached numbers. */
+/**
+ * Monitoring values under TRL's names; detached numbers. Token means over active tokens, or
+ * means over completions where the value is one per completion (sequence-level ratios).
+ */
 export interface GrpoLossMetrics {
-  /** Mean k3 KL to the reference; null when beta = 0 (no reference pass). */
+  /** Mean k3 KL to the reference (times r with use_bias_correction_kl); null when beta = 0. */
   kl: number | null;
-  /** Fraction of tokens with r < 1 − ε_low and A < 0 (the clip binds from below). */
-  "clip_ratio/low_mean": number;
-  /** Fraction of tokens with r > 1 + ε_high and A > 0 (the clip binds from above). */
-  "clip_ratio/high_mean": number;
-  /** Either of the two. */
-  "clip_ratio/region_mean": number;
+  /** Clipped family: fraction with r < 1 − ε_low and A < 0 (the clip binds from below). */
+  "clip_ratio/low_mean"?: number;
+  /** Clipped family: fraction with r > 1 + ε_high and A > 0 (the clip binds from above). */
+  "clip_ratio/high_mean"?: number;
+  /** Clipped family: either of the two. */
+  "clip_ratio/region_mean"?: number;
+  /** Clipped family: the lowest per-completion low-clip fraction. */
+  "clip_ratio/low_min"?: number;
+  /** Clipped family: the highest per-completion high-clip fraction. */
+  "clip_ratio/high_max"?: number;
+  /** cispo: fraction with r > ε_high and A > 0 (the weight is capped). */
+  cispo_clip_ratio?: number;
+  /** vespo: mean gamma weight φ. */
+  "vespo/phi_seq_mean"?: number;
+  /** With an entropy bonus: the loss before the bonus is subtracted. */
+  policy_loss?: number;
 }
 
 export interface GrpoLossResult {
@@ -80,10 +121,10 @@ export interface GrpoLossResult {
 
 export function grpoLoss(inputs: GrpoLossInputs, settings: GrpoLossSettings): GrpoLossResult {
   checkInputs(inputs, settings);
-  const { lossType, beta, epsilon, maxCompletionLength } = settings;
+  const { lossType, beta, epsilon } = settings;
   const epsilonHigh = settings.epsilonHigh ?? epsilon;
-  const accumulation = settings.gradientAccumulationSteps ?? 1;
-  const [B] = inputs.logps.shape as [number, number];
+  const rho = settings.topEntropyQuantile ?? 1;
+  const entropyCoef = settings.entropyCoef ?? 0;
 
   return scope(() => {
     const logp = inputs.logps;
@@ -95,49 +136,81 @@ export function grpoLoss(inputs: GrpoLossInputs, settings: GrpoLossSettings): Gr
     const perRow = (advantages as Tensor).shape.length === 1;
     // [B, 1]: the same A for every token of a completion; or [B, T] given per token.
     const A = perRow ? (advantages as Tensor).to(like).unsqueeze(1) : (advantages as Tensor).to(like);
-    const oldLogp = inputs.oldLogps ?? logp.detach();
+    const oldLogp = inputs.oldLogps?.to(like) ?? logp.detach();
+    const H = inputs.entropies?.to(like);
+    const n: Normalisation = {
+      lossType,
+      maxCompletionLength: settings.maxCompletionLength,
+      accumulation: settings.gradientAccumulationSteps ?? 1,
+      numItemsInBatch: settings.numItemsInBatch ?? M.sum().clamp(1).item(),
+    };
 
-    // Clipped surrogate: −min(r·A, clip(r, 1 − ε_low, 1 + ε_high)·A).
-    const ratio = logp.sub(oldLogp).exp();
-    const clippedRatio = ratio.clamp(1 - epsilon, 1 + epsilonHigh);
-    let perToken = ratio.mul(A).minimum(clippedRatio.mul(A)).neg();
+    const logRatio = logp.sub(oldLogp);
+    const r = importanceRatio(logRatio, M, settings.importanceSamplingLevel ?? "token");
+    const policy = surrogate(r, A, logp, logRatio, M, {
+      lossType,
+      epsilon,
+      epsilonHigh,
+      delta: settings.delta ?? null,
+      sapoTemperaturePos: settings.sapoTemperaturePos,
+      sapoTemperatureNeg: settings.sapoTemperatureNeg,
+      vespo: settings.vespo,
+    });
+    let perToken = policy.perToken;
+    const threshold = settings.offPolicyMaskThreshold ?? null;
+    if (threshold !== null) perToken = perToken.mul(offPolicyMask(A, logp, oldLogp, M, threshold));
+    const E = rho < 1 ? highEntropyMask(H!, M, rho) : null;
+    if (E !== null) perToken = perToken.mul(E);
 
-    // k3 estimate of KL(π ‖ π_ref): e^d − d − 1 with d = log π_ref − log π (never negative).
     let kl: Tensor | undefined;
     if (beta !== 0) {
+      // k3 estimate of KL(π ‖ π_ref): e^d − d − 1 with d = log π_ref − log π (never negative).
       const d = inputs.refLogps!.to(like).sub(logp);
       kl = d.exp().sub(d).sub(1);
+      if (settings.useBiasCorrectionKl) kl = kl.mul(r);
       perToken = perToken.add(kl.mul(beta));
     }
 
-    // Sum over active tokens, normalised by loss_type.
-    const masked = perToken.mul(M);
-    const tokens = M.sum().clamp(1);
-    const normalised: Record<LossType, () => Tensor> = {
-      grpo: () => masked.sum(1).div(M.sum(1).clamp(1)).mean().div(accumulation),
-      bnpo: () => masked.sum().div(tokens).div(accumulation),
-      dr_grpo: () =>
-        masked
-          .sum()
-          .div(B * maxCompletionLength)
-          .div(accumulation),
-      dapo: () => masked.sum().div(settings.numItemsInBatch ?? tokens),
-    };
-    const loss = normalised[lossType]();
+    const policyLoss = normalise(perToken, M, n);
+    const loss =
+      entropyCoef === 0 ? policyLoss : policyLoss.sub(entropyBonus(H!, E ?? M, n).mul(entropyCoef));
 
     const metrics = noGrad(() => {
-      const tokenMean = (x: Tensor) => x.to(like).mul(M).sum().div(tokens).item();
-      const low = ratio.lt(1 - epsilon).logicalAnd(A.lt(0));
-      const high = ratio.gt(1 + epsilonHigh).logicalAnd(A.gt(0));
-      return {
-        kl: kl === undefined ? null : tokenMean(kl),
-        "clip_ratio/low_mean": tokenMean(low),
-        "clip_ratio/high_mean": tokenMean(high),
-        "clip_ratio/region_mean": tokenMean(low.logicalOr(high)),
+      // One value per token (masked mean) or per completion (plain mean), as TRL's global_masked_mean.
+      const meanOf = (x: Tensor) => {
+        const v = x.to(like);
+        return v.shape[1] === 1 ? v.mean().item() : v.mul(M).sum().div(M.sum().clamp(1)).item();
       };
+      const out: GrpoLossMetrics = { kl: kl === undefined ? null : meanOf(kl) };
+      const ratio = policy.ratioForMetrics;
+      if (CLIPPED_LOSS_TYPES.includes(lossType)) {
+        const low = ratio.lt(1 - epsilon).logicalAnd(A.lt(0));
+        const high = ratio.gt(1 + epsilonHigh).logicalAnd(A.gt(0));
+        out["clip_ratio/low_mean"] = meanOf(low);
+        out["clip_ratio/high_mean"] = meanOf(high);
+        out["clip_ratio/region_mean"] = meanOf(low.logicalOr(high));
+        out["clip_ratio/low_min"] = extremeOverCompletions(low.to(like), M, Math.min);
+        out["clip_ratio/high_max"] = extremeOverCompletions(high.to(like), M, Math.max);
+      } else if (lossType === "cispo") {
+        out.cispo_clip_ratio = meanOf(ratio.gt(epsilonHigh).logicalAnd(A.gt(0)));
+      } else if (lossType === "vespo") {
+        out["vespo/phi_seq_mean"] = meanOf(policy.phi!);
+      }
+      if (entropyCoef !== 0) out.policy_loss = policyLoss.item();
+      return out;
     });
     return { loss, metrics };
   });
+}
+
+/**
+ * min or max over completions of a per-completion mean (TRL's masked_seq_mean, then nanmin or
+ * nanmax): completions without active tokens have no mean and are skipped; NaN if none has one.
+ */
+function extremeOverCompletions(x: Tensor, M: Tensor, pick: (...xs: number[]) => number): number {
+  const perCompletion = x.shape[1] === 1 ? x.squeeze(1) : x.mul(M).sum(-1).div(M.sum(-1));
+  const values = perCompletion.toArray().filter((v) => Number.isFinite(v));
+  return values.length === 0 ? Number.NaN : pick(...values);
 }
 
 function checkInputs(inputs: GrpoLossInputs, s: GrpoLossSettings): void {
@@ -174,4 +247,13 @@ function checkInputs(inputs: GrpoLossInputs, s: GrpoLossSettings): void {
   if (s.numItemsInBatch !== undefined && !(s.numItemsInBatch > 0)) {
     throw new Error(`grpoLoss: numItemsInBatch must be > 0, got ${s.numItemsInBatch}`);
   }
+  const needsEntropy = (s.topEntropyQuantile ?? 1) < 1 || (s.entropyCoef ?? 0) !== 0;
+  if (needsEntropy) {
+    if (inputs.entropies === undefined)
+      throw new Error("grpoLoss: top_entropy_quantile < 1 and entropy_coef need the per-token entropies");
+    same("entropies", inputs.entropies);
+  }
+  if (s.lossType === "sapo" && (s.sapoTemperaturePos === undefined || s.sapoTemperatureNeg === undefined))
+    throw new Error("grpoLoss: sapo needs sapoTemperaturePos and sapoTemperatureNeg");
+  if (s.lossType === "vespo" && s.vespo === undefined) throw new Error("grpoLoss: vespo needs its k and λ");
 }

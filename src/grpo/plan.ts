@@ -1,4 +1,5 @@
 import type { GrpoConfig, LoraConfig } from "./config-schema.js";
+import { lossPlanNotes } from "./plan-loss.js";
 
 /**
  * `wordle-grpo plan`: what a configuration means in steps, evaluations, checkpoints, disk and time,
@@ -293,6 +294,7 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
           : "."),
     );
   }
+  notes.push(...lossPlanNotes(cfg));
   if (cfg.save_total_limit !== null && saves > cfg.save_total_limit) {
     notes.push(
       `save_total_limit ${cfg.save_total_limit}: of ${saves} checkpoints the newest ${cfg.save_total_limit} are kept, ` +

@@ -19,7 +19,7 @@ import { type CompletionBehaviour, completionBehaviour } from "../task/metrics.j
 import { parseGuess } from "../task/parse-guess.js";
 import type { RewardPreset } from "../task/rewards/presets.js";
 import type { TaskState } from "../task/state.js";
-import { computeAdvantages, unbiasedStd } from "./advantages.js";
+import { computeAdvantages, normalizeThenSumAdvantages, unbiasedStd } from "./advantages.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { buildMicroBatch } from "./trainer-batch.js";
 
@@ -211,6 +211,13 @@ export function rollout(
       G,
       config.scale_rewards,
     );
+    if (config.multi_objective_aggregation === "normalize_then_sum") {
+      adv.advantages = normalizeThenSumAdvantages(
+        scored.map((s) => preset.rewards.map((r) => s.rewards[r.name]!)),
+        preset.rewards.map((r) => r.weight),
+        G,
+      );
+    }
     const scoreSeconds = clock();
 
     // π_old and π_ref, per micro-batch of completions.

@@ -10,16 +10,23 @@
  *   loss or grad_norm not finite -> drop the gradients, skip the update (counted by the caller)
  *   else optimizer.step() at the scheduled learning rate
  *
- * The per-micro-batch losses are already normalised for accumulation by grpoLoss (grpo/bnpo/
- * dr_grpo divide by gradient_accumulation_steps; dapo divides by the active tokens of the whole
- * generation batch, TRL's num_items_in_batch), so the step's loss is their sum.
+ * The per-micro-batch losses are already normalised for accumulation by grpoLoss (the mean-type
+ * losses divide by gradient_accumulation_steps; dapo, cispo and vespo divide by the active tokens of
+ * the whole generation batch, TRL's num_items_in_batch), so the step's loss is their sum.
+ *
+ * top_entropy_quantile < 1 or an entropy bonus: each micro-batch first runs entropy-pass.ts (the
+ * entropies decide which tokens train, and the bonus backpropagates through them), then the policy
+ * pass with those entropies, detached, so its loss value includes the bonus.
  */
-import { clipGradNorm, scope, type Tensor } from "../engine/index.js";
+import { clipGradNorm, enableGrad, scope, type Tensor } from "../engine/index.js";
 import { forwardBackward } from "../model/checkpointing.js";
 import type { CausalLM } from "../model/transformer.js";
 import type { GrpoConfig } from "./config-schema.js";
-import { type GrpoLossMetrics, grpoLoss } from "./loss.js";
-import { type LossItem, oneRowPerItem, packLossRows } from "./loss-rows.js";
+import { completionEntropies } from "./entropy-pass.js";
+import { type GrpoLossMetrics, type GrpoLossSettings, grpoLoss } from "./loss.js";
+import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "./loss-rows.js";
+import { entropyBonus, highEntropyMask } from "./loss-variants.js";
+import { packable } from "./plan-loss.js";
 import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
 import { type SftMixer, sftBackward } from "./sft-mix.js";
 import { buildLossMicroBatch } from "./trainer-batch.js";
@@ -74,11 +81,13 @@ export function optimizeOnBatch(
     oldLogps: config.num_iterations > 1 ? (c.oldLogps ?? missing("old", i)) : null,
     refLogps: config.beta > 0 ? (c.refLogps ?? missing("reference", i)) : null,
   }));
-  // The turns of a game share one row (loss-rows.ts). That is exact for dapo, a token mean over the
-  // whole generation batch; grpo, bnpo and dr_grpo normalise per row or per micro-batch, so they
-  // keep one row per completion.
-  const packed = config.loss_type === "dapo" && completions.some((c) => c.promptIds !== undefined);
+  // The turns of a game share one row (loss-rows.ts). That is exact for a token-level loss that is a
+  // token sum over the whole generation batch (dapo, cispo); the others normalise per row or per
+  // micro-batch, or need one row per completion for a per-completion ratio, weight or mask.
+  const packed = packable(config) && completions.some((c) => c.promptIds !== undefined);
   const lossRows = packed ? packLossRows(items) : oneRowPerItem(items);
+  const settings = lossSettings(config, Math.max(1, numItems));
+  const entropyFirst = (settings.topEntropyQuantile ?? 1) < 1 || settings.entropyCoef !== 0;
 
   optimizer.zeroGrad();
   const clock = phaseClock(model.device);
@@ -92,6 +101,14 @@ export function optimizeOnBatch(
       const chunk = lossRows.slice(start, start + rows);
       const result = scope(() => {
         const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
+        const entropies = entropyFirst
+          ? completionEntropies(
+              model,
+              mb,
+              batch.temperature,
+              settings.entropyCoef === 0 ? undefined : (h) => bonusGradient(h, mb.lossMask, settings),
+            )
+          : undefined;
         let metrics: GrpoLossMetrics | undefined;
         const fb = forwardBackward(
           model,
@@ -110,18 +127,11 @@ export function optimizeOnBatch(
                 logps,
                 oldLogps: config.num_iterations > 1 ? mb.oldLogps : undefined,
                 refLogps: config.beta > 0 ? mb.refLogps : undefined,
-                advantages: mb.advantages,
+                advantages: rowAdvantages(chunk, items) ?? mb.advantages,
                 mask: mb.lossMask,
+                entropies,
               },
-              {
-                lossType: config.loss_type,
-                beta: config.beta,
-                epsilon: config.epsilon,
-                epsilonHigh: config.epsilon_high,
-                maxCompletionLength: config.max_completion_length,
-                gradientAccumulationSteps: config.gradient_accumulation_steps,
-                numItemsInBatch: Math.max(1, numItems),
-              },
+              settings,
             );
             metrics = out.metrics;
             return ctx.lossHook ? ctx.lossHook(step, out.loss) : out.loss;
@@ -169,8 +179,10 @@ export function optimizeOnBatch(
   }
   const optimizerSeconds = clock();
 
-  const mean = (pick: (m: (typeof micro)[number]) => number | null): number | null => {
-    const xs = micro.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
+  const finite = (pick: (m: (typeof micro)[number]) => number | null | undefined): number[] =>
+    micro.map(pick).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+  const mean = (pick: (m: (typeof micro)[number]) => number | null | undefined): number | null => {
+    const xs = finite(pick);
     return xs.length === 0 ? null : xs.reduce((s, x) => s + x, 0) / xs.length;
   };
   const values: Record<string, number | null> = {
@@ -178,11 +190,20 @@ export function optimizeOnBatch(
     grad_norm: gradNorm,
     learning_rate: learningRate,
     entropy: mean((m) => m.entropy),
-    "clip_ratio/low_mean": mean((m) => m.metrics["clip_ratio/low_mean"]),
-    "clip_ratio/high_mean": mean((m) => m.metrics["clip_ratio/high_mean"]),
-    "clip_ratio/region_mean": mean((m) => m.metrics["clip_ratio/region_mean"]),
   };
+  // The loss type's own metrics (TRL's names), averaged over micro-batches; min/max ones by min/max.
+  const names = new Set(micro.flatMap((m) => Object.keys(m.metrics))) as Set<keyof GrpoLossMetrics>;
+  for (const name of names) {
+    if (name === "kl") continue;
+    const xs = finite((m) => m.metrics[name]);
+    if (name === "clip_ratio/low_min") values[name] = xs.length === 0 ? null : Math.min(...xs);
+    else if (name === "clip_ratio/high_max") values[name] = xs.length === 0 ? null : Math.max(...xs);
+    else if (name === "policy_loss") values[name] = xs.reduce((s, x) => s + x, 0);
+    else values[name] = mean((m) => m.metrics[name]);
+  }
   if (config.beta > 0) values.kl = mean((m) => m.metrics.kl);
+  if (config.entropy_coef !== 0 || config.use_adaptive_entropy)
+    values.entropy_coef = settings.entropyCoef ?? 0;
   if (sftLoss !== null) values.sft_loss = sftLoss;
   return {
     loss,
@@ -192,6 +213,62 @@ export function optimizeOnBatch(
     tokens,
     seconds: { forwardBackward: forwardBackwardSeconds, optimizer: optimizerSeconds },
   };
+}
+
+/** grpoLoss's settings from the configuration. */
+export function lossSettings(c: GrpoConfig, numItemsInBatch: number): GrpoLossSettings {
+  return {
+    lossType: c.loss_type,
+    beta: c.beta,
+    epsilon: c.epsilon,
+    epsilonHigh: c.epsilon_high,
+    maxCompletionLength: c.max_completion_length,
+    gradientAccumulationSteps: c.gradient_accumulation_steps,
+    numItemsInBatch,
+    importanceSamplingLevel: c.importance_sampling_level,
+    delta: c.delta,
+    useBiasCorrectionKl: c.use_bias_correction_kl,
+    offPolicyMaskThreshold: c.off_policy_mask_threshold,
+    topEntropyQuantile: c.top_entropy_quantile,
+    entropyCoef: c.entropy_coef,
+    sapoTemperaturePos: c.sapo_temperature_pos,
+    sapoTemperatureNeg: c.sapo_temperature_neg,
+    vespo: {
+      kPos: c.vespo_k_pos,
+      lambdaPos: c.vespo_lambda_pos,
+      kNeg: c.vespo_k_neg,
+      lambdaNeg: c.vespo_lambda_neg,
+    },
+  };
+}
+
+/**
+ * One advantage per row, [B], when every row holds one completion with one advantage: the
+ * per-completion quantities (sequence-level ratio, VESPO's weight, the off-policy mask, their
+ * metrics) are then counted per completion as in TRL. null: per-token advantages are needed.
+ */
+function rowAdvantages(rows: readonly LossRow[], items: readonly LossItem[]): number[] | null {
+  if (rows.some((r) => r.items.length !== 1 || items[r.items[0]!]!.tokenAdvantages)) return null;
+  return rows.map((r) => items[r.items[0]!]!.advantage);
+}
+
+/** d(loss)/dH of the bonus term −entropy_coef·H (loss-variants.ts: entropyBonus). */
+function bonusGradient(entropies: Tensor, mask: Tensor, s: GrpoLossSettings): Tensor {
+  const rho = s.topEntropyQuantile ?? 1;
+  const trained = rho < 1 ? highEntropyMask(entropies, mask, rho) : mask;
+  const leaf = entropies.detach().setRequiresGrad(true);
+  const n = {
+    lossType: s.lossType,
+    maxCompletionLength: s.maxCompletionLength,
+    accumulation: s.gradientAccumulationSteps ?? 1,
+    numItemsInBatch: s.numItemsInBatch ?? mask.sum().clamp(1).item(),
+  };
+  enableGrad(() =>
+    entropyBonus(leaf, trained, n)
+      .mul(-(s.entropyCoef ?? 0))
+      .backward(),
+  );
+  return leaf.grad!;
 }
 
 function missing(what: string, i: number): never {

@@ -24,6 +24,15 @@ export const TRAIN_METRIC_KEYS = [
   "clip_ratio/low_mean",
   "clip_ratio/high_mean",
   "clip_ratio/region_mean",
+  "clip_ratio/low_min",
+  "clip_ratio/high_max",
+  /** loss_type "cispo": fraction of tokens whose importance weight is capped at epsilon_high. */
+  "cispo_clip_ratio",
+  /** loss_type "vespo": mean gamma weight. */
+  "vespo/phi_seq_mean",
+  /** With an entropy bonus: the loss before the bonus, and the coefficient applied. */
+  "policy_loss",
+  "entropy_coef",
   "step_time",
   "tokens_per_second",
 ] as const;
