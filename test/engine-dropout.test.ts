@@ -1,4 +1,4 @@
-// Dropout on the CPU (native/src/dropout.cc, Philox masks): the distribution of
+// Dropout on the CPU (native/src/dropout.cc, counter-based masks): the distribution of
 // torch.nn.functional.dropout, masks that follow the generator's seed and saved state (gradient
 // checkpointing replays them), and a backward pass that applies the forward's own mask.
 import assert from "node:assert/strict";

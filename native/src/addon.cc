@@ -19,7 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"opSchema", OpSchema},
       {"callOp", CallOp},
       {"callOpVoid", CallOpVoid},
-      {"philoxDropout", PhiloxDropoutOp},
+      {"counterDropout", CounterDropoutOp},
       // handles and data
       {"fromData", FromData},
       {"toData", ToData},

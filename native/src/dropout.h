@@ -2,5 +2,5 @@
 #include <napi.h>
 
 namespace wordle {
-Napi::Value PhiloxDropoutOp(const Napi::CallbackInfo& info);
+Napi::Value CounterDropoutOp(const Napi::CallbackInfo& info);
 }  // namespace wordle

@@ -32,7 +32,7 @@ export interface NativeAddon {
   opSchema(op: number): string;
   callOp(op: number, ...args: unknown[]): unknown;
   callOpVoid(op: number, ...args: unknown[]): void;
-  philoxDropout(h: Handle, p: number): Handle;
+  counterDropout(h: Handle, p: number): Handle;
   fromData(
     data: ArrayBufferView,
     srcDtype: number,

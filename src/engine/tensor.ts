@@ -769,7 +769,7 @@ export class Tensor extends Scoped {
    */
   dropout(p: number, train = true): Tensor {
     if (train && p > 0 && this.device === "cpu" && isFloatingDType(this.dtype))
-      return adoptHandle(native.philoxDropout(this.handle, p));
+      return adoptHandle(native.counterDropout(this.handle, p));
     return call(aten.dropout, this.handle, p, train);
   }
 

@@ -169,17 +169,19 @@ export function fusedLoraLinears(
       return { whole: out, parts: columns(out) };
     }
   }
-  // One addmm per part, so each B receives only its own block's gradient.
+  // One addmm per part, so each B receives only its own block's gradient. split, not narrow: its
+  // backward assembles the parts' gradients in one tensor, where each narrow's would zero-fill a
+  // whole [tokens, total] gradient of its own.
+  const baseParts = base.split(sizes, -1);
+  const startParts = start.split(sizes, 1);
   const parts = loras.map((l, i) => {
-    const off = offsets[i] as number;
-    const n = sizes[i] as number;
-    if (!l) return base.narrow(-1, off, n);
+    if (!l) return baseParts[i] as Tensor;
     const rank = l.a.size(0);
     const down =
       sharedDown?.narrow(1, i * rank, rank) ??
       (training && l.dropout > 0 ? input.dropout(l.dropout, true) : input).linear(l.a).reshape(-1, rank);
-    const sum = start.narrow(1, off, n).addmm(down, l.b.transpose(0, 1), { alpha: l.scale });
-    return back(sum).view(...base.shape.slice(0, -1), n);
+    const sum = (startParts[i] as Tensor).addmm(down, l.b.transpose(0, 1), { alpha: l.scale });
+    return back(sum).view(...base.shape.slice(0, -1), sizes[i] as number);
   });
   return { whole: null, parts };
 }
