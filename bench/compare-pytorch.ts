@@ -21,6 +21,7 @@ import {
   countOps,
   type Device,
   type DType,
+  getBlasCoreName,
   getNumThreads,
   setNumThreads,
 } from "../src/engine/index.js";
@@ -102,8 +103,11 @@ function runEager(promptIds: number[], config: ReturnType<typeof seedStepBench>[
     decode_tokens: decodeTokens,
   };
   const python = findPython();
+  // The same BLAS kernels as ours (the engine may have chosen them: native/src/runtime.cc).
+  const blasCore = getBlasCoreName();
   const out = execFileSync(python, [`${PACKAGE_ROOT}/bench/compare-pytorch/eager_step.py`], {
     input: JSON.stringify(job),
+    env: blasCore === null ? process.env : { ...process.env, OPENBLAS_CORETYPE: blasCore },
     encoding: "utf8",
     stdio: ["pipe", "pipe", "inherit"],
     maxBuffer: 1 << 24,
@@ -123,7 +127,9 @@ const best = (xs: number[]) => Math.min(...xs);
 async function main(): Promise<void> {
   const info = buildInfo();
   console.log(`machine: ${machine()}`);
-  console.log(`ours: libtorch ${info.torchVersion}, ${getNumThreads()} threads, ${device} ${dtype}`);
+  console.log(
+    `ours: libtorch ${info.torchVersion}, ${getNumThreads()} threads, ${device} ${dtype}, OpenBLAS kernels ${getBlasCoreName() ?? "none"}`,
+  );
   const bench = seedStepBench(device, dtype);
   const { config, model, tokenizer, prompt } = bench;
   console.log(

@@ -296,11 +296,17 @@ test("adapter_config.json options we do not implement are errors naming the fiel
   assert.equal(model.adapter, adapter, "a failed load keeps the current adapter");
 });
 
-test("grouped projections (one cast, the update added inside addmm) equal PEFT's separate operations bit for bit", () =>
+test("grouped projections (one cast, the update added inside addmm) equal PEFT's separate operations to one rounding step", () =>
   scope(() =>
     noGrad(() => {
       manualSeed(3);
-      for (const dtype of ["float32", "bfloat16"] as const) {
+      // addmm adds the scaled update as BLAS accumulates it (with OpenBLAS's generic kernels bit for
+      // bit the separate mul and add; with the AVX-512 kernels one fused rounding): at most one
+      // rounding step of the output dtype apart.
+      for (const [dtype, step] of [
+        ["float32", 2 ** -23],
+        ["bfloat16", 2 ** -8],
+      ] as const) {
         const x = randn([2, 9, 64]).to(dtype);
         const weights = [48, 16].map((out) => ({ weight: randn([out, 64]).mul(0.1).to(dtype), bias: null }));
         const loras = [2, 0.37].map((scale, i) => ({
@@ -312,9 +318,14 @@ test("grouped projections (one cast, the update added inside addmm) equal PEFT's
         const grouped = loraLinears(x, weights, loras, false);
         weights.forEach((w, i) => {
           const lora = loras[i] as (typeof loras)[number];
-          const base = x.linear(w.weight);
-          const separate = base.add(x.float().linear(lora.a).linear(lora.b).mul(lora.scale)).to(dtype);
-          assert.deepEqual(grouped[i]?.toArray(), separate.toArray(), `${dtype} projection ${i}`);
+          const base = x.linear(w.weight).float();
+          const update = x.float().linear(lora.a).linear(lora.b).mul(lora.scale);
+          const separate = x.linear(w.weight).add(update).to(dtype).float();
+          const got = (grouped[i] as Tensor).float();
+          // One rounding step of the sum, measured against the size of the terms it adds.
+          const bound = base.abs().add(update.abs()).mul(step);
+          const apart = got.sub(separate).abs().sub(bound).max().item();
+          assert.ok(apart <= 0, `${dtype} projection ${i}: more than one rounding step apart`);
         });
       }
     }),

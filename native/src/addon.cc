@@ -12,6 +12,7 @@
 namespace wordle {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  chooseBlasKernels();
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> functions[] = {
       // operators
       {"resolveOp", ResolveOp},
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setNumThreads", SetNumThreads},
       {"getNumThreads", GetNumThreads},
       {"getBlasNumThreads", GetBlasNumThreads},
+      {"getBlasCoreName", GetBlasCoreName},
       {"cudaAvailable", CudaAvailable},
       {"cudaDeviceCount", CudaDeviceCount},
       {"cudaSynchronize", CudaSynchronize},

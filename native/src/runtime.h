@@ -8,6 +8,8 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info);
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info);
 Napi::Value GetBlasNumThreads(const Napi::CallbackInfo& info);
+Napi::Value GetBlasCoreName(const Napi::CallbackInfo& info);
+void chooseBlasKernels();
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info);
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info);

@@ -105,6 +105,7 @@ export {
   bf16MatmulIsFast,
   buildInfo,
   cuda,
+  getBlasCoreName,
   getBlasNumThreads,
   getNumThreads,
   getRngState,

@@ -89,6 +89,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   /** OpenBLAS's threads, or -1 when libtorch does not use OpenBLAS. */
   getBlasNumThreads(): number;
+  getBlasCoreName(): string;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(index?: number): void;

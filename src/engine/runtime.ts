@@ -37,6 +37,12 @@ export function getBlasNumThreads(): number | null {
   return n < 0 ? null : n;
 }
 
+/** OpenBLAS's kernel set (e.g. "SkylakeX", "Haswell", "Zen"), or null when libtorch does not use OpenBLAS. */
+export function getBlasCoreName(): string | null {
+  const name = native.getBlasCoreName();
+  return name === "" ? null : name;
+}
+
 export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),

@@ -14,7 +14,7 @@
  * as one matmul too, x [A_q; A_k; A_v]^T, and, at inference, the up-projections as one addmm with
  * the block-diagonal matrix of the B's (zeros elsewhere add nothing). Output columns are the same
  * sums as separate projections, so results are unchanged (test/model-fused.test.ts checks them
- * bit for bit against the unfused path).
+ * bit for bit against the unfused path, and greedy play of the shipped model).
  */
 import { cat, isGradEnabled, keep, noGrad, scope, type Tensor, zeros } from "../engine/index.js";
 import { derivedFromPairs, type LoraPair } from "./lora.js";

@@ -266,8 +266,9 @@ export function loraLinear(
  * input is cast to the adapters' dtype once for all of them, and each update is added inside the
  * BLAS call that makes it (addmm: base + scale * (x A^T) B^T), so no [tokens, out] float32 update
  * is written, scaled and added as separate passes. The same sums as PEFT's
- * `base + lora_B(lora_A(x)) * scale`, cast back to the base dtype (with libtorch's CPU BLAS the
- * results are bit for bit those of the separate operations: test/model-lora.test.ts).
+ * `base + lora_B(lora_A(x)) * scale`, cast back to the base dtype, up to one rounding step (BLAS
+ * may fuse the scaling into its accumulation; OpenBLAS's generic kernels give the separate
+ * operations' bits exactly): test/model-lora.test.ts.
  */
 export function loraLinears(
   x: Tensor,
