@@ -12,9 +12,11 @@
  * installs Debian's python3-torch (as root); on a GPU machine it uses the PyTorch that is there.
  * Runs one after the other, never side by side.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { type ChildProcessByStdio, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
 import {
   bf16MatmulIsFast,
   buildInfo,
@@ -23,12 +25,13 @@ import {
   type DType,
   getBlasCoreName,
   getNumThreads,
+  type OpTotals,
   setNumThreads,
 } from "../src/engine/index.js";
 import { type GenerationStats, generate } from "../src/model/sampler.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { option, QWEN25_05B } from "./random-qwen.js";
-import { type SeedStepPhases, seedStepBench } from "./seed-step.js";
+import { type SeedStepBench, type SeedStepPhases, seedStepBench } from "./seed-step.js";
 
 const device = option("device", "cpu") as Device;
 const steps = Number(option("steps", "2"));
@@ -78,8 +81,50 @@ interface EagerStep {
   optimizer: number;
 }
 
-function runEager(promptIds: number[], config: ReturnType<typeof seedStepBench>["config"]) {
-  const job = {
+interface EagerDecode {
+  batch: number;
+  tokens: number;
+  seconds: number;
+}
+
+/** The eager reference as a child process that runs one command at a time (eager_step.py). */
+class EagerReference {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly lines: AsyncIterator<string>;
+
+  constructor(job: object) {
+    // The same BLAS kernels as ours (the engine may have chosen them: native/src/runtime.cc).
+    const blasCore = getBlasCoreName();
+    this.child = spawn(findPython(), [`${PACKAGE_ROOT}/bench/compare-pytorch/eager_step.py`], {
+      env: blasCore === null ? process.env : { ...process.env, OPENBLAS_CORETYPE: blasCore },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+    this.child.stdin.write(`${JSON.stringify(job)}\n`);
+  }
+
+  async ready(): Promise<void> {
+    await this.answer();
+  }
+
+  async run<T>(command: string): Promise<T> {
+    this.child.stdin.write(`${command}\n`);
+    return this.answer<T>();
+  }
+
+  private async answer<T>(): Promise<T> {
+    const line = await this.lines.next();
+    if (line.done) throw new Error("the eager reference stopped (its error is above)");
+    return JSON.parse(line.value) as T;
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+function eagerJob(promptIds: number[], config: SeedStepBench["config"]) {
+  return {
     config: QWEN25_05B,
     threads,
     dtype,
@@ -88,7 +133,6 @@ function runEager(promptIds: number[], config: ReturnType<typeof seedStepBench>[
     lora_alpha: config.lora.alpha,
     lora_dropout: config.lora.dropout,
     prompt_ids: promptIds,
-    steps,
     num_generations: config.num_generations,
     completion_length: config.max_completion_length,
     temperature: config.temperature,
@@ -99,30 +143,31 @@ function runEager(promptIds: number[], config: ReturnType<typeof seedStepBench>[
     epsilon: config.epsilon,
     beta: config.beta,
     max_grad_norm: config.max_grad_norm,
-    decode_batches: decodeBatches,
     decode_tokens: decodeTokens,
-  };
-  const python = findPython();
-  // The same BLAS kernels as ours (the engine may have chosen them: native/src/runtime.cc).
-  const blasCore = getBlasCoreName();
-  const out = execFileSync(python, [`${PACKAGE_ROOT}/bench/compare-pytorch/eager_step.py`], {
-    input: JSON.stringify(job),
-    env: blasCore === null ? process.env : { ...process.env, OPENBLAS_CORETYPE: blasCore },
-    encoding: "utf8",
-    stdio: ["pipe", "pipe", "inherit"],
-    maxBuffer: 1 << 24,
-  });
-  const lines = out
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l));
-  return {
-    steps: lines.filter((l) => l.kind === "step") as EagerStep[],
-    decode: lines.filter((l) => l.kind === "decode") as { batch: number; tokens: number; seconds: number }[],
   };
 }
 
 const best = (xs: number[]) => Math.min(...xs);
+
+/** Operators that only make a view (no kernel, no copy): counted apart. */
+const VIEW_OPS = new Set([
+  "aten::view",
+  "aten::reshape",
+  "aten::_reshape_alias",
+  "aten::narrow",
+  "aten::slice",
+  "aten::select",
+  "aten::transpose",
+  "aten::t",
+  "aten::permute",
+  "aten::unsqueeze",
+  "aten::squeeze",
+  "aten::expand",
+  "aten::detach",
+  "aten::alias",
+  "aten::split",
+  "aten::split_with_sizes",
+]);
 
 async function main(): Promise<void> {
   const info = buildInfo();
@@ -134,11 +179,19 @@ async function main(): Promise<void> {
   const { config, model, tokenizer, prompt } = bench;
   console.log(
     `seed step: prompt ${prompt.ids.length} tokens, G ${config.num_generations}, ${config.max_completion_length} tokens, ` +
-      `LoRA r ${config.lora.r} on 7 projections (float32 adapter path), checkpointing, beta ${config.beta}; best of ${steps} steps`,
+      `LoRA r ${config.lora.r} on 7 projections (float32 adapter path), checkpointing, beta ${config.beta}; ` +
+      `ours and eager alternate, best of ${steps} steps each`,
   );
+  const withEager = !process.argv.includes("--no-eager");
+  const eager = withEager ? new EagerReference(eagerJob(prompt.ids, config)) : null;
+  await eager?.ready();
 
   const ours: SeedStepPhases[] = [];
-  for (let s = 0; s < steps; s++) ours.push(bench.step(s, steps));
+  const eagerSteps: EagerStep[] = [];
+  for (let s = 0; s < steps; s++) {
+    ours.push(bench.step(s, steps));
+    if (eager) eagerSteps.push(await eager.run<EagerStep>("step"));
+  }
 
   // Decode alone: one prompt, B rows, `decodeTokens` tokens, the seed's processors.
   const sampling = {
@@ -161,49 +214,70 @@ async function main(): Promise<void> {
     });
     return stats as GenerationStats;
   };
-  const oursDecode = decodeBatches.map((batch) => {
-    const stats = decodeRun(batch, decodeTokens);
+  const decodeRows = [];
+  for (const batch of decodeBatches) {
+    const oursRates: number[] = [];
+    const eagerRates: number[] = [];
+    for (let rep = 0; rep < 2; rep++) {
+      const stats = decodeRun(batch, decodeTokens);
+      oursRates.push(stats.steps / stats.decodeSeconds);
+      const e = eager ? await eager.run<EagerDecode>(`decode ${batch}`) : null;
+      if (e) eagerRates.push(e.tokens / e.seconds);
+    }
     // Ops per decode step: the difference between two lengths, so the prefill drops out.
-    const short = countOps(() => decodeRun(batch, 8)).ops.calls;
-    const long = countOps(() => decodeRun(batch, 16)).ops.calls;
-    return { batch, tokensPerSecond: stats.steps / stats.decodeSeconds, opsPerToken: (long - short) / 8 };
-  });
+    const short = countOps(() => decodeRun(batch, 8)).ops;
+    const long = countOps(() => decodeRun(batch, 16)).ops;
+    const views = (ops: OpTotals) =>
+      ops.byName.filter((op) => VIEW_OPS.has(op.name)).reduce((n, op) => n + op.calls, 0);
+    decodeRows.push({
+      batch,
+      ours: Math.max(...oursRates),
+      eager: eagerRates.length > 0 ? Math.max(...eagerRates) : null,
+      ops: (long.calls - short.calls) / 8,
+      views: (views(long) - views(short)) / 8,
+    });
+  }
+  eager?.close();
   bench.dispose();
 
-  if (process.argv.includes("--no-eager")) {
-    for (const d of oursDecode)
-      console.log(
-        `decode B=${d.batch}: ${d.tokensPerSecond.toFixed(2)} tokens/s per sequence, ${d.opsPerToken} ops per token`,
-      );
-    return;
-  }
-  const eager = runEager(prompt.ids, config);
-  const row = (label: string, a: number, b: number, unit = "s") =>
-    console.log(
-      `| ${label.padEnd(28)} | ${a.toFixed(2).padStart(8)} ${unit} | ${b.toFixed(2).padStart(8)} ${unit} | ${(a / b).toFixed(2).padStart(5)} |`,
-    );
-  console.log("| phase (best step)            | ours       | eager      | ratio |");
-  console.log("| ---------------------------- | ---------- | ---------- | ----- |");
-  row("whole step", best(ours.map((p) => p.total)), best(eager.steps.map((p) => p.total)));
-  row("prefill", best(ours.map((p) => p.prefill)), best(eager.steps.map((p) => p.prefill)));
-  row("decode (128 tokens)", best(ours.map((p) => p.decode)), best(eager.steps.map((p) => p.decode)));
-  row("reference log-probs", best(ours.map((p) => p.ref)), best(eager.steps.map((p) => p.ref)));
+  const cell = (x: number | null, unit: string) => (x === null ? "-" : `${x.toFixed(2)}${unit}`).padStart(10);
+  const ratio = (a: number, b: number | null) => (b === null ? "-" : (a / b).toFixed(2)).padStart(5);
+  const row = (label: string, a: number, b: number | null, unit = " s") =>
+    console.log(`| ${label.padEnd(30)} | ${cell(a, unit)} | ${cell(b, unit)} | ${ratio(a, b)} |`);
+  const bestOf = (xs: EagerStep[], pick: (p: EagerStep) => number) =>
+    xs.length > 0 ? best(xs.map(pick)) : null;
+  console.log("| phase (best step)              | ours       | eager      | ratio |");
+  console.log("| ------------------------------ | ---------- | ---------- | ----- |");
+  row(
+    "whole step",
+    best(ours.map((p) => p.total)),
+    bestOf(eagerSteps, (p) => p.total),
+  );
+  row(
+    "prefill",
+    best(ours.map((p) => p.prefill)),
+    bestOf(eagerSteps, (p) => p.prefill),
+  );
+  row(
+    `decode (${config.max_completion_length} tokens)`,
+    best(ours.map((p) => p.decode)),
+    bestOf(eagerSteps, (p) => p.decode),
+  );
+  row(
+    "reference log-probs",
+    best(ours.map((p) => p.ref)),
+    bestOf(eagerSteps, (p) => p.ref),
+  );
   row(
     "forward+backward",
     best(ours.map((p) => p.forwardBackward)),
-    best(eager.steps.map((p) => p.forward_backward)),
+    bestOf(eagerSteps, (p) => p.forward_backward),
   );
-  for (const d of oursDecode) {
-    const e = eager.decode.find((x) => x.batch === d.batch);
-    if (!e) continue;
-    const eagerRate = e.tokens / e.seconds;
+  for (const d of decodeRows) row(`decode B=${d.batch}, tokens/s per seq`, d.ours, d.eager, "");
+  for (const d of decodeRows)
     console.log(
-      `| decode B=${d.batch}, tokens/s per seq`.padEnd(30) +
-        ` | ${d.tokensPerSecond.toFixed(2).padStart(10)} | ${eagerRate.toFixed(2).padStart(10)} | ${(d.tokensPerSecond / eagerRate).toFixed(2).padStart(5)} |`,
+      `ours at B=${d.batch}: ${d.ops} ATen operators per decode step (${d.ops - d.views} compute, ${d.views} views)`,
     );
-  }
-  for (const d of oursDecode)
-    console.log(`ours: ${d.opsPerToken} engine ops per decode step at B=${d.batch}`);
 }
 
 await main();

@@ -10,7 +10,7 @@ with PEFT's adapter semantics:
 It is what a user writes with transformers + PEFT, without their Python-side bookkeeping: no
 attempt at speed beyond what eager PyTorch does by itself (torch.cat KV cache, repeat_kv).
 
-    python3 eager_step.py < job.json      (job: shapes, prompt ids, settings; prints JSON lines)
+    python3 eager_step.py      (stdin: the job as one JSON line, then commands; see main)
 """
 import json
 import math
@@ -241,7 +241,10 @@ def step(model, opt, prompt, job):
 
 
 def main():
-    job = json.load(sys.stdin)
+    """Reads the job (one JSON line), then one command per line: "step" or "decode B"; answers each
+    with one JSON line. The caller interleaves these with its own runs, so both sides meet the
+    same machine conditions."""
+    job = json.loads(sys.stdin.readline())
     torch.set_num_threads(job["threads"])
     torch.manual_seed(0)
     dtype = getattr(torch, job["dtype"])
@@ -249,13 +252,19 @@ def main():
     model = Model(job["config"], dtype, lora)
     opt = torch.optim.SGD(model.params(), lr=1e-6, momentum=0.9)
     prompt = job["prompt_ids"]
-    for i in range(job["steps"]):
-        print(json.dumps({"kind": "step", "step": i + 1, **step(model, opt, prompt, job)}), flush=True)
-    for rows in job["decode_batches"]:
-        times = {}
-        generate(model, prompt, rows, job["decode_tokens"], job, times)
-        print(json.dumps({"kind": "decode", "batch": rows, "tokens": job["decode_tokens"],
-                          "seconds": times["decode"]}), flush=True)
+    print(json.dumps({"kind": "ready"}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "step":
+            print(json.dumps({"kind": "step", **step(model, opt, prompt, job)}), flush=True)
+        elif words[0] == "decode":
+            rows = int(words[1])
+            times = {}
+            generate(model, prompt, rows, job["decode_tokens"], job, times)
+            print(json.dumps({"kind": "decode", "batch": rows, "tokens": job["decode_tokens"],
+                              "seconds": times["decode"]}), flush=True)
 
 
 if __name__ == "__main__":

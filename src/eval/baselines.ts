@@ -10,14 +10,14 @@ import { solverPolicy } from "./solver-policy.js";
 
 /**
  * Mean guesses over all 2,315 answers (12,972 accepted guesses, normal mode), from
- * shared/data/SOURCES.md section 4:
+ * data/SOURCES.md section 4:
  * - optimum: Selby's proven optimal tree from SALET, 7,920 guesses = 3.42117 (alex1770/wordle
  *   normal.top105.proven); Bertsimas & Paskov, Operations Research 73(3), 2025, give 3.421.
  * - greedy entropy: one-step maximum entropy from SALET, 3.4328 computed there (3.43 rounded);
  *   src/wordle/solve.ts reproduces 3.4324 with every game won.
  * - random-consistent: a uniformly random still-possible answer; 4.09 mean with a 98.2% win rate
- *   (SOURCES.md, 20 runs per word), 4.00 in the tiny-model feasibility study
- *   (shared/notes/feasibility-tiny-model.md), so a range.
+ *   (SOURCES.md, 20 runs per word), 4.00 in the team's feasibility study made before the tiny
+ *   model was trained, so a range.
  */
 export const REFERENCE_FIGURES = {
   optimum: {

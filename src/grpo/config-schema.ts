@@ -34,7 +34,7 @@ export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
 export type LrSchedulerType = (typeof LR_SCHEDULERS)[number];
 
-/** The reward presets of the task layer (src/task/rewards/presets.ts; shared/REWARDS.md). */
+/** The reward presets of the task layer (src/task/rewards/presets.ts; docs/rewards.md). */
 export const REWARD_PRESETS = ["seed", "course", "exact"] as const satisfies readonly RewardPresetName[];
 
 /** Names of a reward preset's functions (`total` is their weighted sum), from the task layer. */
@@ -42,7 +42,7 @@ export function rewardFunctionNames(preset: RewardPresetName): string[] {
   return rewardPreset(preset).rewards.map((r) => r.name);
 }
 
-/** The plan's success test (shared/REWARDS.md, preset `seed`). */
+/** The plan's success test (docs/rewards.md, preset `seed`). */
 export const DEFAULT_SUCCESS_CRITERIA = ["running_mean(total) > 1.5 AND running_mean(feedback) > 0"];
 
 /** TRL accepts `scale_rewards: true|false` from older versions; map them to the string modes. */

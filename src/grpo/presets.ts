@@ -13,7 +13,7 @@ export interface Preset {
 
 /**
  * `seed`: the original project's training plan and script, as faithfully as we know them
- * (issue 4; shared/REWARDS.md). Its learning rate is not recorded, so TRL's default stays.
+ * (docs/rewards.md). Its learning rate is not recorded, so TRL's default stays.
  * Note the TRL semantics it inherits: batch 2 with G = 2 is ONE prompt per step, so 70 epochs of
  * 60 prompts is 4,200 steps, not the 2,100 the plan expected (`wordle-grpo plan --preset seed`).
  */

@@ -1,5 +1,5 @@
 /**
- * The GRPO trainer: the loop of shared/DESIGN.md ("Data flow of one GRPO step") with TRL's
+ * The GRPO trainer: the loop of one GRPO step (docs/training.md) with TRL's
  * semantics, checkpoints that resume exactly, and the monitor in every logged row.
  *
  *   const result = await train({ config, events: consoleEvents() });

@@ -1,5 +1,5 @@
 /**
- * Metric keys of metrics.jsonl (shared/DESIGN.md) and the short names people write in success
+ * Metric keys of metrics.jsonl (docs/run-files.md) and the short names people write in success
  * criteria and milestones (docs/run-files.md). TRL's names where they exist; our behaviour metrics
  * live under `behaviour/` and evaluation results under `eval/`.
  */
@@ -49,7 +49,7 @@ export const MULTI_TURN_METRIC_KEYS = [
   "sft_loss",
 ] as const;
 
-/** Behaviour rates the training plan watches (shared/REWARDS.md), as fractions of completions. */
+/** Behaviour rates the training plan watches (docs/rewards.md), as fractions of completions. */
 export const BEHAVIOUR_METRIC_KEYS = [
   "behaviour/format_rate",
   "behaviour/invalid_word_rate",

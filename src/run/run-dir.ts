@@ -4,7 +4,7 @@ import { type GrpoConfig, parseConfig } from "../grpo/config.js";
 import { atomicWriteFile, removeStaleTemps } from "./atomic.js";
 
 /**
- * The run directory (shared/DESIGN.md, docs/run-files.md):
+ * The run directory (docs/run-files.md):
  *
  *   RUN/config.json          the resolved config (+ the keys tools read: reward_preset, run_name, max_steps)
  *   RUN/metrics.jsonl        training rows and eval rows
