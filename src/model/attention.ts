@@ -89,30 +89,20 @@ function projectQkv(
   const [b, s] = x.shape as [number, number];
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const loras = [lora?.q_proj, lora?.k_proj, lora?.v_proj];
-  if (w.fused) {
-    const { whole, parts } = fusedLoraLinears(x, w.fused.qkv, loras, ctx.training);
-    if (whole) {
-      // One [B, S, heads + 2 kvHeads, D] tensor: the q and k heads are rotated in one pass.
-      const all = whole.view(b, s, heads + 2 * kvHeads, headDim);
-      const qk = applyRope(all.narrow(2, 0, heads + kvHeads), ctx.angles);
-      return {
-        q: qk.narrow(2, 0, heads),
-        k: qk.narrow(2, heads, kvHeads),
-        v: all.narrow(2, heads + kvHeads, kvHeads),
-      };
-    }
-    const [q, k, v] = parts as [Tensor, Tensor, Tensor];
+  const { whole, parts } = w.fused
+    ? fusedLoraLinears(x, w.fused.qkv, loras, ctx.training)
+    : { whole: null, parts: loraLinears(x, [w.qProj, w.kProj, w.vProj], loras, ctx.training) };
+  if (whole) {
+    // One [B, S, heads + 2 kvHeads, D] tensor: the q and k heads are rotated in one pass.
+    const all = whole.view(b, s, heads + 2 * kvHeads, headDim);
+    const qk = applyRope(all.narrow(2, 0, heads + kvHeads), ctx.angles);
     return {
-      q: applyRope(q.view(b, s, heads, headDim), ctx.angles),
-      k: applyRope(k.view(b, s, kvHeads, headDim), ctx.angles),
-      v: v.view(b, s, kvHeads, headDim),
+      q: qk.narrow(2, 0, heads),
+      k: qk.narrow(2, heads, kvHeads),
+      v: all.narrow(2, heads + kvHeads, kvHeads),
     };
   }
-  const [q, k, v] = loraLinears(x, [w.qProj, w.kProj, w.vProj], loras, ctx.training) as [
-    Tensor,
-    Tensor,
-    Tensor,
-  ];
+  const [q, k, v] = parts as [Tensor, Tensor, Tensor];
   return {
     q: applyRope(q.view(b, s, heads, headDim), ctx.angles),
     k: applyRope(k.view(b, s, kvHeads, headDim), ctx.angles),

@@ -17,7 +17,7 @@
  * bit for bit against the unfused path, and greedy play of the shipped model).
  */
 import { cat, isGradEnabled, keep, noGrad, scope, type Tensor, zeros } from "../engine/index.js";
-import { derivedFromPairs, type LoraPair } from "./lora.js";
+import { addLoraUpdate, derivedFromPairs, type LoraPair } from "./lora.js";
 import { inputMajor, isInputMajor, type LinearWeights, type ModelWeights } from "./weights.js";
 
 /** One fused projection: the whole matrix (the parts are views of it) and each part's width. */
@@ -148,26 +148,22 @@ export function fusedLoraLinears(
   // Adapters alike (and no dropout to draw per part): one down-projection for all parts.
   // Training concatenates the A's in the graph (each gets its block of the gradient); inference
   // reuses one concatenation until an optimizer step changes an A.
-  let sharedDown: Tensor | null = null;
+  let sharedDown: Tensor[] | null = null;
   if (alike(loras, training)) {
     const rank = first.a.size(0);
-    const downWeight = isGradEnabled()
-      ? cat(
-          loras.map((l) => l.a),
-          0,
-        )
-      : derivedFromPairs(loras, "down", () =>
-          cat(
-            loras.map((l) => l.a),
-            0,
-          ),
-        );
-    sharedDown = input.linear(downWeight).reshape(-1, loras.length * rank); // [tokens, parts * r]
+    const concatenated = () =>
+      cat(
+        loras.map((l) => l.a),
+        0,
+      );
+    const downWeight = isGradEnabled() ? concatenated() : derivedFromPairs(loras, "down", concatenated);
+    const down = input.linear(downWeight).reshape(-1, loras.length * rank); // [tokens, parts * r]
     if (!isGradEnabled()) {
-      const sum = start.addmm(sharedDown, blockDiagonalUp(loras), { alpha: first.scale });
+      const sum = start.addmm(down, blockDiagonalUp(loras), { alpha: first.scale });
       const out = back(sum).view(...base.shape);
       return { whole: out, parts: columns(out) };
     }
+    sharedDown = down.split(rank, 1);
   }
   // One addmm per part, so each B receives only its own block's gradient. split, not narrow: its
   // backward assembles the parts' gradients in one tensor, where each narrow's would zero-fill a
@@ -176,11 +172,7 @@ export function fusedLoraLinears(
   const startParts = start.split(sizes, 1);
   const parts = loras.map((l, i) => {
     if (!l) return baseParts[i] as Tensor;
-    const rank = l.a.size(0);
-    const down =
-      sharedDown?.narrow(1, i * rank, rank) ??
-      (training && l.dropout > 0 ? input.dropout(l.dropout, true) : input).linear(l.a).reshape(-1, rank);
-    const sum = (startParts[i] as Tensor).addmm(down, l.b.transpose(0, 1), { alpha: l.scale });
+    const sum = addLoraUpdate(startParts[i] as Tensor, input, l, training, sharedDown?.[i]);
     return back(sum).view(...base.shape.slice(0, -1), sizes[i] as number);
   });
   return { whole: null, parts };

@@ -282,16 +282,32 @@ export function loraLinears(
     const lora = loras[i];
     if (!lora) return base;
     adapterInput ??= x.dtype === lora.a.dtype ? x : x.to(lora.a.dtype);
-    let input = adapterInput;
-    if (training && lora.dropout > 0) input = input.dropout(lora.dropout, true);
-    const out = base.size(-1);
-    const rank = lora.a.size(0);
-    const down = input.linear(lora.a).reshape(-1, rank); // [tokens, r]
     const start = base.dtype === lora.a.dtype ? base : base.to(lora.a.dtype);
-    const sum = start
-      .reshape(-1, out)
-      .addmm(down, lora.b.transpose(0, 1), { alpha: lora.scale })
-      .view(...base.shape);
+    const sum = addLoraUpdate(start.reshape(-1, base.size(-1)), adapterInput, lora, training).view(
+      ...base.shape,
+    );
     return sum.dtype === base.dtype ? sum : sum.to(base.dtype);
   });
+}
+
+/**
+ * start + scale * dropout(input) A^T B^T in one addmm: `start` is the base output as [tokens,
+ * out] in the adapter's dtype, `input` the projection's input in the adapter's dtype. `down`, when
+ * given, is input A^T already computed ([tokens, r]; fused-projections.ts shares one for several
+ * parts).
+ */
+export function addLoraUpdate(
+  start: Tensor,
+  input: Tensor,
+  lora: LoraPair,
+  training: boolean,
+  down?: Tensor,
+): Tensor {
+  const rank = lora.a.size(0);
+  const projected =
+    down ??
+    (training && lora.dropout > 0 ? input.dropout(lora.dropout, true) : input)
+      .linear(lora.a)
+      .reshape(-1, rank);
+  return start.addmm(projected, lora.b.transpose(0, 1), { alpha: lora.scale });
 }
