@@ -13,6 +13,7 @@ import { resolveConfig } from "../src/grpo/config.js";
 import { train } from "../src/grpo/trainer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
+import { withoutTimings } from "./grpo-trainer-fixture.js";
 
 const VARIANTS: Array<[string, Record<string, unknown>, string[]]> = [
   [
@@ -48,11 +49,7 @@ for (const [name, settings, metrics] of VARIANTS) {
     const rowsOf = (dir: string) =>
       readJsonl(join(dir, "metrics.jsonl"))
         .rows.filter((r) => "loss" in r)
-        .map((row) =>
-          Object.fromEntries(
-            Object.entries(row).filter(([k]) => !/step_time|tokens_per_second|eta_seconds/.test(k)),
-          ),
-        );
+        .map(withoutTimings);
     try {
       const a = join(root, "a");
       const whole = await train({ config: configFor(a), threads: 1 });

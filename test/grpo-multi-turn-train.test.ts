@@ -21,6 +21,7 @@ import { tokenLogProbs } from "../src/model/logprobs.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
+import { comparable } from "./grpo-trainer-fixture.js";
 
 test("turn credit: the game's normalised outcome plus the turn's shaping normalised over the group", () => {
   const good = { valid: true, consistent: true, repeated: false };
@@ -209,14 +210,7 @@ test("multi_turn run with the teacher term and refusals shown resumes to the uni
         eval: { games: 2 },
       },
     }).config;
-  const strip = (dir: string, file: string) =>
-    readJsonl(join(dir, file)).rows.map((row) =>
-      JSON.stringify(
-        Object.fromEntries(
-          Object.entries(row).filter(([k]) => !/step_time|tokens_per_second|eta_seconds/.test(k)),
-        ),
-      ),
-    );
+  const strip = (dir: string, file: string) => comparable(readJsonl(join(dir, file)).rows);
   try {
     const a = join(root, "a");
     const whole = await train({ config: configFor(a), threads: 1 });

@@ -12,17 +12,9 @@ import { fileURLToPath } from "node:url";
 import { train } from "../src/grpo/trainer.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { makeTinyModel, tinyConfig, tinySetArgs } from "./grpo-trainer-fixture.js";
+import { comparable, makeTinyModel, tinyConfig, tinySetArgs } from "./grpo-trainer-fixture.js";
 
 const RUN = { max_steps: 20, save_steps: 5, logging_steps: 5, save_total_limit: 2 };
-const TIME_KEYS = /step_time|tokens_per_second|eta_seconds/;
-
-function comparable(rows: Record<string, unknown>[]): string[] {
-  return rows.map((row) =>
-    JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !TIME_KEYS.test(k)))),
-  );
-}
-
 interface Running {
   child: ChildProcess;
   output: () => string;

@@ -151,3 +151,15 @@ export function letterRewards(): RewardPreset {
     },
   };
 }
+
+const TIME_KEYS = /step_time|tokens_per_second|eta_seconds/;
+
+/** A metrics row without its wall-clock fields (they differ between any two runs). */
+export function withoutTimings(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([k]) => !TIME_KEYS.test(k)));
+}
+
+/** Rows without wall-clock fields, as strings to compare whole runs. */
+export function comparable(rows: Record<string, unknown>[]): string[] {
+  return rows.map((row) => JSON.stringify(withoutTimings(row)));
+}

@@ -11,16 +11,7 @@ import { readSafetensors } from "../src/engine/safetensors.js";
 import { learningRateAt } from "../src/grpo/schedule.js";
 import { type TrainResult, train } from "../src/grpo/trainer.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
-
-const TIME_KEYS = /step_time|tokens_per_second|eta_seconds/;
-
-/** Rows without wall-clock fields (they differ between any two runs). */
-function comparable(rows: Record<string, unknown>[]): string[] {
-  return rows.map((row) =>
-    JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !TIME_KEYS.test(k)))),
-  );
-}
+import { comparable, letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
 
 /** Evaluation twice (validation prompts + 2 games), so best/ and eval rows are exercised too. */
 const EVAL = { eval_steps: 15, "eval.games": 2 };
