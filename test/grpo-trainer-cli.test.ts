@@ -126,3 +126,40 @@ test("SIGINT saves and exits 0; after a SIGKILL, --resume continues exactly as a
   const adapter = (dir: string) => readFileSync(join(dir, "final", "adapter_model.safetensors"));
   assert.ok(adapter(runDir).equals(adapter(reference)), "final adapters are byte-identical");
 });
+
+test("two train processes on one --output: the second exits non-zero naming the first, whose run goes on", async () => {
+  const modelDir = makeTinyModel(5);
+  temps.push(modelDir);
+  const runDir = join(modelDir, "shared-output");
+  const args = (seed: number) => [
+    "train",
+    "--preset",
+    "seed",
+    "--model",
+    modelDir,
+    "--output",
+    runDir,
+    "--threads",
+    "1",
+    "--no-final-eval",
+    ...tinySetArgs({ ...RUN, max_steps: 2000, seed }),
+  ];
+  const first = startCli(args(1));
+  await waitFor("the first run's lock", () => existsSync(join(runDir, ".lock")), first);
+  const second = startCli(args(2));
+  const secondExit = await second.exited;
+  assert.notEqual(secondExit.code, 0);
+  assert.match(second.output(), new RegExp(`in use by process ${first.child.pid} \\(train\\)`));
+  first.child.kill("SIGINT"); // saves and exits
+  const firstExit = await first.exited;
+  assert.equal(firstExit.code, 0, first.output());
+  const steps = readJsonl(join(runDir, "metrics.jsonl"))
+    .rows.filter((r) => "loss" in r)
+    .map((r) => r.step as number);
+  assert.ok(steps.length > 0, "the first run logged");
+  assert.ok(
+    steps.every((s, i) => i === 0 || s > (steps[i - 1] as number)),
+    `one run's rows, each step once: ${steps}`,
+  );
+  assert.ok(!existsSync(join(runDir, ".lock")));
+});

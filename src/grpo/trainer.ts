@@ -26,7 +26,7 @@
  * generator it used. On the CPU the same thread count gives the same numbers, so a resumed run
  * logs exactly the rows the uninterrupted run logs (wall-clock fields aside).
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
@@ -45,6 +45,7 @@ import { readJsonl } from "../run/jsonl.js";
 import { RunLogs, type SampleRow } from "../run/logs.js";
 import { Monitor } from "../run/monitor.js";
 import { openRunDirectory, type RunPaths, readRunConfig, writeRunConfig } from "../run/run-dir.js";
+import { acquireRunLock } from "../run/run-lock.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
@@ -80,6 +81,8 @@ export interface TrainOptions {
   outputDir?: string;
   /** Resume from a checkpoint of the run directory: "latest" / true, a step, or a checkpoint path. */
   resume?: string | number | true | null;
+  /** Resuming from a checkpoint older than the run's newest removes the newer ones (else an error). */
+  discardNewer?: boolean;
   /** Intra-op threads of the engine (same count on resume for identical numbers). */
   threads?: number;
   events?: TrainerEvents;
@@ -116,13 +119,25 @@ export function runDirOfCheckpoint(spec: string): string | null {
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const events = options.events ?? silentEvents;
   const resuming = options.resume !== undefined && options.resume !== null;
   const outputDir =
     options.outputDir ??
     (resuming && typeof options.resume === "string" ? runDirOfCheckpoint(options.resume) : null) ??
     options.config.output_dir;
+  // A resume names an existing run: a mistyped path must not leave an empty directory behind.
+  if (resuming && !existsSync(outputDir))
+    throw new Error(`--resume: there is no run directory ${resolve(outputDir)} to resume`);
   const paths = openRunDirectory(outputDir);
+  const lock = acquireRunLock(paths.root, resuming ? "train --resume" : "train");
+  try {
+    return await trainLocked(options, paths, resuming);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boolean): Promise<TrainResult> {
+  const events = options.events ?? silentEvents;
   const config = resuming ? readRunConfig(paths) : options.config;
   if (!resuming) refuseExistingRun(paths);
   if (options.threads !== undefined) setNumThreads(options.threads);
@@ -165,10 +180,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     nonfinite = saved.trainer.nonfinite_steps;
     consecutiveNonfinite = saved.trainer.consecutive_nonfinite;
     batch = saved.generation;
+    // Checkpoints newer than the one resumed from belong to the future this resume abandons:
+    // removed only when asked, never by a resume that merely named an older checkpoint.
+    const newer = listCheckpoints(paths).filter((c) => c.step > step);
+    if (newer.length > 0 && !options.discardNewer)
+      throw new Error(
+        `${paths.root} has checkpoints newer than step ${step} (${newer.map((c) => basename(c.path)).join(", ")}); ` +
+          "resuming from an older one removes them and the metrics after it: pass --resume-from-older to do that, " +
+          "or resume the latest",
+      );
     RunLogs.prepareResume(paths, step, monitor);
-    // Checkpoints newer than the one resumed from belong to the abandoned future: drop them.
-    for (const c of listCheckpoints(paths))
-      if (c.step > step) rmSync(c.path, { recursive: true, force: true });
+    for (const c of newer) {
+      rmSync(c.path, { recursive: true, force: true });
+      events.message(`removed ${basename(c.path)} (newer than the checkpoint resumed from)`);
+    }
     events.message(`resuming ${paths.root} from ${basename(ckpt.path)} (step ${step} of ${total})`);
   } else {
     events.message(

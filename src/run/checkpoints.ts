@@ -50,12 +50,17 @@ export function findCheckpoint(paths: RunPaths, spec: string | number | true): C
     if (latest === undefined) throw new Error(`${paths.root}: no checkpoint-<step>/ folder to resume from`);
     return latest;
   }
+  const isPath = typeof spec === "string" && !/^\d+$/.test(spec);
   const step =
-    typeof spec === "number"
-      ? spec
-      : /^\d+$/.test(spec)
-        ? Number(spec)
-        : checkpointStep(basename(resolve(spec)));
+    typeof spec === "number" ? spec : isPath ? checkpointStep(basename(resolve(spec))) : Number(spec);
+  // A path must name one of this run's checkpoints: a mistyped or foreign path must not resume
+  // (and prune) this run's checkpoint of the same name.
+  if (isPath && (step === undefined || resolve(spec) !== paths.checkpoint(step)))
+    throw new Error(
+      existsSync(resolve(spec))
+        ? `--resume ${spec}: not a checkpoint folder of ${paths.root} (give one of its checkpoint-<step> folders, a step, or latest)`
+        : `--resume ${spec}: no such checkpoint folder (available steps of ${paths.root}: ${available})`,
+    );
   const match = all.find((c) => c.step === step);
   if (match === undefined) {
     throw new Error(`${paths.root}: no checkpoint ${JSON.stringify(spec)} (available steps: ${available})`);

@@ -33,6 +33,7 @@ interface TrainFlags {
   set: string[];
   maxSteps?: string;
   resume?: string | true;
+  resumeFromOlder?: boolean;
   threads?: string;
 }
 
@@ -59,6 +60,10 @@ export function register(program: Command): void {
     .option("--set <key=value>", "override one setting (repeatable), e.g. --set lora.r=8", collect, [])
     .option("--max-steps <n>", "stop after this many optimizer steps (overrides epochs)")
     .option("--resume [checkpoint]", "resume the run in --output: latest, a step, or a checkpoint folder")
+    .option(
+      "--resume-from-older",
+      "allow resuming from a checkpoint older than the run's newest (removes the newer checkpoints and metrics)",
+    )
     .option("--threads <n>", "engine threads (keep the same value when resuming for identical numbers)")
     .option(
       "--final-eval",
@@ -124,6 +129,7 @@ export function register(program: Command): void {
           config,
           outputDir: flags.output,
           resume,
+          discardNewer: flags.resumeFromOlder === true,
           // The shipped model's matrices are tiny (d = 128): one thread avoids OpenMP's per-op
           // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/default-model.md).
           threads: threads ?? (preset === "tiny" ? 1 : undefined),

@@ -1,0 +1,101 @@
+/**
+ * One process per run directory. `RUN/.lock` holds the owner's PID and its start time (from
+ * /proc, so a recycled PID is not mistaken for the owner); it is created exclusively (O_EXCL), so
+ * of two processes starting together only one gets it. A lock whose owner is gone (killed, the
+ * machine restarted) is stale and taken over; a live owner makes the second process fail with a
+ * message naming it. The lock is removed when its holder releases it or exits.
+ */
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+
+interface LockOwner {
+  pid: number;
+  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22), or null off Linux. */
+  started: number | null;
+  command: string;
+}
+
+function startTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[19]);
+  } catch {
+    return null;
+  }
+}
+
+function alive(owner: LockOwner): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+  }
+  return owner.started === null || startTime(owner.pid) === owner.started;
+}
+
+export interface RunLock {
+  release(): void;
+}
+
+/** Directories this process holds (two runs in one process must not share one either). */
+const held = new Set<string>();
+
+export function acquireRunLock(root: string, command: string): RunLock {
+  const path = join(root, ".lock");
+  if (held.has(path))
+    throw new Error(
+      `${root} is in use by this process (another run in it has not finished); choose another --output`,
+    );
+  const me: LockOwner = { pid: process.pid, started: startTime(process.pid), command };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, "wx");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      let owner: LockOwner | null = null;
+      try {
+        owner = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
+      } catch {
+        // Unreadable (a process died between creating and writing it): stale.
+      }
+      // Our own PID without an entry in `held` is a lock this process failed to remove: stale.
+      if (owner !== null && owner.pid !== process.pid && alive(owner))
+        throw new Error(
+          `${root} is in use by process ${owner.pid} (${owner.command}); wait for it to finish or stop it, ` +
+            "or choose another --output",
+        );
+      rmSync(path, { force: true });
+      continue;
+    }
+    writeSync(fd, JSON.stringify(me));
+    closeSync(fd);
+    held.add(path);
+    const release = () => {
+      held.delete(path);
+      try {
+        const owner = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
+        if (owner.pid === process.pid) rmSync(path, { force: true });
+      } catch {
+        // Already gone.
+      }
+      process.removeListener("exit", release);
+    };
+    process.on("exit", release);
+    return { release };
+  }
+  throw new Error(`${root}: could not take ${path} (another process keeps recreating it)`);
+}
+
+/** Whether a run directory is locked by a live process (for tools that only read). */
+export function isRunLocked(root: string): boolean {
+  const path = join(root, ".lock");
+  if (!existsSync(path)) return false;
+  try {
+    return alive(JSON.parse(readFileSync(path, "utf8")) as LockOwner);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,123 @@
+// Runs that cannot lose each other's work: one process per run directory (a lock that names its
+// holder and survives a killed holder), and resumes that refuse paths outside the run and never
+// prune newer checkpoints unless asked.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { train } from "../src/grpo/trainer.js";
+import { readJsonl } from "../src/run/jsonl.js";
+import { acquireRunLock, isRunLocked } from "../src/run/run-lock.js";
+import { letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
+
+const root = mkdtempSync(join(tmpdir(), "run-safety-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** The start time /proc gives a PID (the lock's proof of identity). */
+function startTime(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+}
+
+test("a run directory held by a live process is refused with its PID; a dead holder's lock is taken over", async () => {
+  const dir = mkdtempSync(join(root, "lock-"));
+  const sleeper = spawn("sleep", ["30"]);
+  try {
+    const pid = sleeper.pid as number;
+    writeFileSync(join(dir, ".lock"), JSON.stringify({ pid, started: startTime(pid), command: "train" }));
+    assert.ok(isRunLocked(dir));
+    assert.throws(() => acquireRunLock(dir, "train"), new RegExp(`in use by process ${pid} \\(train\\)`));
+    // The same PID with another start time is a recycled PID, not the holder.
+    writeFileSync(join(dir, ".lock"), JSON.stringify({ pid, started: startTime(pid) + 1, command: "train" }));
+    assert.ok(!isRunLocked(dir));
+  } finally {
+    sleeper.kill("SIGKILL");
+  }
+  await new Promise((resolve) => sleeper.on("exit", resolve));
+  const lock = acquireRunLock(dir, "train");
+  assert.equal(JSON.parse(readFileSync(join(dir, ".lock"), "utf8")).pid, process.pid);
+  assert.throws(() => acquireRunLock(dir, "train"), /in use by this process/);
+  lock.release();
+  assert.ok(!existsSync(join(dir, ".lock")));
+});
+
+const modelDir = makeTinyModel(11);
+after(() => rmSync(modelDir, { recursive: true, force: true }));
+const RUN = { max_steps: 6, save_steps: 2, logging_steps: 2, save_total_limit: 5 };
+
+async function finishedRun(name: string): Promise<string> {
+  const dir = join(root, name);
+  await train({ config: tinyConfig(modelDir, dir, RUN), threads: 1, rewards: letterRewards() });
+  return dir;
+}
+
+/** The steps of the training rows of metrics.jsonl (evaluation rows left out). */
+function trainingSteps(dir: string): unknown[] {
+  return readJsonl(join(dir, "metrics.jsonl"))
+    .rows.filter((r) => "loss" in r)
+    .map((r) => r.step);
+}
+
+function snapshot(dir: string): string[] {
+  const metrics = readFileSync(join(dir, "metrics.jsonl"), "utf8");
+  return [...readdirSync(dir).sort(), metrics];
+}
+
+test("two runs started together on one directory: the second fails, the first's files are intact", async () => {
+  const dir = join(root, "together");
+  const config = tinyConfig(modelDir, dir, RUN);
+  const [first, second] = await Promise.allSettled([
+    train({ config, threads: 1, rewards: letterRewards() }),
+    train({ config: { ...config, seed: 1 }, threads: 1, rewards: letterRewards() }),
+  ]);
+  assert.equal(first.status, "fulfilled");
+  assert.equal(second.status, "rejected");
+  assert.match(String((second as PromiseRejectedResult).reason), /in use by this process/);
+  const steps = trainingSteps(dir);
+  assert.deepEqual(steps, [2, 4, 6], "one run's rows, once each");
+  assert.ok(!existsSync(join(dir, ".lock")), "released at the end");
+});
+
+test("--resume with a path outside the run, or a missing one, is refused and nothing changes", async () => {
+  const dir = await finishedRun("resume-paths");
+  const before = snapshot(dir);
+  const config = tinyConfig(modelDir, dir, RUN);
+  await assert.rejects(
+    train({ config, outputDir: dir, resume: "/nonexistent/path/checkpoint-2", rewards: letterRewards() }),
+    /no such checkpoint folder/,
+  );
+  const other = await finishedRun("resume-other");
+  await assert.rejects(
+    train({ config, outputDir: dir, resume: join(other, "checkpoint-2"), rewards: letterRewards() }),
+    /not a checkpoint folder of/,
+  );
+  assert.deepEqual(snapshot(dir), before);
+  const stray = join(root, "no-such-run");
+  await assert.rejects(
+    train({ config, resume: join(stray, "checkpoint-2"), rewards: letterRewards() }),
+    /no run directory/,
+  );
+  assert.ok(!existsSync(stray), "no directory left behind");
+});
+
+test("resuming from an older checkpoint needs discardNewer, which then removes the newer ones", async () => {
+  const dir = await finishedRun("resume-older");
+  const before = snapshot(dir);
+  const config = tinyConfig(modelDir, dir, RUN);
+  await assert.rejects(
+    train({ config, resume: join(dir, "checkpoint-2"), rewards: letterRewards() }),
+    /checkpoints newer than step 2 \(checkpoint-4, checkpoint-6\).*--resume-from-older/,
+  );
+  assert.deepEqual(snapshot(dir), before, "nothing removed");
+  const again = await train({
+    config,
+    resume: join(dir, "checkpoint-2"),
+    discardNewer: true,
+    threads: 1,
+    rewards: letterRewards(),
+  });
+  assert.equal(again.steps, 6);
+  assert.deepEqual(trainingSteps(dir), [2, 4, 6]);
+});
