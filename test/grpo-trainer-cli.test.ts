@@ -163,3 +163,29 @@ test("two train processes on one --output: the second exits non-zero naming the 
   );
   assert.ok(!existsSync(join(runDir, ".lock")));
 });
+
+test("a closed stdout (train | head -1) does not stop the run: it completes and writes final/", async () => {
+  const modelDir = makeTinyModel(6);
+  temps.push(modelDir);
+  const runDir = join(modelDir, "piped");
+  const run = startCli([
+    "train",
+    "--preset",
+    "seed",
+    "--model",
+    modelDir,
+    "--output",
+    runDir,
+    "--threads",
+    "1",
+    "--no-final-eval",
+    ...tinySetArgs({ ...RUN, max_steps: 12, logging_steps: 1 }),
+  ]);
+  // The reader goes away after the first line, as `head -1` would.
+  await waitFor("the first line", () => run.output().includes("\n"), run);
+  run.child.stdout?.destroy();
+  run.child.stderr?.destroy();
+  const exit = await run.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(existsSync(join(runDir, "final", "adapter_model.safetensors")), "the run finished");
+});

@@ -40,6 +40,13 @@ import { register as registerTrain } from "./commands/train.js";
 
 registerTrain(program);
 
+// Output to a closed pipe (`wordle-grpo train ... | head -1`) must not end a run: once the reader
+// is gone, what would have been printed is dropped and the command goes on.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`wordle-grpo: ${message}\n`);
