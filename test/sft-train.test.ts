@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { reservedSecrets } from "../src/eval/secrets.js";
 import { loadModel, loadTokenizer } from "../src/model/load.js";
 import { generate } from "../src/model/sampler.js";
+import { PACKAGE_ROOT } from "../src/paths.js";
 import { DEFAULT_SFT_SETTINGS, runSft, type SftLogRow, type SftSettings } from "../src/sft/trainer.js";
 import { parseGuess } from "../src/task/parse-guess.js";
 import { renderPrompt } from "../src/task/prompt.js";
@@ -192,6 +194,50 @@ test("sft --snapshot-steps: a loadable model every N steps, the last one equal t
     await assert.rejects(
       runSft({ settings: MICRO, runDir: join(dir, "bad"), outDir: join(dir, "m2"), snapshotSteps: 0 }),
       /--snapshot-steps must be a positive integer/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("sft refuses to write over an existing model or run directory unless --overwrite", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-overwrite-"));
+  try {
+    const model = join(dir, "model");
+    mkdirSync(model);
+    writeFileSync(join(model, "model.safetensors"), "weights worth keeping");
+    const cli = (...extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(PACKAGE_ROOT, "dist", "src", "cli", "main.js"),
+          "sft",
+          "--out",
+          model,
+          "--run-dir",
+          join(dir, "run"),
+          "--steps",
+          "1",
+          "--batch-games",
+          "2",
+          "--config-json",
+          '{"hidden_size":32,"intermediate_size":64,"num_hidden_layers":1,"num_attention_heads":2,"num_key_value_heads":1}',
+          ...extra,
+        ],
+        { encoding: "utf8" },
+      );
+    const refused = cli();
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /--out .*model already holds files.*--overwrite/);
+    assert.equal(readFileSync(join(model, "model.safetensors"), "utf8"), "weights worth keeping");
+    const replaced = cli("--overwrite");
+    assert.equal(replaced.status, 0, replaced.stderr);
+    assert.ok(existsSync(join(model, "config.json")));
+    const again = cli();
+    assert.match(
+      again.stderr,
+      /--out .*model already holds files/,
+      "an earlier run's model is protected too",
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
@@ -20,6 +21,7 @@ interface SftFlags {
   seed: string;
   resume?: string;
   runDir?: string;
+  overwrite?: boolean;
   batchGames: string;
   lr: string;
   warmupSteps: string;
@@ -70,6 +72,7 @@ export function register(program: Command): void {
     .option("--minutes <m>", "train for M minutes (the cosine follows the clock)")
     .option("--seed <n>", "seed of the weights, secrets and teacher games", "0")
     .option("--resume <run-dir>", "continue a run from its checkpoint (its recorded settings are used)")
+    .option("--overwrite", "replace an existing --out model directory and --run-dir")
     .option(
       "--run-dir <dir>",
       "run directory: settings.json, loss.jsonl, checkpoint/ (default runs/sft-<out name>)",
@@ -127,6 +130,18 @@ export function register(program: Command): void {
         initFrom: flags.initFrom ?? null,
       };
       const runDir = flags.resume ?? flags.runDir ?? join("runs", `sft-${basename(flags.out)}`);
+      // A new run writes a whole model directory and a run directory: it must not replace what an
+      // earlier run (or a shipped model) left there unless asked.
+      if (flags.resume === undefined && !flags.overwrite)
+        for (const [flag, dir] of [
+          ["--out", flags.out],
+          ["--run-dir", runDir],
+        ] as const)
+          if (existsSync(dir) && readdirSync(dir).length > 0)
+            throw new Error(
+              `${flag} ${dir} already holds files (a model or an earlier run); choose another directory, ` +
+                "resume the run with --resume, or pass --overwrite to replace them",
+            );
       let stop = false;
       const onSigint = () => {
         if (stop) process.exit(130);
