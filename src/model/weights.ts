@@ -192,6 +192,11 @@ export class CheckpointReader {
     return f;
   }
 
+  /** Every tensor name the checkpoint's files hold. */
+  allNames(): string[] {
+    return this.map.files.flatMap((path) => (existsSync(path) ? [...this.file(path).tensors.keys()] : []));
+  }
+
   /** Whether the checkpoint has a tensor of this name. */
   has(name: string): boolean {
     const path = this.map.fileOf(name);
@@ -265,9 +270,11 @@ export function loadWeights(
 ): ModelWeights {
   const reader = new CheckpointReader(dir, options);
   const loaded: Tensor[] = [];
+  const named = new Map<string, Tensor>();
   const read = (name: string, shape: readonly number[]): Tensor => {
     const t = reader.read(name, shape);
     loaded.push(t);
+    named.set(name, t);
     return t;
   };
   try {
@@ -295,6 +302,8 @@ export function loadWeights(
     }
     const norm = get("model.norm.weight");
     const lmHead = config.tieWordEmbeddings ? embedTokens : get("lm_head.weight");
+    checkNothingLeftOver(reader, shapes, config);
+    checkFinite(named, dir);
     // The caller owns the weights (a model disposes them), whatever scope loading ran in.
     const weights = keep({ embedTokens, layers, norm, lmHead });
     if ((options.linearLayout ?? "out-in") === "out-in") return weights;
@@ -304,6 +313,38 @@ export function loadWeights(
     throw error;
   } finally {
     reader.close();
+  }
+}
+
+/** Tensors a checkpoint may hold that the model does not read. */
+const IGNORED_TENSORS = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
+
+/**
+ * A checkpoint tensor the config does not account for means the config and the weights disagree
+ * (e.g. num_hidden_layers smaller than the file's layers: the model would silently drop layers).
+ */
+function checkNothingLeftOver(reader: CheckpointReader, expected: Map<string, number[]>, config: ModelConfig): void {
+  const extra = reader.allNames().filter((n) => !expected.has(n) && !IGNORED_TENSORS.some((re) => re.test(n)));
+  if (extra.length === 0) return;
+  const layers = extra
+    .map((n) => /^model\.layers\.(\d+)\./.exec(n)?.[1])
+    .filter((i): i is string => i !== undefined)
+    .map(Number);
+  const hint =
+    layers.length > 0
+      ? `: config.json says num_hidden_layers = ${config.numHiddenLayers} but the weights have layer ${Math.max(...layers)}`
+      : "";
+  throw new WeightsError(
+    reader.dir,
+    `${extra.length} tensor(s) the config does not use (${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", ..." : ""})${hint}`,
+  );
+}
+
+/** NaN or infinite weights give garbage without an error: refuse them at load (one pass each). */
+export function checkFinite(tensors: Map<string, Tensor>, where: string): void {
+  for (const [name, t] of tensors) {
+    const finite = scope(() => t.isfinite().all().item() === 1);
+    if (!finite) throw new WeightsError(where, `tensor "${name}" holds NaN or infinite values`);
   }
 }
 
