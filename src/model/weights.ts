@@ -323,8 +323,14 @@ const IGNORED_TENSORS = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
  * A checkpoint tensor the config does not account for means the config and the weights disagree
  * (e.g. num_hidden_layers smaller than the file's layers: the model would silently drop layers).
  */
-function checkNothingLeftOver(reader: CheckpointReader, expected: Map<string, number[]>, config: ModelConfig): void {
-  const extra = reader.allNames().filter((n) => !expected.has(n) && !IGNORED_TENSORS.some((re) => re.test(n)));
+function checkNothingLeftOver(
+  reader: CheckpointReader,
+  expected: Map<string, number[]>,
+  config: ModelConfig,
+): void {
+  const extra = reader
+    .allNames()
+    .filter((n) => !expected.has(n) && !IGNORED_TENSORS.some((re) => re.test(n)));
   if (extra.length === 0) return;
   const layers = extra
     .map((n) => /^model\.layers\.(\d+)\./.exec(n)?.[1])
