@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { loadSafetensors, noGrad, saveSafetensors, type Tensor } from "../src/engine/index.js";
+import { resolveConfig } from "../src/grpo/config.js";
 import { train } from "../src/grpo/trainer.js";
 import { readJsonl } from "../src/run/jsonl.js";
 import { acquireRunLock, isRunLocked } from "../src/run/run-lock.js";
@@ -120,4 +122,39 @@ test("resuming from an older checkpoint needs discardNewer, which then removes t
   });
   assert.equal(again.steps, 6);
   assert.deepEqual(trainingSteps(dir), [2, 4, 6]);
+});
+
+test("settings that cannot work are refused before a run: a bogus best-model metric, an absurd learning rate", () => {
+  assert.throws(
+    () => tinyConfig(modelDir, join(root, "x"), { metric_for_best_model: "eval/bogus" }),
+    /metric_for_best_model: `eval\/bogus` is not in the evaluation rows, so best\/ would never be written/,
+  );
+  assert.throws(
+    () => tinyConfig(modelDir, join(root, "x"), { learning_rate: 1e30 }),
+    /learning_rate = 1e\+30: far above any rate a LoRA adapter survives/,
+  );
+});
+
+test("resuming a finished run whose last checkpoint holds NaN is refused; final/ stays as it was", async () => {
+  const dir = await finishedRun("nan-checkpoint");
+  const final = readFileSync(join(dir, "final", "adapter_model.safetensors"));
+  const file = join(dir, "checkpoint-6", "adapter_model.safetensors");
+  const tensors = loadSafetensors(file);
+  const [name, first] = [...tensors.entries()][0] as [string, Tensor];
+  noGrad(() => first.reshape(-1).narrow(0, 0, 1).fill_(Number.NaN));
+  saveSafetensors(file, tensors);
+  for (const t of tensors.values()) t.dispose();
+  await assert.rejects(
+    train({ config: tinyConfig(modelDir, dir, RUN), resume: "latest", rewards: letterRewards() }),
+    new RegExp(`${name.replace(/\./g, "\\.")} holds NaN or infinite values`),
+  );
+  assert.ok(readFileSync(join(dir, "final", "adapter_model.safetensors")).equals(final));
+});
+
+test("max_prompt_length in multi_turn mode, where it does nothing, is a warning", () => {
+  const { warnings } = resolveConfig({ preset: "tiny", overrides: { max_prompt_length: 100 } });
+  assert.ok(
+    warnings.some((w) => /max_prompt_length = 100 does nothing in multi_turn mode/.test(w)),
+    warnings.join("\n"),
+  );
 });

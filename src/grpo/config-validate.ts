@@ -1,5 +1,5 @@
 import { parseExpression } from "../run/expression.js";
-import { metricAliases } from "../run/metric-names.js";
+import { EVAL_METRIC_KEYS, metricAliases, rewardMeanKey } from "../run/metric-names.js";
 import { type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
 import { didYouMean } from "./config-suggest.js";
 
@@ -128,6 +128,35 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
       );
     }
   }
+
+  // The evaluation row is the only place best/ is chosen from: a name it never holds means best/
+  // is never written.
+  const bestMetrics = [
+    ...EVAL_METRIC_KEYS,
+    "eval/consistent_rate",
+    "eval/dead_letter_reuse_rate",
+    ...functions.map((fn) => `eval/${rewardMeanKey(fn)}`),
+  ];
+  if (!bestMetrics.includes(c.metric_for_best_model) && !/^eval\/baseline\//.test(c.metric_for_best_model))
+    errors.push(
+      `metric_for_best_model: \`${c.metric_for_best_model}\` is not in the evaluation rows, so best/ would never be ` +
+        `written (it can be ${bestMetrics.join(", ")}).${didYouMean(c.metric_for_best_model, bestMetrics)}`,
+    );
+  // LoRA RL rates are 1e-6 .. 1e-2; far above that the adapter diverges within steps.
+  if (c.learning_rate > 1)
+    errors.push(
+      `learning_rate = ${c.learning_rate}: far above any rate a LoRA adapter survives (GRPO uses 1e-6 to 1e-2; ` +
+        "the shipped recipe 1e-3). Fix: set learning_rate to a value <= 1.",
+    );
+  else if (c.learning_rate > 0.05)
+    warnings.push(
+      `learning_rate = ${c.learning_rate} is high for LoRA (GRPO uses 1e-6 to 1e-2): expect divergence.`,
+    );
+  if (c.mode === "multi_turn" && c.max_prompt_length !== 512 && c.max_prompt_length !== null)
+    warnings.push(
+      `max_prompt_length = ${c.max_prompt_length} does nothing in multi_turn mode (a game's prompts grow turn by ` +
+        "turn and are never cut).",
+    );
 
   // Expressions: parse them now so a typo fails before step 1, not at the first log.
   const names = metricAliases(functions);

@@ -28,7 +28,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { manualSeed, setNumThreads } from "../engine/index.js";
+import { manualSeed, scope, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
 import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
@@ -253,6 +253,9 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     events.message(`saved ${basename(paths.checkpoint(step))} (${reason})`);
   };
 
+  // best/ and final/ are what users load: a diverged (non-finite) adapter never becomes either.
+  const adapterIsFinite = (): boolean => params.every((p) => scope(() => p.isfinite().all().item() === 1));
+
   // An adapter folder users point `eval --adapter` at: the PEFT files, and a training.json saying
   // how the adapter was trained to be prompted (load-policy.ts reads it).
   const saveAdapter = (dir: string): void => {
@@ -279,8 +282,12 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     logs.logEval(row);
     if (evaluation.games.length > 0) logs.logGames(evaluation.games);
     if (best.consider(step, row)) {
-      writeDirectoryAtomically(paths.best, saveAdapter);
-      events.message(`new best ${config.metric_for_best_model} = ${best.bestValue} at step ${step} -> best/`);
+      if (adapterIsFinite()) {
+        writeDirectoryAtomically(paths.best, saveAdapter);
+        events.message(
+          `new best ${config.metric_for_best_model} = ${best.bestValue} at step ${step} -> best/`,
+        );
+      } else events.message(`not writing best/ at step ${step}: the adapter holds NaN or infinite values`);
     }
   };
 
@@ -367,7 +374,11 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
         `stopping: ${MAX_CONSECUTIVE_NONFINITE} non-finite steps in a row (see the last checkpoint)`,
       );
     let finalDir: string | null = null;
-    if (step === total) {
+    if (step === total && !adapterIsFinite()) {
+      events.message(
+        `done: ${total} steps, but the adapter holds NaN or infinite values: final/ not written`,
+      );
+    } else if (step === total) {
       writeDirectoryAtomically(paths.final, saveAdapter);
       finalDir = paths.final;
       events.message(`done: ${total} steps; adapter in ${paths.final}`);
