@@ -158,3 +158,25 @@ test("max_prompt_length in multi_turn mode, where it does nothing, is a warning"
     warnings.join("\n"),
   );
 });
+
+test("a run killed before its first checkpoint starts again; --resume on it says so", async () => {
+  const dir = join(root, "early-kill");
+  let checks = 0;
+  // Stopped after one step, before save_steps: rows written, no checkpoint.
+  await train({
+    config: tinyConfig(modelDir, dir, { ...RUN, logging_steps: 1, save_steps: 5 }),
+    threads: 1,
+    rewards: letterRewards(),
+    shouldStop: () => ++checks > 1,
+  });
+  for (const name of readdirSync(dir).filter((n) => n.startsWith("checkpoint-")))
+    rmSync(join(dir, name), { recursive: true, force: true }); // as if killed before saving
+  assert.ok(trainingSteps(dir).length > 0);
+  await assert.rejects(
+    train({ config: tinyConfig(modelDir, dir, RUN), resume: "latest", rewards: letterRewards() }),
+    /stopped before its first checkpoint: start it again without --resume/,
+  );
+  const again = await train({ config: tinyConfig(modelDir, dir, RUN), threads: 1, rewards: letterRewards() });
+  assert.equal(again.steps, 6);
+  assert.deepEqual(trainingSteps(dir), [2, 4, 6], "the stopped run's rows are gone");
+});

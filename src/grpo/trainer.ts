@@ -139,7 +139,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boolean): Promise<TrainResult> {
   const events = options.events ?? silentEvents;
   const config = resuming ? readRunConfig(paths) : options.config;
-  if (!resuming) refuseExistingRun(paths);
+  if (!resuming) refuseExistingRun(paths, events);
   if (options.threads !== undefined) setNumThreads(options.threads);
 
   const policy = await loadPolicy(config);
@@ -403,15 +403,25 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
   }
 }
 
-/** A fresh run must not write into another run's directory (resume it, or pick another output). */
-function refuseExistingRun(paths: RunPaths): void {
+/**
+ * A fresh run must not write into another run's directory (resume it, or pick another output).
+ * A run stopped before its first checkpoint cannot be resumed, and nothing it wrote can be
+ * continued: its rows are cleared and it starts again.
+ */
+function refuseExistingRun(paths: RunPaths, events: TrainerEvents): void {
   const rows = readJsonl(paths.metrics).rows.length;
   const checkpoints = listCheckpoints(paths).length;
-  if (rows > 0 || checkpoints > 0)
+  const adapters = [paths.best, paths.final].filter((dir) => existsSync(dir)).length;
+  if (checkpoints > 0 || adapters > 0)
     throw new Error(
       `${paths.root} already holds a run (${rows} metrics rows, ${checkpoints} checkpoints): ` +
         "resume it with --resume, or choose another --output",
     );
+  if (rows === 0) return;
+  for (const file of [paths.metrics, paths.samples, paths.evalGames]) rmSync(file, { force: true });
+  events.message(
+    `${paths.root} held a run stopped before its first checkpoint (${rows} rows): starting it again`,
+  );
 }
 
 /** Completion lengths of a batch (tokens) and the share cut at max_completion_length. */

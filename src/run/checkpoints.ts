@@ -47,7 +47,11 @@ export function findCheckpoint(paths: RunPaths, spec: string | number | true): C
   const available = all.length === 0 ? "none" : all.map((c) => c.step).join(", ");
   if (spec === true || spec === "latest") {
     const latest = all.at(-1);
-    if (latest === undefined) throw new Error(`${paths.root}: no checkpoint-<step>/ folder to resume from`);
+    if (latest === undefined)
+      throw new Error(
+        `${paths.root}: no checkpoint-<step>/ folder to resume from (a run stopped before its first ` +
+          "checkpoint: start it again without --resume)",
+      );
     return latest;
   }
   const isPath = typeof spec === "string" && !/^\d+$/.test(spec);
