@@ -9,11 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { resolveConfig } from "../src/grpo/config.js";
 import { train } from "../src/grpo/trainer.js";
-import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { withoutTimings } from "./grpo-trainer-fixture.js";
+import { shippedTinyConfig, withoutTimings } from "./grpo-trainer-fixture.js";
 
 const VARIANTS: Array<[string, Record<string, unknown>, string[]]> = [
   [
@@ -32,20 +30,12 @@ for (const [name, settings, metrics] of VARIANTS) {
   test(`tiny preset, ${name}: completes, logs its metrics, resumes to the same rows`, async () => {
     const root = mkdtempSync(join(tmpdir(), "wordle-grpo-variant-"));
     const configFor = (out: string) =>
-      resolveConfig({
-        preset: "tiny",
-        overrides: {
-          model: join(MODELS_DIR, "wordle-tiny"),
-          output_dir: out,
-          max_steps: 3,
-          save_steps: 2,
-          logging_steps: 1,
-          num_generations: 3,
-          multi_turn: { secrets_per_step: 2 },
-          eval: { games: 0 },
-          ...settings,
-        },
-      }).config;
+      shippedTinyConfig(out, {
+        max_steps: 3,
+        multi_turn: { secrets_per_step: 2 },
+        eval: { games: 0 },
+        ...settings,
+      });
     const rowsOf = (dir: string) =>
       readJsonl(join(dir, "metrics.jsonl"))
         .rows.filter((r) => "loss" in r)

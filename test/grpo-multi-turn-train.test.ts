@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { manualSeed, noGrad, scope } from "../src/engine/index.js";
 import { ADVANTAGE_STD_EPSILON } from "../src/grpo/advantages.js";
-import { resolveConfig } from "../src/grpo/config.js";
 import { grpoLoss } from "../src/grpo/loss.js";
 import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "../src/grpo/loss-rows.js";
 import { creditTurns, DEFAULT_GAME_RETURN, multiTurnRollout } from "../src/grpo/multi-turn-rollout.js";
@@ -21,7 +20,7 @@ import { tokenLogProbs } from "../src/model/logprobs.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { comparable } from "./grpo-trainer-fixture.js";
+import { comparable, shippedTinyConfig } from "./grpo-trainer-fixture.js";
 
 test("turn credit: the game's normalised outcome plus the turn's shaping normalised over the group", () => {
   const good = { valid: true, consistent: true, repeated: false };
@@ -196,20 +195,12 @@ test("packed rows give the same log-probs and dapo loss as one row per completio
 test("multi_turn run with the teacher term and refusals shown resumes to the uninterrupted run's rows", async () => {
   const root = mkdtempSync(join(tmpdir(), "wordle-grpo-mt-"));
   const configFor = (out: string) =>
-    resolveConfig({
-      preset: "tiny",
-      overrides: {
-        model: join(MODELS_DIR, "wordle-tiny"),
-        output_dir: out,
-        max_steps: 4,
-        save_steps: 2,
-        logging_steps: 1,
-        num_generations: 3,
-        multi_turn: { secrets_per_step: 2, show_refused: true, invalid_ends_game: false },
-        sft_mix: { weight: 0.5, games: 3 },
-        eval: { games: 2 },
-      },
-    }).config;
+    shippedTinyConfig(out, {
+      max_steps: 4,
+      multi_turn: { secrets_per_step: 2, show_refused: true, invalid_ends_game: false },
+      sft_mix: { weight: 0.5, games: 3 },
+      eval: { games: 2 },
+    });
   const strip = (dir: string, file: string) => comparable(readJsonl(join(dir, file)).rows);
   try {
     const a = join(root, "a");

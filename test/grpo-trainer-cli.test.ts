@@ -60,6 +60,28 @@ async function waitFor(
   }
 }
 
+/** `train` on the tiny model with the short-run settings, one thread. */
+function trainArgs(
+  modelDir: string,
+  runDir: string,
+  settings: Record<string, unknown>,
+  ...extra: string[]
+): string[] {
+  return [
+    "train",
+    "--preset",
+    "seed",
+    "--model",
+    modelDir,
+    "--output",
+    runDir,
+    "--threads",
+    "1",
+    ...extra,
+    ...tinySetArgs(settings),
+  ];
+}
+
 const temps: string[] = [];
 after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
@@ -73,18 +95,7 @@ test("SIGINT saves and exits 0; after a SIGKILL, --resume continues exactly as a
   await train({ config: tinyConfig(modelDir, reference, RUN), threads: 1 });
 
   // 1. Ctrl-C once the first row is logged: the step in flight finishes, a checkpoint is saved.
-  const first = startCli([
-    "train",
-    "--preset",
-    "seed",
-    "--model",
-    modelDir,
-    "--output",
-    runDir,
-    "--threads",
-    "1",
-    ...tinySetArgs(RUN),
-  ]);
+  const first = startCli(trainArgs(modelDir, runDir, RUN));
   const metrics = join(runDir, "metrics.jsonl");
   await waitFor(
     "the first metrics row",
@@ -131,19 +142,8 @@ test("two train processes on one --output: the second exits non-zero naming the 
   const modelDir = makeTinyModel(5);
   temps.push(modelDir);
   const runDir = join(modelDir, "shared-output");
-  const args = (seed: number) => [
-    "train",
-    "--preset",
-    "seed",
-    "--model",
-    modelDir,
-    "--output",
-    runDir,
-    "--threads",
-    "1",
-    "--no-final-eval",
-    ...tinySetArgs({ ...RUN, max_steps: 2000, seed }),
-  ];
+  const args = (seed: number) =>
+    trainArgs(modelDir, runDir, { ...RUN, max_steps: 2000, seed }, "--no-final-eval");
   const first = startCli(args(1));
   await waitFor("the first run's lock", () => existsSync(join(runDir, ".lock")), first);
   const second = startCli(args(2));
@@ -168,19 +168,9 @@ test("a closed stdout (train | head -1) does not stop the run: it completes and 
   const modelDir = makeTinyModel(6);
   temps.push(modelDir);
   const runDir = join(modelDir, "piped");
-  const run = startCli([
-    "train",
-    "--preset",
-    "seed",
-    "--model",
-    modelDir,
-    "--output",
-    runDir,
-    "--threads",
-    "1",
-    "--no-final-eval",
-    ...tinySetArgs({ ...RUN, max_steps: 12, logging_steps: 1 }),
-  ]);
+  const run = startCli(
+    trainArgs(modelDir, runDir, { ...RUN, max_steps: 12, logging_steps: 1 }, "--no-final-eval"),
+  );
   // The reader goes away after the first line, as `head -1` would.
   await waitFor("the first line", () => run.output().includes("\n"), run);
   run.child.stdout?.destroy();

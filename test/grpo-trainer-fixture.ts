@@ -21,6 +21,7 @@ import type { GrpoConfig } from "../src/grpo/config-schema.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { expectedTensors } from "../src/model/weights.js";
+import { MODELS_DIR } from "../src/paths.js";
 import type { RewardPreset } from "../src/task/rewards/presets.js";
 import type { NamedReward } from "../src/task/rewards/types.js";
 
@@ -162,4 +163,22 @@ export function withoutTimings(row: Record<string, unknown>): Record<string, unk
 /** Rows without wall-clock fields, as strings to compare whole runs. */
 export function comparable(rows: Record<string, unknown>[]): string[] {
   return rows.map((row) => JSON.stringify(withoutTimings(row)));
+}
+
+/**
+ * The shipped model's recipe (preset tiny) cut down to a short run: 3 games per secret, 2 secrets
+ * per step, a checkpoint every 2 steps, a row every step; `overrides` last.
+ */
+export function shippedTinyConfig(outputDir: string, overrides: Record<string, unknown>): GrpoConfig {
+  return resolveConfig({
+    preset: "tiny",
+    overrides: {
+      model: join(MODELS_DIR, "wordle-tiny"),
+      output_dir: outputDir,
+      save_steps: 2,
+      logging_steps: 1,
+      num_generations: 3,
+      ...overrides,
+    },
+  }).config;
 }
