@@ -248,31 +248,15 @@ async function main(): Promise<void> {
     xs.length > 0 ? best(xs.map(pick)) : null;
   console.log("| phase (best step)              | ours       | eager      | ratio |");
   console.log("| ------------------------------ | ---------- | ---------- | ----- |");
-  row(
-    "whole step",
-    best(ours.map((p) => p.total)),
-    bestOf(eagerSteps, (p) => p.total),
-  );
-  row(
-    "prefill",
-    best(ours.map((p) => p.prefill)),
-    bestOf(eagerSteps, (p) => p.prefill),
-  );
-  row(
-    `decode (${config.max_completion_length} tokens)`,
-    best(ours.map((p) => p.decode)),
-    bestOf(eagerSteps, (p) => p.decode),
-  );
-  row(
-    "reference log-probs",
-    best(ours.map((p) => p.ref)),
-    bestOf(eagerSteps, (p) => p.ref),
-  );
-  row(
-    "forward+backward",
-    best(ours.map((p) => p.forwardBackward)),
-    bestOf(eagerSteps, (p) => p.forward_backward),
-  );
+  const phases: [string, (p: SeedStepPhases) => number, (p: EagerStep) => number][] = [
+    ["whole step", (p) => p.total, (p) => p.total],
+    ["prefill", (p) => p.prefill, (p) => p.prefill],
+    [`decode (${config.max_completion_length} tokens)`, (p) => p.decode, (p) => p.decode],
+    ["reference log-probs", (p) => p.ref, (p) => p.ref],
+    ["forward+backward", (p) => p.forwardBackward, (p) => p.forward_backward],
+  ];
+  for (const [label, oursOf, eagerOf] of phases)
+    row(label, best(ours.map(oursOf)), bestOf(eagerSteps, eagerOf));
   for (const d of decodeRows) row(`decode B=${d.batch}, tokens/s per seq`, d.ours, d.eager, "");
   for (const d of decodeRows)
     console.log(

@@ -11,7 +11,7 @@ import { loadSafetensors, noGrad, saveSafetensors, type Tensor } from "../src/en
 import { resolveConfig } from "../src/grpo/config.js";
 import { train } from "../src/grpo/trainer.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { acquireRunLock, isRunLocked } from "../src/run/run-lock.js";
+import { acquireRunLock } from "../src/run/run-lock.js";
 import { letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "run-safety-"));
@@ -29,11 +29,10 @@ test("a run directory held by a live process is refused with its PID; a dead hol
   try {
     const pid = sleeper.pid as number;
     writeFileSync(join(dir, ".lock"), JSON.stringify({ pid, started: startTime(pid), command: "train" }));
-    assert.ok(isRunLocked(dir));
     assert.throws(() => acquireRunLock(dir, "train"), new RegExp(`in use by process ${pid} \\(train\\)`));
-    // The same PID with another start time is a recycled PID, not the holder.
+    // The same PID with another start time is a recycled PID, not the holder: taken over.
     writeFileSync(join(dir, ".lock"), JSON.stringify({ pid, started: startTime(pid) + 1, command: "train" }));
-    assert.ok(!isRunLocked(dir));
+    acquireRunLock(dir, "train").release();
   } finally {
     sleeper.kill("SIGKILL");
   }

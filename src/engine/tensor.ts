@@ -5,7 +5,7 @@
 import { type AtenOp, aten } from "./aten.js";
 import { type Device, type DType, dtypeCode, dtypeFromCode, isFloatingDType } from "./dtype.js";
 import { type Handle, native } from "./native.js";
-import { adopt, enterOp, forget, type Scope, Scoped } from "./scope.js";
+import { adopt, enterOp, forget, type Scope, Scoped, scope } from "./scope.js";
 
 /** A value or a 0-d tensor operand: most binary ops take either. */
 export type Operand = Tensor | number;
@@ -469,6 +469,10 @@ export class Tensor extends Scoped {
   }
   isfinite(): Tensor {
     return call(aten.isfinite, this.handle);
+  }
+  /** Whether every element is finite (no NaN, no infinity): one pass, one number back. */
+  allFinite(): boolean {
+    return scope(() => this.isfinite().all().item() === 1);
   }
   /** Replaces NaN / +inf / -inf (defaults: 0, dtype max, dtype min). */
   nanToNum(nan?: number, posinf?: number, neginf?: number): Tensor {

@@ -1,6 +1,6 @@
 import { parseExpression } from "../run/expression.js";
 import { EVAL_METRIC_KEYS, metricAliases, rewardMeanKey } from "../run/metric-names.js";
-import { type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
+import { configSchema, type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
 import { didYouMean } from "./config-suggest.js";
 
 /**
@@ -8,6 +8,9 @@ import { didYouMean } from "./config-suggest.js";
  * concrete fix, because the person reading it is about to start a multi-hour run. Warnings are for
  * settings that are legal but probably not what was meant.
  */
+
+/** The schema's defaults: a value equal to one was most likely not chosen by the user. */
+const SCHEMA_DEFAULTS = configSchema.parse({});
 
 export interface ConfigProblems {
   errors: string[];
@@ -152,7 +155,11 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
     warnings.push(
       `learning_rate = ${c.learning_rate} is high for LoRA (GRPO uses 1e-6 to 1e-2): expect divergence.`,
     );
-  if (c.mode === "multi_turn" && c.max_prompt_length !== 512 && c.max_prompt_length !== null)
+  if (
+    c.mode === "multi_turn" &&
+    c.max_prompt_length !== null &&
+    c.max_prompt_length !== SCHEMA_DEFAULTS.max_prompt_length
+  )
     warnings.push(
       `max_prompt_length = ${c.max_prompt_length} does nothing in multi_turn mode (a game's prompts grow turn by ` +
         "turn and are never cut).",

@@ -156,15 +156,13 @@ export function loadAdapterValues(adapter: LoraAdapter, dir: string): void {
       throw new Error(`${path}: ${name} has shape [${t.shape}], the adapter [${tensor.shape}]`);
     const dtype = Object.keys(SAFETENSORS_DTYPE).find((k) => SAFETENSORS_DTYPE[k] === t.dtype);
     if (dtype === undefined) throw new Error(`${path}: ${name} has unsupported dtype ${t.dtype}`);
-    const finite = scope(() =>
+    scope(() =>
       noGrad(() => {
-        const values = fromBytes(t.data, dtype as "float32", t.shape, { device: tensor.device });
-        tensor.copy_(values);
-        return values.isfinite().all().item() === 1;
+        tensor.copy_(fromBytes(t.data, dtype as "float32", t.shape, { device: tensor.device }));
       }),
     );
     // A diverged checkpoint would train on garbage, and a finished run's resume would write it as final/.
-    if (!finite) throw new Error(`${path}: ${name} holds NaN or infinite values`);
+    if (!tensor.allFinite()) throw new Error(`${path}: ${name} holds NaN or infinite values`);
   }
 }
 

@@ -28,7 +28,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { manualSeed, scope, setNumThreads } from "../engine/index.js";
+import { manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
 import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
@@ -254,7 +254,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
   };
 
   // best/ and final/ are what users load: a diverged (non-finite) adapter never becomes either.
-  const adapterIsFinite = (): boolean => params.every((p) => scope(() => p.isfinite().all().item() === 1));
+  const adapterIsFinite = (): boolean => params.every((p) => p.allFinite());
 
   // An adapter folder users point `eval --adapter` at: the PEFT files, and a training.json saying
   // how the adapter was trained to be prompted (load-policy.ts reads it).
@@ -374,14 +374,14 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
         `stopping: ${MAX_CONSECUTIVE_NONFINITE} non-finite steps in a row (see the last checkpoint)`,
       );
     let finalDir: string | null = null;
-    if (step === total && !adapterIsFinite()) {
-      events.message(
-        `done: ${total} steps, but the adapter holds NaN or infinite values: final/ not written`,
-      );
-    } else if (step === total) {
+    if (step === total && adapterIsFinite()) {
       writeDirectoryAtomically(paths.final, saveAdapter);
       finalDir = paths.final;
       events.message(`done: ${total} steps; adapter in ${paths.final}`);
+    } else if (step === total) {
+      events.message(
+        `done: ${total} steps, but the adapter holds NaN or infinite values: final/ not written`,
+      );
     }
     return {
       runDir: paths.root,

@@ -246,7 +246,7 @@ export function loadLoraAdapter(
       const t = keep(fromFile(weightsPath, info.byteOffset, dtype, info.shape, { to: "float32", device }));
       loaded.push(t);
       // A NaN or infinite adapter (a diverged run) gives garbage without an error: refuse it.
-      if (scope(() => t.isfinite().all().item() !== 1))
+      if (!t.allFinite())
         throw new LoraFormatError(weightsPath, `tensor "${name}" holds NaN or infinite values`);
       return t.setRequiresGrad(true);
     };

@@ -28,7 +28,15 @@
  * Building blocks for gradient checkpointing and log-probs: prepare(), embed(), block(), finalNorm().
  */
 import type { Device, DType } from "../engine/dtype.js";
-import { arange, embedding, getDefaultDevice, isGradEnabled, keep, scope } from "../engine/index.js";
+import {
+  arange,
+  embedding,
+  getDefaultDevice,
+  hasFusedAttention,
+  isGradEnabled,
+  keep,
+  scope,
+} from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { type AttentionContext, buildAttentionMask, selfAttention } from "./attention.js";
 import { type ForwardBackwardOptions, type ForwardBackwardResult, forwardBackward } from "./checkpointing.js";
@@ -196,7 +204,8 @@ export class CausalLM {
       ids,
       angles: ropeAngles(this.invFreq, positions, this.rotateHalf),
       mask: visible,
-      hidden: visible === null ? null : visible.logicalNot().unsqueeze(2),
+      // Only the matmul attention path masks by filling; the fused kernel takes `mask` itself.
+      hidden: visible === null || hasFusedAttention() ? null : visible.logicalNot().unsqueeze(2),
       cache: options.cache,
       training: this.training,
     };

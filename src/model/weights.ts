@@ -52,8 +52,9 @@ export interface LoadWeightsOptions {
   /**
    * Memory layout of the linear weights (q/k/v/o, gate/up/down and an untied LM head): "out-in"
    * (default) keeps the checkpoint's row-major [out, in]; "in-out" stores them input-major, for
-   * frozen weights that are only read (see inputMajor). The model loaders choose "in-out" for float32 on the CPU (defaultLinearLayout); weights
-   * that are themselves trained (SFT masters) keep the default.
+   * frozen weights that are only read (see inputMajor). The model loaders choose "in-out" for
+   * float32 on the CPU (defaultLinearLayout); weights that are themselves trained (SFT masters)
+   * keep the default.
    */
   linearLayout?: LinearLayout;
   /**
@@ -347,10 +348,9 @@ function checkNothingLeftOver(
 }
 
 /** NaN or infinite weights give garbage without an error: refuse them at load (one pass each). */
-export function checkFinite(tensors: Map<string, Tensor>, where: string): void {
+function checkFinite(tensors: Map<string, Tensor>, where: string): void {
   for (const [name, t] of tensors) {
-    const finite = scope(() => t.isfinite().all().item() === 1);
-    if (!finite) throw new WeightsError(where, `tensor "${name}" holds NaN or infinite values`);
+    if (!t.allFinite()) throw new WeightsError(where, `tensor "${name}" holds NaN or infinite values`);
   }
 }
 

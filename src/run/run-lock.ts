@@ -5,7 +5,7 @@
  * machine restarted) is stale and taken over; a live owner makes the second process fail with a
  * message naming it. The lock is removed when its holder releases it or exits.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 interface LockOwner {
@@ -87,15 +87,4 @@ export function acquireRunLock(root: string, command: string): RunLock {
     return { release };
   }
   throw new Error(`${root}: could not take ${path} (another process keeps recreating it)`);
-}
-
-/** Whether a run directory is locked by a live process (for tools that only read). */
-export function isRunLocked(root: string): boolean {
-  const path = join(root, ".lock");
-  if (!existsSync(path)) return false;
-  try {
-    return alive(JSON.parse(readFileSync(path, "utf8")) as LockOwner);
-  } catch {
-    return false;
-  }
 }
