@@ -5,10 +5,13 @@
       "sources": [
         "src/addon.cc",
         "src/autograd.cc",
+        "src/decode_attention.cc",
+        "src/decode_kernels.cc",
         "src/dropout.cc",
         "src/op_profile.cc",
         "src/ops.cc",
         "src/runtime.cc",
+        "src/small_linear.cc",
         "src/tensor_api.cc"
       ],
       "include_dirs": [

@@ -163,7 +163,11 @@ function main() {
       : ["-Wl,--no-as-needed", ...found.libs.map((l) => `-l${l}`), "-Wl,--as-needed"],
     ldflags: [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`],
     defines: found.defines,
-    cflags: [`-std=${found.standard}`],
+    // at::parallel_for (ATen/ParallelOpenMP.h) is a header template: without -fopenmp the file that
+    // includes it runs its loop on one thread. Compile-only: the GOMP_* calls resolve at load time
+    // to the OpenMP runtime libtorch itself loads (Debian's libgomp, or the copy a pip wheel
+    // bundles), so there is one thread pool and at::set_num_threads governs it.
+    cflags: [`-std=${found.standard}`, ...(process.platform === "linux" ? ["-fopenmp"] : [])],
     describe: [
       `libtorch ${found.version ? `${found.version.major}.${found.version.minor}` : "(unknown version)"} from ${found.source}: ` +
         `include ${found.includeDirs.join(", ")}; lib ${found.libDir}; cuda ${found.hasCuda}; ${found.standard}`,

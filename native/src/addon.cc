@@ -3,10 +3,13 @@
 #include <napi.h>
 
 #include "autograd.h"
+#include "decode_attention.h"
+#include "decode_kernels.h"
 #include "dropout.h"
 #include "op_profile.h"
 #include "ops.h"
 #include "runtime.h"
+#include "small_linear.h"
 #include "tensor_api.h"
 
 namespace wordle {
@@ -21,6 +24,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"callOp", CallOp},
       {"callOpVoid", CallOpVoid},
       {"counterDropout", CounterDropoutOp},
+      {"smallLinear", SmallLinearOp},
+      {"loraSmallLinear", LoraSmallLinearOp},
+      {"decodeAttention", DecodeAttentionOp},
+      {"setDecodeKernels", SetDecodeKernels},
+      {"decodeKernelSupport", DecodeKernelSupport},
       // handles and data
       {"fromData", FromData},
       {"toData", ToData},

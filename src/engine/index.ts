@@ -94,6 +94,12 @@ export {
   zeros,
   zerosLike,
 } from "./create.js";
+export {
+  decodeAttention,
+  decodeKernelSupport,
+  setDecodeKernels,
+  smallLoraLinear,
+} from "./decode-kernels.js";
 export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
 export { countOps, type OpTotals } from "./op-profile.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";

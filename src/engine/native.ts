@@ -33,6 +33,33 @@ export interface NativeAddon {
   callOp(op: number, ...args: unknown[]): unknown;
   callOpVoid(op: number, ...args: unknown[]): void;
   counterDropout(h: Handle, p: number): Handle;
+  /** x @ w^T + bias by the few-row bf16 kernel, or -1 where it does not apply. */
+  smallLinear(x: Handle, w: Handle, bias: Handle | null): Handle;
+  /** The few-row bf16 kernel with PEFT's LoRA update folded in (small_linear.cc), or -1. */
+  loraSmallLinear(
+    x: Handle,
+    w: Handle,
+    bias: Handle | null,
+    a: Handle,
+    b: Handle,
+    partSizes: number[],
+    scale: number,
+  ): Handle;
+  setDecodeKernels(on: boolean): boolean;
+  decodeKernelSupport(): { linear: boolean; attention: boolean };
+  /** One bf16 grouped-query attention decode step, cache written in place (decode_attention.cc), or -1. */
+  decodeAttention(
+    qkv: Handle,
+    cos: Handle,
+    sin: Handle,
+    keys: Handle,
+    values: Handle,
+    position: number,
+    masked: Handle | null,
+    heads: number,
+    kvHeads: number,
+    scale: number,
+  ): Handle;
   fromData(
     data: ArrayBufferView,
     srcDtype: number,

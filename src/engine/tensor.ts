@@ -51,6 +51,16 @@ export function callVoid(op: AtenOp, ...args: unknown[]): void {
   native.callOpVoid(op.id, ...args);
 }
 
+/**
+ * Runs one of the addon's own kernels (dropout, the decode kernels) under the context's grad mode,
+ * as callOp runs operators; a negative handle (the kernel declined) gives null.
+ */
+export function callKernel(kernel: () => Handle): Tensor | null {
+  const owner = enterOp();
+  const handle = kernel();
+  return handle >= 0 ? wrap(handle, owner) : null;
+}
+
 /** Wraps a handle produced outside callOp (data loading, grads) in the current scope. */
 export function adoptHandle(handle: Handle): Tensor {
   return wrap(handle, enterOp());
@@ -318,14 +328,23 @@ export class Tensor extends Scoped {
     return call(aten.bmm, this.handle, other.handle);
   }
 
-  /** this @ weight^T + bias, with weight [out, in] as in torch.nn.functional.linear. */
   /** beta * this + alpha * (m1 @ m2) for 2-d tensors, in one BLAS call (this is not modified). */
   addmm(m1: Tensor, m2: Tensor, options: { beta?: number; alpha?: number } = {}): Tensor {
     return call(aten.addmm, this.handle, m1.handle, m2.handle, options.beta ?? 1, options.alpha ?? 1);
   }
 
+  /**
+   * this @ weight^T + bias, with weight [out, in] as in torch.nn.functional.linear. bf16 on the CPU
+   * with at most 8 rows and no autograd graph (a decode step) runs the engine's bandwidth-bound
+   * kernel (native/src/small_linear.cc) where the CPU has AVX-512 BF16.
+   */
   linear(weight: Tensor, bias?: Tensor | null): Tensor {
-    return call(aten.linear, this.handle, weight.handle, bias ? bias.handle : null);
+    const biasHandle = bias ? bias.handle : null;
+    if (this.dtype === "bfloat16" && this.device === "cpu") {
+      const out = callKernel(() => native.smallLinear(this.handle, weight.handle, biasHandle));
+      if (out) return out;
+    }
+    return call(aten.linear, this.handle, weight.handle, biasHandle);
   }
 
   outer(other: Tensor): Tensor {
@@ -773,7 +792,7 @@ export class Tensor extends Scoped {
    */
   dropout(p: number, train = true): Tensor {
     if (train && p > 0 && this.device === "cpu" && isFloatingDType(this.dtype))
-      return adoptHandle(native.counterDropout(this.handle, p));
+      return callKernel(() => native.counterDropout(this.handle, p)) as Tensor;
     return call(aten.dropout, this.handle, p, train);
   }
 

@@ -17,7 +17,13 @@
  * meaningless and ignored, as in transformers).
  */
 import type { Device, DType } from "../engine/dtype.js";
-import { arange, hasFusedAttention, scaledDotProductAttention } from "../engine/index.js";
+import {
+  arange,
+  decodeAttention,
+  hasFusedAttention,
+  isGradEnabled,
+  scaledDotProductAttention,
+} from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { fusedLoraLinears } from "./fused-projections.js";
 import type { ModelConfig } from "./hf-config.js";
@@ -78,20 +84,48 @@ export interface AttentionContext {
   training: boolean;
 }
 
-/** q, k and v of every position, [B, S, heads (kvHeads), D], q and k rotated. */
+/** The q/k/v projections, side by side in one tensor where the weights are fused. */
 function projectQkv(
   x: Tensor,
   w: DecoderLayerWeights,
   lora: LayerLora | null,
+  ctx: AttentionContext,
+): { whole: Tensor | null; parts: Tensor[] } {
+  const loras = [lora?.q_proj, lora?.k_proj, lora?.v_proj];
+  return w.fused
+    ? fusedLoraLinears(x, w.fused.qkv, loras, ctx.training)
+    : { whole: null, parts: loraLinears(x, [w.qProj, w.kProj, w.vProj], loras, ctx.training) };
+}
+
+/**
+ * A one-token step from a KV cache by the engine's decode kernel (bf16 on AVX-512 CPUs, no
+ * autograd): RoPE, the cache write and the attention in one call. null where it does not apply.
+ */
+function decodeStep(
+  qkv: Tensor | null,
+  layerIndex: number,
+  config: ModelConfig,
+  ctx: AttentionContext,
+): Tensor | null {
+  const cache = ctx.cache;
+  if (!qkv || !cache || qkv.size(1) !== 1 || ctx.training || isGradEnabled()) return null;
+  const masked = ctx.hidden ?? ctx.mask?.logicalNot() ?? null;
+  const buffers = cache.buffers(layerIndex, 1, qkv);
+  const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  const scale = 1 / Math.sqrt(headDim);
+  return decodeAttention(qkv, ctx.angles, buffers, cache.length, masked, heads, kvHeads, scale);
+}
+
+/** q, k and v of every position, [B, S, heads (kvHeads), D], q and k rotated. */
+function rotateQkv(
+  x: Tensor,
+  projected: { whole: Tensor | null; parts: Tensor[] },
   config: ModelConfig,
   ctx: AttentionContext,
 ): { q: Tensor; k: Tensor; v: Tensor } {
   const [b, s] = x.shape as [number, number];
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
-  const loras = [lora?.q_proj, lora?.k_proj, lora?.v_proj];
-  const { whole, parts } = w.fused
-    ? fusedLoraLinears(x, w.fused.qkv, loras, ctx.training)
-    : { whole: null, parts: loraLinears(x, [w.qProj, w.kProj, w.vProj], loras, ctx.training) };
+  const { whole, parts } = projected;
   if (whole) {
     // One [B, S, heads + 2 kvHeads, D] tensor: the q and k heads are rotated in one pass.
     const all = whole.view(b, s, heads + 2 * kvHeads, headDim);
@@ -122,7 +156,10 @@ export function selfAttention(
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const group = heads / kvHeads;
 
-  const projected = projectQkv(x, w, lora, config, ctx);
+  const qkv = projectQkv(x, w, lora, ctx);
+  const decoded = decodeStep(qkv.whole, layerIndex, config, ctx);
+  if (decoded) return loraLinear(decoded, w.oProj, lora?.o_proj, ctx.training);
+  const projected = rotateQkv(x, qkv, config, ctx);
   // [B, S, heads, D] -> [B, heads, S, D] (views).
   const q = projected.q.transpose(1, 2);
   let k = projected.k.transpose(1, 2);

@@ -17,7 +17,7 @@
  * bit for bit against the unfused path, and greedy play of the shipped model).
  */
 import { cat, isGradEnabled, keep, noGrad, scope, type Tensor, zeros } from "../engine/index.js";
-import { addLoraUpdate, derivedFromPairs, type LoraPair } from "./lora.js";
+import { addLoraUpdate, decodeLoraLinear, derivedFromPairs, type LoraPair } from "./lora.js";
 import { inputMajor, isInputMajor, type LinearWeights, type ModelWeights } from "./weights.js";
 
 /** One fused projection: the whole matrix (the parts are views of it) and each part's width. */
@@ -137,8 +137,12 @@ export function fusedLoraLinears(
   const { whole, sizes } = fused;
   const total = sizes.reduce((n, s) => n + s, 0);
   const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((n, s) => n + s, 0));
-  const base = x.linear(whole.weight, whole.bias);
   const columns = (t: Tensor) => sizes.map((n, i) => t.narrow(-1, offsets[i] as number, n));
+  if (!isGradEnabled() && alike(loras, training)) {
+    const decoded = decodeLoraLinear(x, whole, loras);
+    if (decoded) return { whole: decoded, parts: columns(decoded) };
+  }
+  const base = x.linear(whole.weight, whole.bias);
   const first = loras.find((l) => l !== undefined);
   if (!first) return { whole: base, parts: columns(base) };
 

@@ -19,7 +19,7 @@ export interface KVCacheOptions {
   capacity?: number;
 }
 
-interface LayerBuffers {
+export interface LayerBuffers {
   keys: Tensor;
   values: Tensor;
 }
@@ -51,14 +51,7 @@ export class KVCache {
     if (keys.size(0) !== this.batch)
       throw new Error(`KVCache: got a batch of ${keys.size(0)} rows, the cache holds ${this.batch}`);
     const needed = this.length + s;
-    if (needed > this.capacity) this.grow(needed);
-    let buf = this.layers[layer];
-    if (!buf) {
-      const shape = [this.batch, this.config.numKeyValueHeads, this.capacity, this.config.headDim];
-      const options = { dtype: keys.dtype, device: keys.device };
-      buf = keep({ keys: zeros(shape, options), values: zeros(shape, options) });
-      this.layers[layer] = buf;
-    }
+    const buf = this.buffers(layer, s, keys);
     scope(() =>
       noGrad(() => {
         buf.keys.narrow(2, this.length, s).copy_(keys);
@@ -66,6 +59,24 @@ export class KVCache {
       }),
     );
     return { keys: buf.keys.narrow(2, 0, needed), values: buf.values.narrow(2, 0, needed) };
+  }
+
+  /**
+   * A layer's whole buffers [B, kvHeads, capacity, headDim], with room for `steps` more positions
+   * (allocated in the dtype and device of `like` on first use). A decode kernel writes position
+   * `length` into them directly (engine decodeAttention); the model then calls `advance`.
+   */
+  buffers(layer: number, steps: number, like: Tensor): LayerBuffers {
+    const needed = this.length + steps;
+    if (needed > this.capacity) this.grow(needed);
+    let buf = this.layers[layer];
+    if (!buf) {
+      const shape = [this.batch, this.config.numKeyValueHeads, this.capacity, this.config.headDim];
+      const options = { dtype: like.dtype, device: like.device };
+      buf = keep({ keys: zeros(shape, options), values: zeros(shape, options) });
+      this.layers[layer] = buf;
+    }
+    return buf;
   }
 
   /** Marks `steps` more positions as stored (after every layer appended them). */
