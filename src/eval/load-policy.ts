@@ -23,7 +23,10 @@ export interface PolicySettings {
   adapter?: string;
   /** "auto" (default: cuda, then mps, else cpu), "cpu", "cuda", "cuda:N", "mps". */
   device?: string;
-  /** "auto" (default: bfloat16 where its matmuls are fast, else float32), "float32", "bfloat16", "float16". */
+  /**
+   * "auto" (default: bfloat16 where its matmuls are fast, except a small model on the CPU, else
+   * float32), "float32", "bfloat16", "float16".
+   */
   dtype?: string;
   template?: PromptTemplateName;
   /** Show refused guesses in the prompt; absent: as the adapter (else the model) was trained. */
@@ -170,21 +173,26 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
     { loadModel, loadLora, loadTokenizer },
     { bestDevice, bf16MatmulIsFast, setNumThreads },
     { modelPolicy },
+    { loadHfConfig },
   ] = await Promise.all([
     import("../model/load.js"),
     import("../engine/index.js"),
     import("./model-policy.js"),
+    import("../model/hf-config.js"),
   ]);
   const device = deviceName === "auto" ? bestDevice() : (deviceName as ReturnType<typeof bestDevice>);
+  const small = device === "cpu" && loadHfConfig(dir).hiddenSize <= SMALL_MODEL_HIDDEN_SIZE;
+  // A small model gains nothing from bf16 on the CPU (its matrices are overhead-bound) and the
+  // shipped one was trained and measured in float32, so `auto` keeps it there.
   const dtype: DType =
-    dtypeName === "auto" ? (bf16MatmulIsFast(device) ? "bfloat16" : "float32") : (dtypeName as DType);
+    dtypeName === "auto"
+      ? !small && bf16MatmulIsFast(device)
+        ? "bfloat16"
+        : "float32"
+      : (dtypeName as DType);
   const model = await loadModel(dir, { device, dtype });
   try {
-    const small =
-      device === "cpu" &&
-      process.env.OMP_NUM_THREADS === undefined &&
-      model.config.hiddenSize <= SMALL_MODEL_HIDDEN_SIZE;
-    const threads = settings.threads ?? (small ? 1 : undefined);
+    const threads = settings.threads ?? (small && process.env.OMP_NUM_THREADS === undefined ? 1 : undefined);
     if (threads !== undefined) setNumThreads(threads);
     const tokenizer = loadTokenizer(dir);
     const adapter = settings.adapter !== undefined ? loadLora(model, settings.adapter) : undefined;

@@ -149,7 +149,11 @@ export function addPolicyOptions(command: Command): Command {
     .option("--seed <n>", "seed of sampled decoding and of the random-consistent solver", "0")
     .option("--hard", "hard-mode rules")
     .option("--device <d>", "auto, cpu, cuda, cuda:N or mps", "auto")
-    .option("--dtype <t>", "auto, float32, bfloat16 or float16", "auto");
+    .option(
+      "--dtype <t>",
+      "auto (bfloat16 where its matmuls are fast, float32 for a small model on the CPU), float32, bfloat16 or float16",
+      "auto",
+    );
 }
 
 export function register(program: Command): void {
