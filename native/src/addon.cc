@@ -4,7 +4,8 @@
 
 #include "autograd.h"
 #include "decode_attention.h"
-#include "decode_kernels.h"
+#include "fused_kernels.h"
+#include "lora_epilogue.h"
 #include "dropout.h"
 #include "op_profile.h"
 #include "ops.h"
@@ -27,8 +28,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"smallLinear", SmallLinearOp},
       {"loraSmallLinear", LoraSmallLinearOp},
       {"decodeAttention", DecodeAttentionOp},
-      {"setDecodeKernels", SetDecodeKernels},
-      {"decodeKernelSupport", DecodeKernelSupport},
+      {"loraEpilogue", LoraEpilogueOp},
+      {"setFusedKernels", SetFusedKernels},
+      {"fusedKernelSupport", FusedKernelSupport},
       // handles and data
       {"fromData", FromData},
       {"toData", ToData},

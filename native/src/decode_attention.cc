@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "convert.h"
-#include "decode_kernels.h"
+#include "fused_kernels.h"
 #include "errors.h"
 #include "tensor_table.h"
 
@@ -140,7 +140,7 @@ Napi::Value DecodeAttentionOp(const Napi::CallbackInfo& info) {
   const auto bf16 = at::kBFloat16;
   const bool cpu = qkvIn.device().is_cpu() && cosIn.device().is_cpu() && sinIn.device().is_cpu() &&
                    keys.device().is_cpu() && values.device().is_cpu();
-  if (!decodeKernelsEnabled() || !cpuHasAvx512() || !cpu || at::GradMode::is_enabled() || qkvIn.scalar_type() != bf16 ||
+  if (!fusedKernelsEnabled() || !cpuHasAvx512() || !cpu || at::GradMode::is_enabled() || qkvIn.scalar_type() != bf16 ||
       cosIn.scalar_type() != bf16 || sinIn.scalar_type() != bf16 || keys.scalar_type() != bf16 ||
       values.scalar_type() != bf16 || !keys.is_contiguous() || !values.is_contiguous() || keys.dim() != 4 ||
       values.sizes() != keys.sizes() || qkvIn.dim() != 3 || qkvIn.size(1) != 1 || heads < 1 || kvHeads < 1 ||

@@ -25,7 +25,7 @@
 #include <ATen/record_function.h>
 
 #include "convert.h"
-#include "decode_kernels.h"
+#include "fused_kernels.h"
 #include "errors.h"
 #include "tensor_table.h"
 
@@ -153,7 +153,7 @@ bool needsGraph(const at::Tensor& t) { return at::GradMode::is_enabled() && t.re
 }  // namespace
 
 bool smallLinearApplies(const at::Tensor& x, const at::Tensor& w, const at::Tensor* bias) {
-  if (!decodeKernelsEnabled() || !cpuHasBf16Dot()) return false;
+  if (!fusedKernelsEnabled() || !cpuHasBf16Dot()) return false;
   const auto bf16 = at::kBFloat16;
   if (!x.device().is_cpu() || !w.device().is_cpu() || x.scalar_type() != bf16 || w.scalar_type() != bf16)
     return false;

@@ -96,10 +96,11 @@ export {
 } from "./create.js";
 export {
   decodeAttention,
-  decodeKernelSupport,
-  setDecodeKernels,
+  fusedKernelSupport,
+  loraEpilogue,
+  setFusedKernels,
   smallLoraLinear,
-} from "./decode-kernels.js";
+} from "./fused-kernels.js";
 export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
 export { countOps, type OpTotals } from "./op-profile.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";

@@ -45,8 +45,10 @@ export interface NativeAddon {
     partSizes: number[],
     scale: number,
   ): Handle;
-  setDecodeKernels(on: boolean): boolean;
-  decodeKernelSupport(): { linear: boolean; attention: boolean };
+  setFusedKernels(on: boolean): boolean;
+  fusedKernelSupport(): { linear: boolean; attention: boolean; loraEpilogue: boolean };
+  /** bf16(f32(base) + scale * down b^T) with autograd (lora_epilogue.cc), or -1. */
+  loraEpilogue(base: Handle, down: Handle, b: Handle, scale: number): Handle;
   /** One bf16 grouped-query attention decode step, cache written in place (decode_attention.cc), or -1. */
   decodeAttention(
     qkv: Handle,

@@ -17,7 +17,7 @@
  * bit for bit against the unfused path, and greedy play of the shipped model).
  */
 import { cat, isGradEnabled, keep, noGrad, scope, type Tensor, zeros } from "../engine/index.js";
-import { addLoraUpdate, decodeLoraLinear, derivedFromPairs, type LoraPair } from "./lora.js";
+import { decodeLoraLinear, derivedFromPairs, type LoraPair, withLoraUpdate } from "./lora.js";
 import { inputMajor, isInputMajor, type LinearWeights, type ModelWeights } from "./weights.js";
 
 /** One fused projection: the whole matrix (the parts are views of it) and each part's width. */
@@ -147,8 +147,6 @@ export function fusedLoraLinears(
   if (!first) return { whole: base, parts: columns(base) };
 
   const input = x.dtype === first.a.dtype ? x : x.to(first.a.dtype);
-  const start = (base.dtype === first.a.dtype ? base : base.to(first.a.dtype)).reshape(-1, total);
-  const back = (t: Tensor) => (t.dtype === base.dtype ? t : t.to(base.dtype));
   // Adapters alike (and no dropout to draw per part): one down-projection for all parts.
   // Training concatenates the A's in the graph (each gets its block of the gradient); inference
   // reuses one concatenation until an optimizer step changes an A.
@@ -163,21 +161,20 @@ export function fusedLoraLinears(
     const downWeight = isGradEnabled() ? concatenated() : derivedFromPairs(loras, "down", concatenated);
     const down = input.linear(downWeight).reshape(-1, loras.length * rank); // [tokens, parts * r]
     if (!isGradEnabled()) {
+      const start = (base.dtype === first.a.dtype ? base : base.to(first.a.dtype)).reshape(-1, total);
       const sum = start.addmm(down, blockDiagonalUp(loras), { alpha: first.scale });
-      const out = back(sum).view(...base.shape);
+      const out = (sum.dtype === base.dtype ? sum : sum.to(base.dtype)).view(...base.shape);
       return { whole: out, parts: columns(out) };
     }
     sharedDown = down.split(rank, 1);
   }
-  // One addmm per part, so each B receives only its own block's gradient. split, not narrow: its
+  // One update per part, so each B receives only its own block's gradient. split, not narrow: its
   // backward assembles the parts' gradients in one tensor, where each narrow's would zero-fill a
   // whole [tokens, total] gradient of its own.
   const baseParts = base.split(sizes, -1);
-  const startParts = start.split(sizes, 1);
   const parts = loras.map((l, i) => {
-    if (!l) return baseParts[i] as Tensor;
-    const sum = addLoraUpdate(startParts[i] as Tensor, input, l, training, sharedDown?.[i]);
-    return back(sum).view(...base.shape.slice(0, -1), sizes[i] as number);
+    const part = baseParts[i] as Tensor;
+    return l ? withLoraUpdate(part, input, l, training, sharedDown?.[i]) : part;
   });
   return { whole: null, parts };
 }

@@ -23,6 +23,7 @@ import {
   getDefaultDevice,
   isGradEnabled,
   keep,
+  loraEpilogue,
   noGrad,
   rand,
   scope,
@@ -294,12 +295,36 @@ export function loraLinears(
     const base = x.linear(w.weight, w.bias);
     if (!lora) return base;
     adapterInput ??= x.dtype === lora.a.dtype ? x : x.to(lora.a.dtype);
-    const start = base.dtype === lora.a.dtype ? base : base.to(lora.a.dtype);
-    const sum = addLoraUpdate(start.reshape(-1, base.size(-1)), adapterInput, lora, training).view(
-      ...base.shape,
-    );
-    return sum.dtype === base.dtype ? sum : sum.to(base.dtype);
+    return withLoraUpdate(base, adapterInput, lora, training);
   });
+}
+
+/**
+ * base + scale * dropout(input) A^T B^T in base's dtype, summed in the adapter's dtype as PEFT
+ * does: for a bf16 base on an AVX-512 CPU one fused pass with autograd (engine loraEpilogue),
+ * elsewhere a cast of base, one addmm and a cast back. `input` is the projection's input in the
+ * adapter's dtype; `down`, when given, is input A^T already computed ([tokens, r]).
+ */
+export function withLoraUpdate(
+  base: Tensor,
+  input: Tensor,
+  lora: LoraPair,
+  training: boolean,
+  down?: Tensor,
+): Tensor {
+  const rows = base.reshape(-1, base.size(-1));
+  const projected = down ?? loraDown(input, lora, training);
+  const fused = loraEpilogue(rows, projected, lora.b, lora.scale);
+  if (fused) return fused.view(...base.shape);
+  const start = rows.dtype === lora.a.dtype ? rows : rows.to(lora.a.dtype);
+  const sum = start.addmm(projected, lora.b.transpose(0, 1), { alpha: lora.scale });
+  return (sum.dtype === base.dtype ? sum : sum.to(base.dtype)).view(...base.shape);
+}
+
+/** dropout(input) A^T as [tokens, r]. */
+function loraDown(input: Tensor, lora: LoraPair, training: boolean): Tensor {
+  const dropped = training && lora.dropout > 0 ? input.dropout(lora.dropout, true) : input;
+  return dropped.linear(lora.a).reshape(-1, lora.a.size(0));
 }
 
 /**
@@ -333,24 +358,3 @@ export function decodeLoraLinear(x: Tensor, w: LinearWeights, loras: readonly Lo
   return smallLoraLinear(x, w.weight, w.bias, a, b, sizes, first.scale);
 }
 
-/**
- * start + scale * dropout(input) A^T B^T in one addmm: `start` is the base output as [tokens,
- * out] in the adapter's dtype, `input` the projection's input in the adapter's dtype. `down`, when
- * given, is input A^T already computed ([tokens, r]; fused-projections.ts shares one for several
- * parts).
- */
-export function addLoraUpdate(
-  start: Tensor,
-  input: Tensor,
-  lora: LoraPair,
-  training: boolean,
-  down?: Tensor,
-): Tensor {
-  const rank = lora.a.size(0);
-  const projected =
-    down ??
-    (training && lora.dropout > 0 ? input.dropout(lora.dropout, true) : input)
-      .linear(lora.a)
-      .reshape(-1, rank);
-  return start.addmm(projected, lora.b.transpose(0, 1), { alpha: lora.scale });
-}

@@ -10,13 +10,15 @@ import {
   cat,
   countOps,
   decodeAttention,
-  decodeKernelSupport,
   enableGrad,
+  fusedKernelSupport,
+  grad,
+  loraEpilogue,
   manualSeed,
   noGrad,
   randn,
   scope,
-  setDecodeKernels,
+  setFusedKernels,
   smallLoraLinear,
   type Tensor,
   tensor,
@@ -27,7 +29,7 @@ import { loadLora } from "../src/model/load.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
 
-const support = decodeKernelSupport();
+const support = fusedKernelSupport();
 
 /** Largest |a - b| / (|b| + floor) over the elements. */
 function maxRelative(a: Tensor, b: Tensor, floor: number): number {
@@ -36,11 +38,11 @@ function maxRelative(a: Tensor, b: Tensor, floor: number): number {
 
 /** Runs fn with the decode kernels off, then restores the setting. */
 function withoutKernels<T>(fn: () => T): T {
-  const previous = setDecodeKernels(false);
+  const previous = setFusedKernels(false);
   try {
     return fn();
   } finally {
-    setDecodeKernels(previous);
+    setFusedKernels(previous);
   }
 }
 
@@ -280,3 +282,50 @@ test("a bf16 model decodes from its KV cache with the kernels as with the operat
       });
     }),
   ));
+
+test("the LoRA epilogue gives PEFT's bf16 sum and addmm's gradients, on strided parts of a fused output", () =>
+  scope(() => {
+    manualSeed(6);
+    const [tokens, total, n, r, scale] = [37, 50, 30, 8, 1.5];
+    const whole = randn([tokens, total]).to("bfloat16");
+    whole.setRequiresGrad(true);
+    const down = randn([tokens, r]).mul(0.3);
+    down.setRequiresGrad(true);
+    const b = randn([n, r]).mul(0.3);
+    b.setRequiresGrad(true);
+    const upstream = randn([tokens, n]).to("bfloat16");
+    /** out, and the gradients of sum(out * upstream) with respect to whole, down and b. */
+    const run = (fused: boolean) =>
+      enableGrad(() => {
+        const part = whole.narrow(1, 10, n); // rows strided by `total`, as a split of q/k/v
+        let out: Tensor;
+        if (fused) {
+          const got = loraEpilogue(part, down, b, scale);
+          if (!got) return null;
+          out = got;
+        } else {
+          out = part.float().addmm(down, b.transpose(0, 1), { alpha: scale }).to("bfloat16");
+        }
+        const [gWhole, gDown, gB] = grad([out.mul(upstream).sum()], [whole, down, b]) as [
+          Tensor,
+          Tensor,
+          Tensor,
+        ];
+        return { out, gWhole, gDown, gB };
+      });
+    const fused = run(true);
+    if (!support.loraEpilogue) {
+      assert.equal(fused, null, "no AVX-512: the kernel declines");
+      return;
+    }
+    assert.ok(fused !== null);
+    const ops = run(false) as NonNullable<typeof fused>;
+    assert.ok(maxRelative(fused.out, ops.out, 0.05) <= 2 ** -7, "forward within one bf16 rounding");
+    assert.deepEqual(
+      fused.gWhole.toArray(),
+      ops.gWhole.toArray(),
+      "the base's gradient is the output's, exactly",
+    );
+    assert.ok(maxRelative(fused.gDown, ops.gDown, 1e-3) < 1e-5, "down's gradient as addmm's backward");
+    assert.ok(maxRelative(fused.gB, ops.gB, 1e-3) < 1e-5, "B's gradient as addmm's backward");
+  }));

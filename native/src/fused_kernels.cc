@@ -1,4 +1,4 @@
-#include "decode_kernels.h"
+#include "fused_kernels.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -9,7 +9,7 @@
 namespace wordle {
 namespace {
 std::atomic<bool> enabled{[] {
-  const char* env = std::getenv("WORDLE_DECODE_KERNELS");
+  const char* env = std::getenv("WORDLE_FUSED_KERNELS");
   return env == nullptr || std::strcmp(env, "0") != 0;
 }()};
 }  // namespace
@@ -34,21 +34,22 @@ bool cpuHasAvx512() {
 #endif
 }
 
-bool decodeKernelsEnabled() { return enabled.load(std::memory_order_relaxed); }
+bool fusedKernelsEnabled() { return enabled.load(std::memory_order_relaxed); }
 
-Napi::Value SetDecodeKernels(const Napi::CallbackInfo& info) {
+Napi::Value SetFusedKernels(const Napi::CallbackInfo& info) {
   WORDLE_TRY
   const bool previous = enabled.exchange(info[0].ToBoolean().Value());
   return Napi::Boolean::New(info.Env(), previous);
-  WORDLE_CATCH("setDecodeKernels")
+  WORDLE_CATCH("setFusedKernels")
 }
 
-Napi::Value DecodeKernelSupport(const Napi::CallbackInfo& info) {
+Napi::Value FusedKernelSupport(const Napi::CallbackInfo& info) {
   WORDLE_TRY
   auto out = Napi::Object::New(info.Env());
-  out.Set("linear", Napi::Boolean::New(info.Env(), decodeKernelsEnabled() && cpuHasBf16Dot()));
-  out.Set("attention", Napi::Boolean::New(info.Env(), decodeKernelsEnabled() && cpuHasAvx512()));
+  out.Set("linear", Napi::Boolean::New(info.Env(), fusedKernelsEnabled() && cpuHasBf16Dot()));
+  out.Set("attention", Napi::Boolean::New(info.Env(), fusedKernelsEnabled() && cpuHasAvx512()));
+  out.Set("loraEpilogue", Napi::Boolean::New(info.Env(), fusedKernelsEnabled() && cpuHasAvx512()));
   return out;
-  WORDLE_CATCH("decodeKernelSupport")
+  WORDLE_CATCH("fusedKernelSupport")
 }
 }  // namespace wordle

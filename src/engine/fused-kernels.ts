@@ -1,22 +1,24 @@
-// The engine's own kernels for a bfloat16 decode step on the CPU (AVX-512): a projection with its
-// LoRA update in one pass over the weights (native/src/small_linear.cc), and a grouped-query
-// attention step that rotates, caches and attends in one call (native/src/decode_attention.cc).
-// Each returns null where it does not apply, and the caller runs the operators instead.
+// The engine's own fused kernels for bfloat16 on the CPU (AVX-512): for a decode step, a projection
+// with its LoRA update in one pass over the weights (native/src/small_linear.cc) and a
+// grouped-query attention step that rotates, caches and attends in one call
+// (native/src/decode_attention.cc); for the training pass, PEFT's LoRA sum over a bf16 base output
+// in one pass, with autograd (native/src/lora_epilogue.cc). Each returns null where it does not
+// apply, and the caller runs the operators instead.
 import { native } from "./native.js";
 import { callKernel, type Tensor } from "./tensor.js";
 
 /**
- * Turns the decode kernels (and the bf16 few-row path of Tensor.linear) on or off for this
- * process; returns the previous setting. Off, every step runs libtorch's operators (the
- * environment variable WORDLE_DECODE_KERNELS=0 starts a process with them off).
+ * Turns the fused kernels (and the bf16 few-row path of Tensor.linear) on or off for this
+ * process; returns the previous setting. Off, everything runs libtorch's operators (the
+ * environment variable WORDLE_FUSED_KERNELS=0 starts a process with them off).
  */
-export function setDecodeKernels(on: boolean): boolean {
-  return native.setDecodeKernels(on);
+export function setFusedKernels(on: boolean): boolean {
+  return native.setFusedKernels(on);
 }
 
-/** Which decode kernels run here: the CPU's support, and the switch. */
-export function decodeKernelSupport(): { linear: boolean; attention: boolean } {
-  return native.decodeKernelSupport();
+/** Which fused kernels run here: the CPU's support, and the switch. */
+export function fusedKernelSupport(): { linear: boolean; attention: boolean; loraEpilogue: boolean } {
+  return native.fusedKernelSupport();
 }
 
 /**
@@ -83,4 +85,15 @@ export function decodeAttention(
       scale,
     ),
   );
+}
+
+/**
+ * PEFT's LoRA sum over a bf16 base output, bf16(f32(base) + scale * down b^T), in one pass and
+ * differentiable in base, down and b: base [T, N] bf16 (its rows may be strided, e.g. a part of a
+ * fused projection), down = dropout(f32(x)) A^T [T, r] float32, b [N, r] float32. null where the
+ * kernel does not apply (not bf16 on an AVX-512 CPU).
+ */
+export function loraEpilogue(base: Tensor, down: Tensor, b: Tensor, scale: number): Tensor | null {
+  if (base.dtype !== "bfloat16" || base.device !== "cpu") return null;
+  return callKernel(() => native.loraEpilogue(base.handle, down.handle, b.handle, scale));
 }
