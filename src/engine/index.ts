@@ -94,6 +94,7 @@ export {
   zeros,
   zerosLike,
 } from "./create.js";
+export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
 export {
   decodeAttention,
   fusedKernelSupport,
@@ -101,7 +102,6 @@ export {
   setFusedKernels,
   smallLoraLinear,
 } from "./fused-kernels.js";
-export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
 export { countOps, type OpTotals } from "./op-profile.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";
 export { type ClipGradOptions, clipGradNorm } from "./optim/clip-grad.js";

@@ -357,4 +357,3 @@ export function decodeLoraLinear(x: Tensor, w: LinearWeights, loras: readonly Lo
   const sizes = loras.map((l) => l.b.size(0));
   return smallLoraLinear(x, w.weight, w.bias, a, b, sizes, first.scale);
 }
-
