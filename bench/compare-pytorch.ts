@@ -193,7 +193,9 @@ async function main(): Promise<void> {
     if (eager) eagerSteps.push(await eager.run<EagerStep>("step"));
   }
 
-  // Decode alone: one prompt, B rows, `decodeTokens` tokens, the seed's processors.
+  // Decode alone: one prompt, B rows, the seed's processors. Small batches are quick, so they get
+  // twice the tokens and four alternating runs a side (the VM's bandwidth drifts within minutes);
+  // B = 64 gets `decodeTokens` and two.
   const sampling = {
     temperature: config.temperature,
     topK: config.top_k ?? undefined,
@@ -218,10 +220,12 @@ async function main(): Promise<void> {
   for (const batch of decodeBatches) {
     const oursRates: number[] = [];
     const eagerRates: number[] = [];
-    for (let rep = 0; rep < 2; rep++) {
-      const stats = decodeRun(batch, decodeTokens);
+    const small = batch <= 8;
+    const tokens = small ? 2 * decodeTokens : decodeTokens;
+    for (let rep = 0; rep < (small ? 4 : 2); rep++) {
+      const stats = decodeRun(batch, tokens);
       oursRates.push(stats.steps / stats.decodeSeconds);
-      const e = eager ? await eager.run<EagerDecode>(`decode ${batch}`) : null;
+      const e = eager ? await eager.run<EagerDecode>(`decode ${batch} ${tokens}`) : null;
       if (e) eagerRates.push(e.tokens / e.seconds);
     }
     // Ops per decode step: the difference between two lengths, so the prefill drops out.

@@ -261,9 +261,10 @@ def main():
             print(json.dumps({"kind": "step", **step(model, opt, prompt, job)}), flush=True)
         elif words[0] == "decode":
             rows = int(words[1])
+            tokens = int(words[2]) if len(words) > 2 else job["decode_tokens"]
             times = {}
-            generate(model, prompt, rows, job["decode_tokens"], job, times)
-            print(json.dumps({"kind": "decode", "batch": rows, "tokens": job["decode_tokens"],
+            generate(model, prompt, rows, tokens, job, times)
+            print(json.dumps({"kind": "decode", "batch": rows, "tokens": tokens,
                               "seconds": times["decode"]}), flush=True)
 
 
