@@ -99,6 +99,7 @@ export type { Preset, PresetName } from "./grpo/presets.js";
 export { getPreset, PRESET_NAMES, PRESETS } from "./grpo/presets.js";
 export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout.js";
 export { rollout } from "./grpo/rollout.js";
+export { readRunConfig, writeRunConfig } from "./grpo/run-config.js";
 export { learningRateAt, learningRateFactor, warmupSteps } from "./grpo/schedule.js";
 export type { StopReason, TrainOptions, TrainResult } from "./grpo/trainer.js";
 // The GRPO trainer: `train({ config })`, resume, schedules, data order.
@@ -162,7 +163,6 @@ export type { BlockContext, ForwardOptions, ModelLoadOptions } from "./model/tra
 export { CausalLM, positionIdsFromMask } from "./model/transformer.js";
 export type { ModelWeights } from "./model/weights.js";
 export { loadWeights, WeightsError } from "./model/weights.js";
-export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./run/atomic.js";
 export type { BestState, CheckpointInfo } from "./run/checkpoints.js";
 export {
   applyRetention,
@@ -180,7 +180,7 @@ export { metricAliases } from "./run/metric-names.js";
 export type { CriterionStatus, MilestoneStatus, MonitorFields, MonitorOptions } from "./run/monitor.js";
 export { Monitor } from "./run/monitor.js";
 export type { RunPaths } from "./run/run-dir.js";
-export { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "./run/run-dir.js";
+export { openRunDirectory, runPaths } from "./run/run-dir.js";
 export { gameSequence, SequenceBuilder } from "./sft/game-sequence.js";
 export { saveModelDir, tinyModelConfigJson } from "./sft/model-files.js";
 export type { TeacherName, TeacherTurn, TeacherWeight } from "./sft/teacher.js";
@@ -228,6 +228,9 @@ export type { SecretSplit, TrainValidationSplit } from "./task/split.js";
 export { splitSecrets, splitTrainValidation } from "./task/split.js";
 export type { TaskState } from "./task/state.js";
 export { historyKey } from "./task/state.js";
+export { AtomicFile, atomicWriteFile, removeStaleTemps, writeDirectoryAtomically } from "./util/atomic.js";
+export type { RngState } from "./util/rng.js";
+export { Rng } from "./util/rng.js";
 export type { CodedHistoryEntry, HistoryEntry } from "./wordle/candidates.js";
 export { candidates, candidatesCoded, encodeHistory, isConsistent } from "./wordle/candidates.js";
 export { bucketCounts, entropyOfCounts, filterByCode, guessEntropy } from "./wordle/entropy.js";
@@ -239,8 +242,6 @@ export type { HardModeRules } from "./wordle/hard-mode.js";
 export { hardModeRules, hardModeViolation } from "./wordle/hard-mode.js";
 export type { PatternTable } from "./wordle/pattern-table.js";
 export { buildPatternTable, patternRow, patternTable } from "./wordle/pattern-table.js";
-export type { RngState } from "./wordle/rng.js";
-export { Rng } from "./wordle/rng.js";
 export type { Feedback, LetterMark } from "./wordle/score.js";
 export {
   ALL_CORRECT,

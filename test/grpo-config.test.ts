@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, resolveConfig } from "../src/grpo/config.js";
 import { parseOverrideValue, parseSetOverrides } from "../src/grpo/config-load.js";
-import { closestMatch, levenshtein } from "../src/grpo/config-suggest.js";
 import { temperatureAt } from "../src/grpo/config-temperature.js";
+import { closestMatch, levenshtein } from "../src/util/suggest.js";
 
 function withTempDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "grpo-config-"));

@@ -20,8 +20,8 @@ import { MODELS_DIR, PACKAGE_ROOT } from "../src/paths.js";
 import { buildTinyTokenizerFiles } from "../src/sft/tiny-tokenizer.js";
 import { parseGuess } from "../src/task/parse-guess.js";
 import { renderPrompt } from "../src/task/prompt.js";
+import { Rng } from "../src/util/rng.js";
 import { candidates, type HistoryEntry } from "../src/wordle/candidates.js";
-import { Rng } from "../src/wordle/rng.js";
 import { scoreGuess } from "../src/wordle/score.js";
 import { loadWordLists } from "../src/wordle/words.js";
 

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { resolveConfig } from "../src/grpo/config.js";
+import { readRunConfig, writeRunConfig } from "../src/grpo/run-config.js";
 import {
   applyRetention,
   BestTracker,
@@ -21,7 +22,7 @@ import {
   listCheckpoints,
   saveCheckpoint,
 } from "../src/run/checkpoints.js";
-import { openRunDirectory, readRunConfig, runPaths, writeRunConfig } from "../src/run/run-dir.js";
+import { openRunDirectory, runPaths } from "../src/run/run-dir.js";
 
 function withRun(fn: (root: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "run-ckpt-"));

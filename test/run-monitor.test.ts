@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { resolveConfig } from "../src/grpo/config.js";
+import { monitorFromConfig } from "../src/grpo/trainer-setup.js";
 import { Monitor, type MonitorFields, type MonitorOptions } from "../src/run/monitor.js";
 
 const options: MonitorOptions = {
@@ -187,7 +188,7 @@ test("steps must increase; rows need a step", () => {
 
 test("status line and construction from a config", () => {
   const { config } = resolveConfig({ preset: "seed" });
-  const m = Monitor.fromConfig(config, 4200);
+  const m = monitorFromConfig(config, 4200);
   const row = {
     step: 20,
     reward: 1.1,

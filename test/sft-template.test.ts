@@ -8,7 +8,7 @@ import { buildTinyTokenizerFiles, renderTinyChat, TINY_CHAT_TEMPLATE } from "../
 import { parseGuess } from "../src/task/parse-guess.js";
 import { promptMessages, renderPrompt } from "../src/task/prompt.js";
 import { rewardPreset } from "../src/task/rewards/presets.js";
-import { Rng } from "../src/wordle/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { scoreGuess } from "../src/wordle/score.js";
 
 const files = buildTinyTokenizerFiles();

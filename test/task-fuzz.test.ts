@@ -12,7 +12,7 @@ import { completionBehaviour } from "../src/task/metrics.js";
 import { parseGuess } from "../src/task/parse-guess.js";
 import { REWARD_PRESETS, rewardPreset } from "../src/task/rewards/presets.js";
 import type { RewardState } from "../src/task/rewards/types.js";
-import { Rng } from "../src/wordle/rng.js";
+import { Rng } from "../src/util/rng.js";
 import { scoreGuess } from "../src/wordle/score.js";
 import { loadWordLists } from "../src/wordle/words.js";
 

@@ -9,8 +9,8 @@
  * fsyncs it and renames it over the target, so a crash leaves either the old file or the new one,
  * never half a checkpoint.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { AtomicFile } from "../util/atomic.js";
 import {
   dtypeByteSize,
   isSafetensorsDtype,
@@ -189,27 +189,10 @@ function fileOrder(a: SafetensorsWriteEntry, b: SafetensorsWriteEntry): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function writeFully(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-}
-
-/** Make the rename itself durable; not every platform can fsync a directory, which is then skipped. */
-function fsyncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Windows cannot open directories; the rename is still atomic there.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /**
- * Write `entries` to `path` atomically: a temporary file in the same folder is written, fsynced and
- * renamed over `path`. On any error the temporary file is removed and `path` is untouched.
+ * Write `entries` to `path` atomically (util/atomic.ts: a temporary file in the same folder,
+ * fsynced and renamed over `path`). On any error the temporary file is removed and `path` is
+ * untouched.
  */
 export function writeSafetensors(
   path: string,
@@ -225,25 +208,19 @@ export function writeSafetensors(
     ordered.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, byteLength: entryByteLength(e) })),
     metadata,
   );
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
+  let file: AtomicFile | undefined;
   try {
-    fd = openSync(temp, "wx");
-    writeFully(fd, header);
+    file = new AtomicFile(path);
+    file.write(header);
     for (const entry of ordered) {
       const data = typeof entry.data === "function" ? entry.data() : entry.data;
       checkDataLength(path, entry, data);
-      writeFully(fd, data);
+      file.write(data);
     }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, path);
+    file.commit();
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
+    file?.abort();
     if (error instanceof SafetensorsError) throw error;
     throw new SafetensorsError(path, `write failed: ${(error as Error).message}`);
   }
-  fsyncDirectory(dirname(path));
 }

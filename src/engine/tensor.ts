@@ -292,14 +292,8 @@ export class Tensor extends Scoped {
   float(): Tensor {
     return this.to("float32");
   }
-  double(): Tensor {
-    return this.to("float64");
-  }
   bfloat16(): Tensor {
     return this.to("bfloat16");
-  }
-  half(): Tensor {
-    return this.to("float16");
   }
   long(): Tensor {
     return this.to("int64");
@@ -307,25 +301,11 @@ export class Tensor extends Scoped {
   int(): Tensor {
     return this.to("int32");
   }
-  bool(): Tensor {
-    return this.to("bool");
-  }
-  cpu(): Tensor {
-    return this.to({ device: "cpu" });
-  }
 
   // ---------------------------------------------------------------- matrix products
 
   matmul(other: Tensor): Tensor {
     return call(aten.matmul, this.handle, other.handle);
-  }
-
-  mm(other: Tensor): Tensor {
-    return call(aten.mm, this.handle, other.handle);
-  }
-
-  bmm(other: Tensor): Tensor {
-    return call(aten.bmm, this.handle, other.handle);
   }
 
   /** beta * this + alpha * (m1 @ m2) for 2-d tensors, in one BLAS call (this is not modified). */
@@ -345,10 +325,6 @@ export class Tensor extends Scoped {
       if (out) return out;
     }
     return call(aten.linear, this.handle, weight.handle, biasHandle);
-  }
-
-  outer(other: Tensor): Tensor {
-    return call(aten.outer, this.handle, other.handle);
   }
 
   // ---------------------------------------------------------------- element-wise arithmetic
@@ -383,11 +359,6 @@ export class Tensor extends Scoped {
     return typeof exponent === "number"
       ? call(aten.powTS, this.handle, exponent)
       : call(aten.powTT, this.handle, exponent.handle);
-  }
-
-  /** Remainder with the sign of the divisor (Python %). */
-  remainder(divisor: number): Tensor {
-    return call(aten.remainderS, this.handle, divisor);
   }
 
   /** Element-wise max with a tensor, or max(this, value) for a number (clamp from below). */
@@ -440,14 +411,8 @@ export class Tensor extends Scoped {
   square(): Tensor {
     return call(aten.mulT, this.handle, this.handle);
   }
-  reciprocal(): Tensor {
-    return call(aten.reciprocal, this.handle);
-  }
   abs(): Tensor {
     return call(aten.abs, this.handle);
-  }
-  sign(): Tensor {
-    return call(aten.sign, this.handle);
   }
   floor(): Tensor {
     return call(aten.floor, this.handle);
@@ -473,18 +438,6 @@ export class Tensor extends Scoped {
   /** x * sigmoid(x) */
   silu(): Tensor {
     return call(aten.silu, this.handle);
-  }
-  relu(): Tensor {
-    return call(aten.relu, this.handle);
-  }
-  gelu(approximate: "none" | "tanh" = "none"): Tensor {
-    return call(aten.gelu, this.handle, approximate);
-  }
-  erf(): Tensor {
-    return call(aten.erf, this.handle);
-  }
-  isnan(): Tensor {
-    return call(aten.isnan, this.handle);
   }
   isfinite(): Tensor {
     return call(aten.isfinite, this.handle);
@@ -586,26 +539,14 @@ export class Tensor extends Scoped {
     return call(aten.amax, this.handle, dimList(dim), keepdim);
   }
 
-  amin(dim: Dims = [], keepdim = false): Tensor {
-    return call(aten.amin, this.handle, dimList(dim), keepdim);
-  }
-
   /** Index of the max (over the flattened tensor when dim is omitted), int64. */
   argmax(dim?: number, keepdim = false): Tensor {
     return call(aten.argmax, this.handle, dim ?? null, keepdim);
   }
 
-  argmin(dim?: number, keepdim = false): Tensor {
-    return call(aten.argmin, this.handle, dim ?? null, keepdim);
-  }
-
   /** log(sum(exp(x))) over dims, computed stably. */
   logsumexp(dim: Dims, keepdim = false): Tensor {
     return call(aten.logsumexp, this.handle, dimList(dim), keepdim);
-  }
-
-  prod(dtype?: DType): Tensor {
-    return call(aten.prodAll, this.handle, dtype === undefined ? undefined : dtypeCode(dtype));
   }
 
   /** True if every element is non-zero. */
@@ -661,22 +602,9 @@ export class Tensor extends Scoped {
     return call(aten.indexSelect, this.handle, dim, index.handle);
   }
 
-  /** Advanced indexing this[i0, i1, ...] with int64/bool index tensors (null = take the whole dim). */
-  index(indices: readonly (Tensor | null)[]): Tensor {
-    return call(
-      aten.index,
-      this.handle,
-      indices.map((t) => (t === null ? null : t.handle)),
-    );
-  }
-
   /** Copy of this with src written at index along dim (torch.scatter). */
   scatter(dim: number, index: Tensor, src: Tensor): Tensor {
     return call(aten.scatter, this.handle, dim, index.handle, src.handle);
-  }
-
-  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
-    return call(aten.scatterAdd, this.handle, dim, index.handle, src.handle);
   }
 
   /** int64 class ids -> one-hot int64 of size numClasses (-1: max + 1). */
@@ -692,10 +620,6 @@ export class Tensor extends Scoped {
 
   reshape(...shape: (number | readonly number[])[]): Tensor {
     return call(aten.reshape, this.handle, shapeArgs(shape));
-  }
-
-  flatten(startDim = 0, endDim = -1): Tensor {
-    return call(aten.flatten, this.handle, startDim, endDim);
   }
 
   transpose(dim0: number, dim1: number): Tensor {
@@ -739,10 +663,6 @@ export class Tensor extends Scoped {
     return call(aten.expand, this.handle, shapeArgs(shape));
   }
 
-  expandAs(other: Tensor): Tensor {
-    return call(aten.expand, this.handle, other.shape);
-  }
-
   /** Tiles the data (torch.Tensor.repeat). */
   repeat(...repeats: (number | readonly number[])[]): Tensor {
     return call(aten.repeat, this.handle, shapeArgs(repeats));
@@ -751,10 +671,6 @@ export class Tensor extends Scoped {
   /** Repeats each element `repeats` times along dim (e.g. KV heads for grouped-query attention). */
   repeatInterleave(repeats: number, dim?: number): Tensor {
     return call(aten.repeatInterleave, this.handle, repeats, dim ?? null);
-  }
-
-  flip(dims: Dims): Tensor {
-    return call(aten.flip, this.handle, dimList(dims));
   }
 
   /** Upper triangle (elements with col - row >= diagonal), rest zero. */
@@ -805,11 +721,6 @@ export class Tensor extends Scoped {
     return this;
   }
 
-  sub_(other: Tensor, alpha?: number): this {
-    callVoid(aten.subT_, this.handle, other.handle, alpha);
-    return this;
-  }
-
   mul_(other: Operand): this {
     if (typeof other === "number") callVoid(aten.mulS_, this.handle, other);
     else callVoid(aten.mulT_, this.handle, other.handle);
@@ -840,16 +751,6 @@ export class Tensor extends Scoped {
     return this;
   }
 
-  sqrt_(): this {
-    callVoid(aten.sqrt_, this.handle);
-    return this;
-  }
-
-  clamp_(min?: number | null, max?: number | null): this {
-    callVoid(aten.clamp_, this.handle, min ?? null, max ?? null);
-    return this;
-  }
-
   /** Copies src's values into this (broadcasting, converting dtype and device). */
   copy_(src: Tensor): this {
     callVoid(aten.copy_, this.handle, src.handle);
@@ -863,11 +764,6 @@ export class Tensor extends Scoped {
 
   fill_(value: number): this {
     callVoid(aten.fill_, this.handle, value);
-    return this;
-  }
-
-  maskedFill_(mask: Tensor, value: number): this {
-    callVoid(aten.maskedFill_, this.handle, mask.handle, value);
     return this;
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { milestoneSchema, plateauSchema } from "../run/monitor-config.js";
 import type { PromptTemplateName } from "../task/prompt.js";
 import { type RewardPresetName, rewardPreset } from "../task/rewards/presets.js";
 
@@ -86,24 +87,6 @@ const temperatureScheduleSchema = z.strictObject({
   /** Temperature at the last step. */
   end: positive,
   decay: z.enum(["linear", "cosine"]).default("linear"),
-});
-
-const milestoneSchema = z.strictObject({
-  /** Training step at which the expectation is checked. */
-  step: positiveInt,
-  /** An expression over metrics, e.g. `running_mean(format_rate) >= 0.9`. */
-  expect: z.string().min(1),
-  label: z.string().optional(),
-});
-
-const plateauSchema = z.strictObject({
-  /** Steps over which the running total must improve by more than min_gain. */
-  window: positiveInt.default(500),
-  min_gain: nonNegative.default(0.02),
-  /** Stop training (after a save) when a plateau is detected. */
-  early_stop: z.boolean().default(false),
-  /** Which running metric is watched (a name the monitor understands: total, format, eval/win_rate...). */
-  metric: z.string().min(1).default("total"),
 });
 
 const evalSchema = z.strictObject({
@@ -330,8 +313,7 @@ export type GrpoConfig = z.output<typeof configSchema>;
 /** What a user may write: every key optional, sections partial. */
 export type GrpoConfigInput = z.input<typeof configSchema>;
 export type LoraConfig = GrpoConfig["lora"];
-export type MilestoneConfig = GrpoConfig["milestones"][number];
-export type PlateauConfig = GrpoConfig["plateau"];
+export type { MilestoneConfig, PlateauConfig } from "../run/monitor-config.js";
 export type EvalConfig = GrpoConfig["eval"];
 export type MultiTurnConfig = GrpoConfig["multi_turn"];
 export type TemperatureSchedule = NonNullable<GrpoConfig["temperature_schedule"]>;

@@ -1,4 +1,4 @@
-import { Rng, type RngState } from "../wordle/rng.js";
+import { Rng, type RngState } from "../util/rng.js";
 
 /**
  * The order in which training prompts are visited, with TRL's RepeatSampler semantics for one

@@ -20,8 +20,8 @@
  * (a word fits a history when it fits each of its entries), cached by history.
  */
 import type { Tokenizer } from "../model/tokenizer.js";
-import { BoundedCache } from "../task/bounded-cache.js";
 import { locateGuess } from "../task/parse-guess.js";
+import { BoundedCache } from "../util/bounded-cache.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
 
 export interface LetterWeights {

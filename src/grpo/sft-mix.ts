@@ -20,7 +20,7 @@ import type { CausalLM } from "../model/transformer.js";
 import { type GameSequence, SequenceBuilder } from "../sft/game-sequence.js";
 import { parseTeacherSpec, TeacherGames } from "../sft/teacher.js";
 import { learnedTokenCrossEntropy, packBatch } from "../sft/trainer.js";
-import { Rng } from "../wordle/rng.js";
+import { Rng } from "../util/rng.js";
 import type { GrpoConfig } from "./config-schema.js";
 
 export interface SftMixer {

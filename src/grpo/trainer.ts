@@ -33,7 +33,6 @@ import { feedbackString } from "../eval/game-record.js";
 import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
 import { saveLoraAdapter } from "../model/lora-peft.js";
-import { writeDirectoryAtomically } from "../run/atomic.js";
 import {
   applyRetention,
   BestTracker,
@@ -43,12 +42,12 @@ import {
 } from "../run/checkpoints.js";
 import { readJsonl } from "../run/jsonl.js";
 import { RunLogs, type SampleRow } from "../run/logs.js";
-import { Monitor } from "../run/monitor.js";
-import { openRunDirectory, type RunPaths, readRunConfig, writeRunConfig } from "../run/run-dir.js";
+import { openRunDirectory, type RunPaths } from "../run/run-dir.js";
 import { acquireRunLock } from "../run/run-lock.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
+import { writeDirectoryAtomically } from "../util/atomic.js";
 import type { GrpoConfig } from "./config-schema.js";
 import { temperatureAt } from "./config-temperature.js";
 import { DataOrder } from "./data-order.js";
@@ -63,12 +62,19 @@ import {
   writeCheckpointContents,
 } from "./resume.js";
 import { type GenerationBatch, type PreparedPrompt, rollout } from "./rollout.js";
+import { readRunConfig, writeRunConfig } from "./run-config.js";
 import { learningRateAt } from "./schedule.js";
 import { makeSftMixer } from "./sft-mix.js";
 import { silentEvents, type TrainerEvents } from "./trainer-console.js";
 import { evaluateDuringTraining } from "./trainer-eval.js";
 import { MetricsWindow } from "./trainer-metrics.js";
-import { attachAdapter, loadPolicy, makeOptimizer, preparePrompts } from "./trainer-setup.js";
+import {
+  attachAdapter,
+  loadPolicy,
+  makeOptimizer,
+  monitorFromConfig,
+  preparePrompts,
+} from "./trainer-setup.js";
 import { optimizeOnBatch, type StepContext } from "./trainer-step.js";
 
 /** Non-finite steps in a row after which the run saves and stops: it has diverged. */
@@ -159,7 +165,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
   const params = adapter.parameters().map((p) => p.tensor);
   const optimizer = makeOptimizer(config, params);
   const order = new DataOrder(datasetSize, promptsPerBatch, config.seed);
-  const monitor = Monitor.fromConfig(config, total);
+  const monitor = monitorFromConfig(config, total);
   const window = new MetricsWindow();
   let best = new BestTracker(config.metric_for_best_model, config.greater_is_better);
   let step = 0;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { writeDirectoryAtomically } from "./atomic.js";
+import { writeDirectoryAtomically } from "../util/atomic.js";
 import { CHECKPOINT_PREFIX, type RunPaths } from "./run-dir.js";
 
 /**

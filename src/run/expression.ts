@@ -1,4 +1,4 @@
-import { didYouMean } from "../grpo/config-suggest.js";
+import { didYouMean } from "../util/suggest.js";
 
 /**
  * A small, safe expression language for success criteria and milestones, e.g.

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { atomicWriteFile } from "./atomic.js";
+import { atomicWriteFile } from "../util/atomic.js";
 
 /**
  * Append-only JSON Lines logs (metrics.jsonl, samples.jsonl, eval-games.jsonl).

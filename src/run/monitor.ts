@@ -1,5 +1,3 @@
-import type { GrpoConfig, MilestoneConfig, PlateauConfig } from "../grpo/config-schema.js";
-import { rewardFunctionNames } from "../grpo/config-schema.js";
 import {
   conjuncts,
   type Expr,
@@ -10,6 +8,7 @@ import {
   parseExpression,
 } from "./expression.js";
 import { metricAliases } from "./metric-names.js";
+import type { MilestoneConfig, PlateauConfig } from "./monitor-config.js";
 import { RollingWindow } from "./rolling-window.js";
 
 /**
@@ -150,18 +149,6 @@ export class Monitor {
     this.plateauKey = plateauKey;
     this.train = new RollingWindow(options.runningMeanWindow);
     this.evals = new RollingWindow(options.runningMeanWindow);
-  }
-
-  static fromConfig(config: GrpoConfig, totalSteps: number): Monitor {
-    return new Monitor({
-      successCriteria: config.success_criteria,
-      milestones: config.milestones,
-      runningMeanWindow: config.running_mean_window,
-      plateau: config.plateau,
-      rewardFunctions: rewardFunctionNames(config.reward.preset),
-      totalSteps,
-      saveSteps: config.save_steps,
-    });
   }
 
   /** The metric reader expressions use: latest values and running means (eval keys over eval rows). */

@@ -18,7 +18,7 @@ import {
 import type { OptimizerState, StateBuffer } from "../engine/optim/state.js";
 import type { ModelConfig } from "../model/hf-config.js";
 import { loadWeights, type ModelWeights } from "../model/weights.js";
-import type { RngState } from "../wordle/rng.js";
+import type { RngState } from "../util/rng.js";
 import { namedWeights } from "./model-files.js";
 
 export interface SftProgressState {

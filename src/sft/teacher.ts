@@ -14,9 +14,9 @@
  * Games are played on the guess x answer pattern table, so a turn costs a row lookup and a filter.
  */
 
+import type { Rng } from "../util/rng.js";
 import type { CodedHistoryEntry } from "../wordle/candidates.js";
 import { type PatternTable, patternTable } from "../wordle/pattern-table.js";
-import type { Rng } from "../wordle/rng.js";
 import { ALL_CORRECT, decodePattern, type Feedback } from "../wordle/score.js";
 import { EntropyPolicy } from "../wordle/solver-entropy.js";
 import { RandomConsistentPolicy } from "../wordle/solver-random.js";

@@ -36,7 +36,7 @@ import { type ModelConfig, parseHfConfig } from "../model/hf-config.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { CausalLM } from "../model/transformer.js";
 import { loadWeights, type ModelWeights } from "../model/weights.js";
-import { Rng } from "../wordle/rng.js";
+import { Rng } from "../util/rng.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type GameSequence, SequenceBuilder } from "./game-sequence.js";
 import { initWeights } from "./init-weights.js";

@@ -21,10 +21,10 @@
  * equal a request for k rows.
  */
 
+import { Rng } from "../util/rng.js";
 import { encodeHistory, type HistoryEntry } from "../wordle/candidates.js";
 import { filterByCode } from "../wordle/entropy.js";
 import type { PatternTable } from "../wordle/pattern-table.js";
-import { Rng } from "../wordle/rng.js";
 import { decodePattern, patternCode } from "../wordle/score.js";
 import { createSolver } from "../wordle/solver.js";
 import { loadWordLists } from "../wordle/words.js";

@@ -2,7 +2,7 @@
  * Deterministic splits. Both shuffle with the project's seedable Rng and return each part in its
  * original order, so a split is a pure function of (items, seed) and diffs stay readable.
  */
-import { Rng } from "../wordle/rng.js";
+import { Rng } from "../util/rng.js";
 import { loadWordLists } from "../wordle/words.js";
 
 export interface TrainValidationSplit<T> {

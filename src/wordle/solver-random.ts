@@ -3,7 +3,7 @@
  * possible. It never wastes a guess on a word that cannot win, but ignores how well a guess splits
  * the rest; over the 2,315 answers it averages about 4.1 guesses.
  */
-import type { Rng } from "./rng.js";
+import type { Rng } from "../util/rng.js";
 import type { GuessPolicy, SolverState } from "./solver-state.js";
 
 export class RandomConsistentPolicy implements GuessPolicy {

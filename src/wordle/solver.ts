@@ -4,9 +4,10 @@
  * answers x chosen accepted-guess list, and both answer `nextGuess(history)` for any history of
  * real play, so other parts (state generation, evaluation baselines) can use them as policies.
  */
+
+import { Rng } from "../util/rng.js";
 import { type CodedHistoryEntry, encodeHistory, type HistoryEntry } from "./candidates.js";
 import { type PatternTable, patternRow, patternTable } from "./pattern-table.js";
-import { Rng } from "./rng.js";
 import { patternCode } from "./score.js";
 import { EntropyPolicy } from "./solver-entropy.js";
 import { RandomConsistentPolicy } from "./solver-random.js";

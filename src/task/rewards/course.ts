@@ -13,8 +13,9 @@
  * - it is the FIRST `<guess>` tag, even one inside the thinking (the regex takes the one after
  *   `</think>\n`).
  */
+
+import { BoundedCache } from "../../util/bounded-cache.js";
 import { candidates } from "../../wordle/candidates.js";
-import { BoundedCache } from "../bounded-cache.js";
 import { loadCourseDictionary } from "../dictionaries.js";
 import { normalizedInfoGain } from "../info-gain.js";
 import { parseGuess } from "../parse-guess.js";

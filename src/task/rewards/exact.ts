@@ -10,9 +10,10 @@
  *   accepted word.
  * - win: 1 when the guess is the secret.
  */
+
+import { BoundedCache } from "../../util/bounded-cache.js";
 import { candidates } from "../../wordle/candidates.js";
 import { loadWordLists } from "../../wordle/words.js";
-import { BoundedCache } from "../bounded-cache.js";
 import { normalizedInfoGain } from "../info-gain.js";
 import { type LetterKnowledge, letterKnowledge } from "../knowledge.js";
 import { parseGuess } from "../parse-guess.js";

@@ -10,7 +10,7 @@
  * info_gain filter (a letter marked x must not occur) rules out every word, so info_gain is 0
  * after such a turn. The `exact` preset reads the same history correctly.
  */
-import { BoundedCache } from "../bounded-cache.js";
+import { BoundedCache } from "../../util/bounded-cache.js";
 import { loadCourseDictionary } from "../dictionaries.js";
 import { parseGuess } from "../parse-guess.js";
 import { historyKey } from "../state.js";

@@ -16,7 +16,7 @@ import {
   atomicWriteFile,
   removeStaleTemps,
   writeDirectoryAtomically,
-} from "../src/run/atomic.js";
+} from "../src/util/atomic.js";
 
 function withTempDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "run-atomic-"));

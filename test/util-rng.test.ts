@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Rng } from "../src/wordle/rng.js";
+import { Rng } from "../src/util/rng.js";
 
 test("same seed, same stream; different seeds, different streams", () => {
   const draw = (seed: number) => {
