@@ -24,6 +24,7 @@ import { Rng } from "../src/util/rng.js";
 import { candidates, type HistoryEntry } from "../src/wordle/candidates.js";
 import { scoreGuess } from "../src/wordle/score.js";
 import { loadWordLists } from "../src/wordle/words.js";
+import { rolloutConfig } from "./grpo-trainer-fixture.js";
 
 const W = { consistency: 0.5, validity: 0.25, repeatPenalty: 0.5 };
 const { allowed, answers } = loadWordLists();
@@ -173,17 +174,14 @@ test("branch rollout: each group samples G guesses at one position of a greedy g
   const tokenizer = loadTokenizer(join(MODELS_DIR, "wordle-tiny"));
   const model = await loadModel(join(MODELS_DIR, "wordle-tiny"), { device: "cpu", dtype: "float32" });
   try {
+    const multiTurn = { invalid_ends_game: true, credit: "letter" as const, turn_weight: 1 };
     const options = {
       model,
       tokenizer,
-      template: "tiny" as const,
+      config: rolloutConfig({ num_generations: 4, multi_turn: multiTurn }),
       secrets: ["sloth", "crane", "mound"],
-      numGenerations: 4,
       temperature: 1,
-      maxNewTokens: 8,
-      endOnInvalid: true,
-      credit: "letter" as const,
-      turnWeight: 1,
+      progress: 0,
       seed: 3,
     };
     manualSeed(5);
@@ -231,7 +229,8 @@ test("branch rollout: each group samples G guesses at one position of a greedy g
       again.completions.map((c) => [c.turn, c.text]),
       batch.completions.map((c) => [c.turn, c.text]),
     );
-    assert.throws(() => branchRollout({ ...options, credit: "game", rng: new Rng(1) }), /credit must be/);
+    const gameCredit = rolloutConfig({ num_generations: 4, multi_turn: { ...multiTurn, credit: "game" } });
+    assert.throws(() => branchRollout({ ...options, config: gameCredit, rng: new Rng(1) }), /credit must be/);
   } finally {
     model.dispose();
   }

@@ -20,7 +20,7 @@ import { tokenLogProbs } from "../src/model/logprobs.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
-import { comparable, shippedTinyConfig } from "./grpo-trainer-fixture.js";
+import { comparable, rolloutConfig, shippedTinyConfig } from "./grpo-trainer-fixture.js";
 
 test("turn credit: the game's normalised outcome plus the turn's shaping normalised over the group", () => {
   const good = { valid: true, consistent: true, repeated: false };
@@ -129,12 +129,10 @@ test("packed rows give the same log-probs and dapo loss as one row per completio
     const batch = multiTurnRollout({
       model,
       tokenizer,
-      template: "tiny",
+      config: rolloutConfig({ num_generations: 3, multi_turn: { credit: "turn" } }),
       secrets: ["sloth", "crane"],
-      numGenerations: 3,
       temperature: 1,
-      maxNewTokens: 8,
-      credit: "turn",
+      progress: 0,
       seed: 11,
     });
     const items: LossItem[] = batch.completions.map((c) => ({

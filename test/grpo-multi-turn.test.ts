@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manualSeed } from "../src/engine/index.js";
-import { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "../src/grpo/multi-turn-rollout.js";
+import { configSchema } from "../src/grpo/config-schema.js";
+import {
+  DEFAULT_GAME_RETURN,
+  gameReturn,
+  multiTurnRollout,
+  playContext,
+  sampledDecoding,
+} from "../src/grpo/multi-turn-rollout.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { CausalLM } from "../src/model/transformer.js";
@@ -11,6 +18,7 @@ import { buildTinyTokenizerFiles, TINY_CHAT_TEMPLATE } from "../src/sft/tiny-tok
 import { parseGuess } from "../src/task/parse-guess.js";
 import { renderPrompt, TINY_REFUSED_MARKS } from "../src/task/prompt.js";
 import { loadWordLists } from "../src/wordle/words.js";
+import { rolloutConfig } from "./grpo-trainer-fixture.js";
 
 test("game return: a win pays more the sooner it comes; shaping rewards consistent, valid, new guesses", () => {
   const good = { valid: true, consistent: true, repeated: false };
@@ -51,11 +59,10 @@ test("multi-turn rollout: G games per secret, every turn credited with its game'
     const batch = multiTurnRollout({
       model,
       tokenizer,
-      template: "tiny",
+      config: rolloutConfig({ num_generations: 3, multi_turn: { credit: "game" } }),
       secrets: ["sloth", "crane"],
-      numGenerations: 3,
       temperature: 1,
-      maxNewTokens: 8,
+      progress: 0,
       seed: 4,
     });
     assert.equal(batch.games.length, 6);
@@ -98,11 +105,10 @@ test("multi-turn rollout: G games per secret, every turn credited with its game'
       multiTurnRollout({
         model,
         tokenizer,
-        template: "tiny",
+        config: rolloutConfig({ num_generations: 2 }),
         secrets: ["zzzzz"],
-        numGenerations: 2,
         temperature: 1,
-        maxNewTokens: 8,
+        progress: 0,
       }),
     /not an answer/,
   );
@@ -116,13 +122,14 @@ test("show_refused: each later prompt shows the game's refused guesses; without 
       const batch = multiTurnRollout({
         model,
         tokenizer,
-        template: "tiny",
+        config: rolloutConfig({
+          num_generations: 2,
+          multi_turn: { credit: "game", show_refused: showRefused },
+        }),
         secrets: ["sloth"],
-        numGenerations: 2,
         temperature: 1,
-        maxNewTokens: 8,
+        progress: 0,
         seed: 7,
-        showRefused,
       });
       for (let game = 0; game < 2; game++) {
         const turns = batch.completions.filter((c) => c.game === game).sort((a, b) => a.turn - b.turn);
@@ -137,6 +144,40 @@ test("show_refused: each later prompt shows the game's refused guesses; without 
         assert.ok(refused >= 2, "the random model had guesses refused");
       }
     }
+  } finally {
+    model.dispose();
+  }
+});
+
+test("the rollouts take their defaults from the config schema, stated nowhere else", () => {
+  const { model, tokenizer } = randomTinyModel();
+  try {
+    const config = configSchema.parse({});
+    const mt = config.multi_turn;
+    const ctx = playContext({ model, tokenizer, config });
+    assert.equal(ctx.template, config.prompt_template);
+    assert.equal(ctx.maxNewTokens, config.max_completion_length);
+    assert.equal(ctx.maxTurns, mt.max_turns);
+    assert.equal(ctx.endOnInvalid, mt.invalid_ends_game);
+    assert.equal(ctx.showRefused, mt.show_refused);
+    assert.equal(ctx.letterWeights === null, mt.credit !== "letter");
+    assert.deepEqual(DEFAULT_GAME_RETURN, {
+      winBonus: mt.win_bonus,
+      savedBonus: mt.saved_bonus,
+      consistency: mt.consistency,
+      validity: mt.validity,
+      repeatPenalty: mt.repeat_penalty,
+    });
+    const decoding = sampledDecoding({ config, temperature: 0.7 });
+    assert.deepEqual(decoding, {
+      greedy: false,
+      temperature: 0.7,
+      topK: config.top_k ?? undefined,
+      topP: config.top_p,
+      minP: config.min_p ?? undefined,
+      repetitionPenalty: config.repetition_penalty,
+      seed: undefined,
+    });
   } finally {
     model.dispose();
   }

@@ -17,7 +17,7 @@ import {
   type Tensor,
 } from "../src/engine/index.js";
 import { resolveConfig } from "../src/grpo/config.js";
-import type { GrpoConfig } from "../src/grpo/config-schema.js";
+import { configSchema, type GrpoConfig, type GrpoConfigInput } from "../src/grpo/config-schema.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { expectedTensors } from "../src/model/weights.js";
@@ -181,4 +181,9 @@ export function shippedTinyConfig(outputDir: string, overrides: Record<string, u
       ...overrides,
     },
   }).config;
+}
+
+/** A multi-turn rollout's config: the schema's defaults under these values (tiny template, 8 new tokens). */
+export function rolloutConfig(values: GrpoConfigInput = {}): GrpoConfig {
+  return configSchema.parse({ prompt_template: "tiny", max_completion_length: 8, ...values });
 }

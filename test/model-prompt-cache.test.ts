@@ -14,7 +14,7 @@ import {
   renderGamePrompt,
   turnsPlayed,
 } from "../src/grpo/game-play.js";
-import { DEFAULT_GAME_RETURN, playContext } from "../src/grpo/multi-turn-rollout.js";
+import { playContext } from "../src/grpo/multi-turn-rollout.js";
 import { loadModel } from "../src/model/load.js";
 import { PromptCache } from "../src/model/prompt-cache.js";
 import {
@@ -26,6 +26,7 @@ import {
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR, MODELS_DIR } from "../src/paths.js";
+import { rolloutConfig } from "./grpo-trainer-fixture.js";
 
 const TINY = join(FIXTURES_DIR, "qwen2-tiny");
 const model = CausalLM.load(TINY);
@@ -123,11 +124,11 @@ test("greedy games played with the prompt cache equal games re-prefilled every t
   const tokenizer = loadTokenizer(join(MODELS_DIR, "wordle-tiny"));
   const tiny = await loadModel(join(MODELS_DIR, "wordle-tiny"), { device: "cpu", dtype: "float32" });
   try {
-    const ctx = playContext(
-      { model: tiny, tokenizer, template: "tiny", maxNewTokens: 8, showRefused: true },
-      DEFAULT_GAME_RETURN,
-      "game",
-    );
+    const ctx = playContext({
+      model: tiny,
+      tokenizer,
+      config: rolloutConfig({ multi_turn: { show_refused: true, credit: "game" } }),
+    });
     const decoding = { greedy: true, temperature: 1 };
     const secrets = ["sloth", "crane", "pizza", "fjord", "jazzy", "nymph", "vivid", "queue"];
     const cached = secrets.map((s) => newGame(s));

@@ -32,8 +32,8 @@ import {
 import {
   checkRolloutInputs,
   creditTurns,
-  DEFAULT_GAME_RETURN,
   type GameOutcome,
+  gameReturnWeights,
   type MultiTurnBatch,
   type MultiTurnOptions,
   playContext,
@@ -48,15 +48,13 @@ export interface BranchOptions extends MultiTurnOptions {
 }
 
 export function branchRollout(options: BranchOptions): MultiTurnBatch {
-  const { secrets } = options;
-  const G = options.numGenerations;
-  const maxTurns = options.maxTurns ?? 6;
-  const weights = options.weights ?? DEFAULT_GAME_RETURN;
-  const credit = options.credit ?? "turn";
-  if (credit === "game")
+  const { secrets, config } = options;
+  const mt = config.multi_turn;
+  const G = config.num_generations;
+  if (mt.credit === "game")
     throw new Error('branch rollout: credit must be "turn" or "letter" (one trained guess per game)');
   checkRolloutInputs("branch rollout", G, secrets);
-  const ctx = playContext(options, weights, credit);
+  const ctx = playContext(options);
   const greedy = { greedy: true, temperature: 1 };
 
   // 1. Greedy games: the positions the evaluated policy reaches.
@@ -87,11 +85,11 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
     branches.map((g) => g.won),
     G,
     {
-      maxTurns,
-      weights,
-      credit,
-      turnWeight: options.turnWeight ?? 1,
-      scaleRewards: options.scaleRewards ?? "group",
+      maxTurns: mt.max_turns,
+      weights: gameReturnWeights(mt),
+      credit: mt.credit,
+      turnWeight: mt.turn_weight,
+      scaleRewards: config.scale_rewards,
       turnsUsed,
     },
   );
@@ -121,7 +119,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
     promptIndices: secrets.map((_, i) => i),
     completions,
     temperature: options.temperature,
-    progress: options.progress ?? 0,
+    progress: options.progress,
     stats: {
       "games/greedy_win_rate": greedyWins / greedyGames.length,
       ...rolloutStats(credited.stats, outcomes, completions),

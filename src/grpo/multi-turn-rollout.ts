@@ -1,12 +1,11 @@
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
 import { completionBehaviour } from "../task/metrics.js";
-import type { PromptTemplateName } from "../task/prompt.js";
 import { loadWordLists } from "../wordle/words.js";
 import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "./advantages.js";
-import type { ScaleRewards } from "./config-schema.js";
+import { configSchema, type GrpoConfig, type ScaleRewards } from "./config-schema.js";
 import { type Decoding, newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
-import type { GenerationBatch, RolloutCompletion } from "./rollout.js";
+import { type GenerationBatch, type RolloutCompletion, samplerSettings } from "./rollout.js";
 
 export interface GameReturnWeights {
   /** Paid for any win. */
@@ -19,47 +18,49 @@ export interface GameReturnWeights {
   repeatPenalty: number;
 }
 
-export const DEFAULT_GAME_RETURN: GameReturnWeights = {
-  winBonus: 1,
-  savedBonus: 0.2,
-  consistency: 0.5,
-  validity: 0.25,
-  repeatPenalty: 0.5,
-};
+/** The weights of the config's multi_turn section, in the names the maths below uses. */
+export function gameReturnWeights(mt: GrpoConfig["multi_turn"]): GameReturnWeights {
+  return {
+    winBonus: mt.win_bonus,
+    savedBonus: mt.saved_bonus,
+    consistency: mt.consistency,
+    validity: mt.validity,
+    repeatPenalty: mt.repeat_penalty,
+  };
+}
 
-export type TurnCredit = "game" | "turn" | "letter";
+/** The schema's default weights (config-schema.ts states them; nothing here restates them). */
+export const DEFAULT_GAME_RETURN: GameReturnWeights = gameReturnWeights(configSchema.parse({}).multi_turn);
+
+export type TurnCredit = GrpoConfig["multi_turn"]["credit"];
+
+/** The sections of the config a multi-turn rollout reads (a whole GrpoConfig will do). */
+export type MultiTurnConfig = Pick<
+  GrpoConfig,
+  | "multi_turn"
+  | "num_generations"
+  | "max_completion_length"
+  | "prompt_template"
+  | "scale_rewards"
+  | "top_k"
+  | "top_p"
+  | "min_p"
+  | "repetition_penalty"
+>;
 
 export interface MultiTurnOptions {
   model: CausalLM;
   tokenizer: Tokenizer;
-  template: PromptTemplateName;
-  /** One group of G games per secret. */
+  /** How games are played, judged and credited: the config's multi_turn section and sampler. */
+  config: MultiTurnConfig;
+  /** One group of num_generations games per secret. */
   secrets: readonly string[];
-  numGenerations: number;
+  /** This step's sampling temperature (the config's temperature schedule applied). */
   temperature: number;
-  maxNewTokens: number;
-  maxTurns?: number;
-  scaleRewards?: ScaleRewards;
-  weights?: GameReturnWeights;
-  /**
-   * End a game at its first invalid guess (a loss). Evaluation lets an invalid guess cost a turn,
-   * but a greedy policy that has made one repeats it (its prompt is unchanged), so in play an
-   * invalid guess is as good as a loss; ending the game makes that explicit and saves the turns.
-   */
-  endOnInvalid?: boolean;
-  /** Show each game's refused guesses in its prompts (default false). */
-  showRefused?: boolean;
-  /** How a turn is credited (see the file comment); default "game". */
-  credit?: TurnCredit;
-  /** "turn" / "letter" credit: weight of the shaping next to the game's outcome (default 1). */
-  turnWeight?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
+  /** Training progress in [0, 1]. */
+  progress: number;
   /** Reseeds the sampler (reproducible rollouts). */
   seed?: number;
-  progress?: number;
   /** Told the prefill / decode split of every generate call (benchmarks, profiling). */
   onGenerate?: PlayContext["onGenerate"];
 }
@@ -185,49 +186,32 @@ export function creditTurns(
   return { returns, advantages, tokenAdvantages, stats: computeAdvantages(returns, G, scaleRewards) };
 }
 
-/** How games are played and judged for these options. */
+/** How games are played and judged for this config. */
 export function playContext(
-  options: Pick<
-    MultiTurnOptions,
-    | "model"
-    | "tokenizer"
-    | "template"
-    | "maxNewTokens"
-    | "maxTurns"
-    | "endOnInvalid"
-    | "showRefused"
-    | "onGenerate"
-  >,
-  weights: GameReturnWeights,
-  credit: TurnCredit,
+  options: Pick<MultiTurnOptions, "model" | "tokenizer" | "config" | "onGenerate">,
 ): PlayContext {
+  const { config } = options;
+  const weights = gameReturnWeights(config.multi_turn);
   return {
     model: options.model,
     tokenizer: options.tokenizer,
-    template: options.template,
-    maxNewTokens: options.maxNewTokens,
-    maxTurns: options.maxTurns ?? 6,
-    endOnInvalid: options.endOnInvalid ?? false,
-    showRefused: options.showRefused ?? false,
-    letterWeights: credit === "letter" ? weights : null,
+    template: config.prompt_template,
+    maxNewTokens: config.max_completion_length,
+    maxTurns: config.multi_turn.max_turns,
+    endOnInvalid: config.multi_turn.invalid_ends_game,
+    showRefused: config.multi_turn.show_refused,
+    letterWeights: config.multi_turn.credit === "letter" ? weights : null,
     turnValue: (t) => turnShaping(t, weights),
     onGenerate: options.onGenerate,
   };
 }
 
-/** How both multi-turn rollouts sample the policy's guesses. */
+/** How both multi-turn rollouts sample the policy's guesses: the config's sampler. */
 export function sampledDecoding(
-  options: Pick<MultiTurnOptions, "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "seed">,
+  options: Pick<MultiTurnOptions, "config" | "temperature" | "seed">,
 ): Decoding {
-  return {
-    greedy: false,
-    temperature: options.temperature,
-    topK: options.topK,
-    topP: options.topP,
-    minP: options.minP,
-    repetitionPenalty: options.repetitionPenalty,
-    seed: options.seed,
-  };
+  const { stopStrings: _, ...sampling } = samplerSettings(options.config, options.temperature);
+  return { greedy: false, ...sampling, seed: options.seed };
 }
 
 /** The checks both multi-turn rollouts make on their inputs (`label` names the rollout). */
@@ -295,25 +279,23 @@ export function rolloutStats(
 }
 
 export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
-  const { secrets } = options;
-  const G = options.numGenerations;
-  const maxTurns = options.maxTurns ?? 6;
-  const weights = options.weights ?? DEFAULT_GAME_RETURN;
-  const credit = options.credit ?? "game";
+  const { secrets, config } = options;
+  const mt = config.multi_turn;
+  const G = config.num_generations;
   checkRolloutInputs("multi-turn rollout", G, secrets);
 
   const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
   const live = games.map((secret) => newGame(secret));
-  playToEnd(playContext(options, weights, credit), live, sampledDecoding(options));
+  playToEnd(playContext(options), live, sampledDecoding(options));
   const turnsOf = live.map((g) => g.turns);
   const won = live.map((g) => g.won);
 
   const credited = creditTurns(turnsOf, won, G, {
-    maxTurns,
-    weights,
-    credit,
-    turnWeight: options.turnWeight ?? 1,
-    scaleRewards: options.scaleRewards ?? "group",
+    maxTurns: mt.max_turns,
+    weights: gameReturnWeights(mt),
+    credit: mt.credit,
+    turnWeight: mt.turn_weight,
+    scaleRewards: config.scale_rewards,
   });
   const returns = credited.returns;
   const completions = games.flatMap((secret, g) =>
@@ -341,7 +323,7 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
     promptIndices: secrets.map((_, i) => i),
     completions,
     temperature: options.temperature,
-    progress: options.progress ?? 0,
+    progress: options.progress,
     stats: rolloutStats(credited.stats, outcomes, completions),
     uses: 0,
     games: outcomes,

@@ -89,7 +89,10 @@ export interface RolloutTimings {
 }
 
 /** Sampling settings of the config, in the sampler's terms (0 / null mean "off"). */
-export function samplerSettings(config: GrpoConfig, temperature: number) {
+export function samplerSettings(
+  config: Pick<GrpoConfig, "top_k" | "top_p" | "min_p" | "repetition_penalty">,
+  temperature: number,
+) {
   return {
     temperature,
     topK: config.top_k === null || config.top_k === 0 ? undefined : config.top_k,
