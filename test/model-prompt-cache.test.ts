@@ -131,10 +131,10 @@ test("greedy games played with the prompt cache equal games re-prefilled every t
     });
     const decoding = { greedy: true, temperature: 1 };
     const secrets = ["sloth", "crane", "pizza", "fjord", "jazzy", "nymph", "vivid", "queue"];
-    const cached = secrets.map((s) => newGame(s));
+    const cached = secrets.map((s) => newGame(ctx, s));
     playToEnd(ctx, cached, decoding);
     // The reference: every turn a fresh generate over the whole prompt.
-    const plain = secrets.map((s) => newGame(s));
+    const plain = secrets.map((s) => newGame(ctx, s));
     for (let round = 0; ; round++) {
       const active = plain.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
       if (active.length === 0) break;

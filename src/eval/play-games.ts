@@ -3,21 +3,17 @@
  * advances one turn per policy call, and a finished game's slot is refilled from the queue. A
  * language-model policy then generates for up to `batchSize` prompts at a time instead of one.
  *
- * Rules are WordleGame's (exact feedback, accepted-word list, optional hard mode), with one
- * deliberate difference: an invalid guess (no `<guess>` tags, not 5 letters, not an accepted word,
- * a hard-mode violation) COSTS A TURN here. The real game refuses such a guess and lets the player
- * try again, but a model that keeps producing the same invalid guess (greedy decoding does, the
- * position being unchanged) would then never finish. Invalid guesses are counted separately
- * (`invalidRate`), so a model that wins despite them is not confused with one that plays cleanly.
- * The policy is also told which guesses were refused (PolicyState.refused), as the real game's "not
- * in word list" tells a player; a model policy shows them in its prompt when it was trained to read
- * them (ModelPolicyOptions.showRefused), so it can try another word instead of repeating one.
+ * Rules are the model-facing game's (task/episode.ts), the ones training rollouts play by: an
+ * invalid guess (no `<guess>` tags, not 5 letters, not an accepted word, a hard-mode violation)
+ * COSTS A TURN. Invalid guesses are counted separately (`invalidRate`), so a model that wins
+ * despite them is not confused with one that plays cleanly. The policy is also told which guesses
+ * were refused (PolicyState.refused); a model policy shows them in its prompt when it was trained
+ * to read them (ModelPolicyOptions.showRefused), so it can try another word instead of repeating one.
  */
 
+import { WordleEpisode } from "../task/episode.js";
 import { deadLetters, letterKnowledge } from "../task/knowledge.js";
-import type { RefusedGuess } from "../task/prompt.js";
-import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
-import { WordleGame } from "../wordle/game.js";
+import { encodeHistory, isConsistentCoded } from "../wordle/candidates.js";
 import { type AllowedListName, loadWordLists } from "../wordle/words.js";
 import { type EvalSummary, summarizeGames } from "./aggregate.js";
 import { excerpt, feedbackString, type GameResult, type GuessRecord } from "./game-record.js";
@@ -56,11 +52,7 @@ export interface PlayGamesResult {
 /** A game in progress. */
 interface LiveGame {
   index: number;
-  game: WordleGame;
-  /** Scored guesses (what the policy sees). */
-  history: HistoryEntry[];
-  /** Refused guesses, in play order (every policy is told; a model policy may show them). */
-  refused: RefusedGuess[];
+  episode: WordleEpisode;
   result: GameResult;
 }
 
@@ -80,30 +72,21 @@ function applyMove(
 ): GuessRecord {
   const text = typeof completion === "string" ? completion : String(completion);
   const shown = excerpt(text, excerptChars);
-  if (guess === null || guess === undefined) {
-    live.refused.push({ guess: null, after: live.history.length });
-    return { word: null, completion: shown, feedback: null, valid: false, invalid: "unparseable" };
-  }
-  const word = String(guess).toLowerCase();
-  const result = live.game.guess(word);
-  if (result.status === "invalid") {
-    live.refused.push({ guess: word, after: live.history.length });
-    return { word, completion: shown, feedback: null, valid: false, invalid: result.kind };
-  }
   // Judge the guess against what was known before it.
-  const known = live.history;
+  const known = [...live.episode.history];
+  const move = live.episode.play(guess === null || guess === undefined ? null : String(guess));
+  if (!move.valid)
+    return { word: move.word, completion: shown, feedback: null, valid: false, invalid: move.kind };
   const dead = deadLetters(letterKnowledge(known));
-  const record: GuessRecord = {
-    word: result.guess,
+  if (move.won) live.result.won = true;
+  return {
+    word: move.word,
     completion: shown,
-    feedback: feedbackString(result.feedback),
+    feedback: feedbackString(move.feedback),
     valid: true,
-    consistent: isConsistentCoded(result.guess, encodeHistory(known)),
-    deadLetterReuse: [...result.guess].some((letter) => dead.has(letter)),
+    consistent: isConsistentCoded(move.word, encodeHistory(known)),
+    deadLetterReuse: [...move.word].some((letter) => dead.has(letter)),
   };
-  live.history.push({ guess: result.guess, feedback: result.feedback });
-  if (result.status === "win") live.result.won = true;
-  return record;
 }
 
 export async function playGames(
@@ -135,13 +118,9 @@ export async function playGames(
     turns: 0,
   }));
 
-  // WordleGame gets turns to spare: invalid guesses use turns here but not there, so this loop,
-  // not WordleGame, decides when a game is lost.
   const start = (index: number): LiveGame => ({
     index,
-    game: new WordleGame({ secret: lower[index], maxTurns, hardMode: options.hardMode, allowed }),
-    history: [],
-    refused: [],
+    episode: new WordleEpisode(lower[index], { maxTurns, hardMode: options.hardMode, allowed }),
     result: results[index],
   });
   policy.reset?.();
@@ -157,8 +136,8 @@ export async function playGames(
       const states: PolicyState[] = active.map((live) => ({
         game: live.index,
         turn: live.result.turns + 1,
-        history: live.history.map((h) => ({ guess: h.guess, feedback: [...h.feedback] })),
-        refused: live.refused.map((r) => ({ ...r })),
+        history: live.episode.history.map((h) => ({ guess: h.guess, feedback: [...h.feedback] })),
+        refused: live.episode.refused.map((r) => ({ ...r })),
       }));
       const moves = await policy.next(states);
       if (!Array.isArray(moves) || moves.length !== states.length) {
@@ -171,7 +150,7 @@ export async function playGames(
         const record = applyMove(live, moves[i].completion, moves[i].guess, excerptChars);
         live.result.guesses.push(record);
         live.result.turns++;
-        const over = live.result.won || live.result.turns >= maxTurns;
+        const over = live.episode.over;
         options.onTurn?.({
           game: live.index,
           secret: live.result.secret,

@@ -58,7 +58,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   const greedy = { greedy: true, temperature: 1 };
 
   // 1. Greedy games: the positions the evaluated policy reaches.
-  const greedyGames = secrets.map((secret) => newGame(secret));
+  const greedyGames = secrets.map((secret) => newGame(ctx, secret));
   playToEnd(ctx, greedyGames, greedy);
   // 2. One position per secret.
   const positions = greedyGames.map((game) => {
@@ -71,7 +71,7 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   const sampled = generateGuesses(ctx, prompts, sampledDecoding(options), 0, G);
   const branches = sampled.map((c) => {
     const p = positions[c.promptIndex];
-    const game = newGame(p.secret, p.history, p.turn, p.refused);
+    const game = newGame(ctx, p.secret, { history: p.history, refused: p.refused, turnsUsed: p.turn });
     applyCompletion(ctx, game, prompts[c.promptIndex], c);
     return game;
   });

@@ -1,19 +1,19 @@
 /**
  * Playing Wordle games with the policy for multi-turn rollouts: every unfinished game's prompt (the
  * template over its own history) goes to one `generate` call per turn, each completion is parsed and
- * judged, and the game moves on. An invalid guess costs a turn and changes nothing but the list of
- * refused guesses (as in evaluation; prompts show that list with `showRefused`), or ends the game
- * (`endOnInvalid`). Shared by the whole-game rollout
+ * judged, and the game moves on under the rules evaluation plays by (task/episode.ts): an invalid
+ * guess costs a turn and changes nothing but the list of refused guesses (prompts show that list
+ * with `showRefused`), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
 import { PromptCache } from "../model/prompt-cache.js";
 import { type Completion, type GenerateOptions, type GenerationStats, generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import type { CausalLM } from "../model/transformer.js";
+import { type EpisodeStart, WordleEpisode } from "../task/episode.js";
 import { parseGuess } from "../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../task/prompt.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
-import { scoreGuess } from "../wordle/score.js";
 import { loadWordLists } from "../wordle/words.js";
 import { type LetterWeights, letterTokens, PrefixJudge, tokenShaping } from "./letter-shaping.js";
 
@@ -34,34 +34,40 @@ export interface TurnRecord {
   tokenValues?: number[];
 }
 
-export interface LiveGame {
-  secret: string;
-  /** Turns used before this game's own (a game branched off another one's position). */
-  turnsBefore: number;
-  history: HistoryEntry[];
+/** A game being played for a rollout: the shared game rules (task/episode.ts) and its turns. */
+export class LiveGame {
+  readonly turns: TurnRecord[] = [];
+
+  constructor(readonly episode: WordleEpisode) {}
+
+  get secret(): string {
+    return this.episode.secret;
+  }
+  /** Scored guesses so far. */
+  get history(): readonly HistoryEntry[] {
+    return this.episode.history;
+  }
   /** Guesses the game refused (invalid ones), in play order. */
-  refused: RefusedGuess[];
-  turns: TurnRecord[];
-  won: boolean;
-  over: boolean;
+  get refused(): readonly RefusedGuess[] {
+    return this.episode.refused;
+  }
+  get won(): boolean {
+    return this.episode.won;
+  }
+  get over(): boolean {
+    return this.episode.over;
+  }
 }
 
-/** A game from the empty board, or from a position of another game (history, refusals, turns used). */
+/** A game under this context's rules, from the empty board or from another game's position. */
 export function newGame(
+  ctx: Pick<PlayContext, "maxTurns" | "endOnInvalid">,
   secret: string,
-  history: readonly HistoryEntry[] = [],
-  turnsBefore = 0,
-  refused: readonly RefusedGuess[] = [],
+  start?: EpisodeStart,
 ): LiveGame {
-  return {
-    secret,
-    turnsBefore,
-    history: [...history],
-    refused: refused.map((r) => ({ ...r })),
-    turns: [],
-    won: false,
-    over: false,
-  };
+  return new LiveGame(
+    new WordleEpisode(secret, { maxTurns: ctx.maxTurns, endOnInvalid: ctx.endOnInvalid }, start),
+  );
 }
 
 export interface PlayContext {
@@ -123,26 +129,26 @@ export function applyCompletion(
   promptIds: number[],
   completion: { tokenIds: number[]; text: string; truncated: boolean },
 ): TurnRecord {
-  const { allowed, allowedSet } = loadWordLists();
   const guess = parseGuess(completion.text)?.toLowerCase() ?? null;
-  const history = game.history;
-  const valid = guess !== null && guess.length === 5 && allowedSet.has(guess);
+  const historyBefore = [...game.history];
+  const refusedShown = shownRefusals(ctx, game.refused);
+  const move = game.episode.play(guess);
   const record: TurnRecord = {
     promptIds,
     tokenIds: completion.tokenIds,
     text: completion.text,
     truncated: completion.truncated,
     guess,
-    historyBefore: [...history],
-    refusedShown: shownRefusals(ctx, game.refused),
-    valid,
-    consistent: valid && isConsistentCoded(guess as string, encodeHistory(history)),
-    repeated: valid && history.some((h) => h.guess === guess),
+    historyBefore,
+    refusedShown,
+    valid: move.valid,
+    consistent: move.valid && isConsistentCoded(move.word, encodeHistory(historyBefore)),
+    repeated: move.valid && historyBefore.some((h) => h.guess === move.word),
   };
   if (ctx.letterWeights !== null) {
     const letters =
       guess !== null && guess.length === 5
-        ? prefixJudge(allowed).letterValues(guess, history, ctx.letterWeights)
+        ? prefixJudge(loadWordLists().allowed).letterValues(guess, historyBefore, ctx.letterWeights)
         : null;
     record.tokenValues = tokenShaping(
       completion.tokenIds.length,
@@ -152,15 +158,6 @@ export function applyCompletion(
     );
   }
   game.turns.push(record);
-  if (!valid) {
-    game.refused.push({ guess, after: history.length });
-    if (ctx.endOnInvalid) game.over = true;
-  } else if (guess === game.secret) {
-    game.won = game.over = true;
-  } else {
-    history.push({ guess: guess as string, feedback: scoreGuess(guess as string, game.secret) });
-  }
-  if (turnsPlayed(game) >= ctx.maxTurns) game.over = true;
   return record;
 }
 
@@ -224,5 +221,5 @@ export function generateGuesses(
 
 /** Turns a game has used since the empty board. */
 export function turnsPlayed(game: LiveGame): number {
-  return game.turnsBefore + game.turns.length;
+  return game.episode.turnsUsed;
 }

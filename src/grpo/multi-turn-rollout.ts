@@ -285,8 +285,9 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
   checkRolloutInputs("multi-turn rollout", G, secrets);
 
   const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
-  const live = games.map((secret) => newGame(secret));
-  playToEnd(playContext(options), live, sampledDecoding(options));
+  const ctx = playContext(options);
+  const live = games.map((secret) => newGame(ctx, secret));
+  playToEnd(ctx, live, sampledDecoding(options));
   const turnsOf = live.map((g) => g.turns);
   const won = live.map((g) => g.won);
 
