@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { MetricsRow, RunInit } from "../src/dashboard/shared/protocol.js";
+import type { MetricsRow, RunInit, SampleRow } from "../src/dashboard/shared/protocol.js";
 import { RunData } from "../src/dashboard/shared/run-data.js";
 
 /** An init message plus the binary columns the page would fetch for `keys`. */
@@ -86,8 +86,18 @@ test("eval rows of a re-evaluated step replace the older ones; samples and games
       [200, 0.3],
     ],
   );
+  const sample = (step: number): SampleRow => ({
+    step,
+    prompt_id: `p${step}`,
+    secret: "crane",
+    history: [],
+    completion: "<guess>slate</guess>",
+    guess: "SLATE",
+    reward: 0,
+    rewards: {},
+  });
   run.addSamples(
-    Array.from({ length: 10 }, (_, i) => ({ step: i })),
+    Array.from({ length: 10 }, (_, i) => sample(i)),
     4,
   );
   assert.deepEqual(

@@ -1,5 +1,6 @@
 import { JsonlWriter, type JsonRow, readJsonl, truncateJsonlAfterStep } from "./jsonl.js";
 import type { Monitor, MonitorFields } from "./monitor.js";
+import type { EvalGameRow, SampleRow } from "./row-types.js";
 import type { RunPaths } from "./run-dir.js";
 
 /**
@@ -9,27 +10,7 @@ import type { RunPaths } from "./run-dir.js";
  * replays what is left, so the resumed run writes exactly the rows the uninterrupted one would.
  */
 
-/** One sampled completion (samples.jsonl). */
-export interface SampleRow {
-  step: number;
-  prompt_id: string;
-  secret: string;
-  history: Array<{ word: string; feedback: string | null; invalid?: boolean }>;
-  completion: string;
-  guess: string | null;
-  reward: number;
-  rewards: Record<string, number>;
-  [extra: string]: unknown;
-}
-
-/** One evaluation game (eval-games.jsonl). */
-export interface EvalGameRow {
-  step: number;
-  secret: string;
-  won: boolean;
-  guesses: Array<{ word: string; feedback: string | null; invalid?: boolean }>;
-  [extra: string]: unknown;
-}
+export type { EvalGameRow, SampleRow } from "./row-types.js";
 
 export class RunLogs {
   private readonly metrics: JsonlWriter;

@@ -10,6 +10,7 @@ import {
 import { metricAliases } from "./metric-names.js";
 import type { MilestoneConfig, PlateauConfig } from "./monitor-config.js";
 import { RollingWindow } from "./rolling-window.js";
+import type { CriterionStatus, MilestoneState, MilestoneStatus } from "./row-types.js";
 
 /**
  * The training monitor: at every logged step it answers "is this run working?" and writes the
@@ -27,24 +28,7 @@ import { RollingWindow } from "./rolling-window.js";
  * metrics.jsonl restores the exact state on resume.
  */
 
-export interface CriterionStatus {
-  expr: string;
-  value: number | null;
-  op: string | null;
-  threshold: number | null;
-  met: boolean;
-  first_step: number | null;
-}
-
-export type MilestoneState = "pending" | "pass" | "fail";
-
-export interface MilestoneStatus {
-  step: number;
-  label: string;
-  expect: string;
-  status: MilestoneState;
-  value: number | null;
-}
+export type { CriterionStatus, MilestoneState, MilestoneStatus } from "./row-types.js";
 
 export interface MonitorFields {
   [running: `running/${string}`]: number;

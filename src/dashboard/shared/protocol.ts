@@ -1,60 +1,21 @@
 /**
- * Shapes shared by the dashboard server and the page: the run-file rows (docs/run-files.md) and
- * the messages the server pushes over server-sent events. No Node or DOM APIs here, so both
+ * Shapes shared by the dashboard server and the page: the run-file rows (docs/run-files.md,
+ * declared in src/run/row-types.ts) and the messages the server pushes over server-sent events. No Node or DOM APIs here, so both
  * sides can import it.
  */
 
-/** A success criterion as the monitor writes it into each training row. */
-export interface Criterion {
-  expr: string;
-  value: number | null;
-  op?: string | null;
-  threshold: number | null;
-  met: boolean;
-  first_step: number | null;
-}
+// The run-file rows, as the trainer writes them (one declaration: src/run/row-types.ts).
+export type {
+  CriterionStatus as Criterion,
+  EvalGameRow as EvalGame,
+  GuessRow as GuessRecord,
+  MetricsRow,
+  MilestoneState as MilestoneStatus,
+  MilestoneStatus as Milestone,
+  SampleRow,
+} from "../../run/row-types.js";
 
-export type MilestoneStatus = "pass" | "fail" | "pending";
-
-export interface Milestone {
-  step: number;
-  label: string;
-  expect?: string;
-  status: MilestoneStatus;
-  value?: number | null;
-}
-
-/** One guess of a game or of a prompt's history. `feedback` is "c"/"p"/"a" per position, or null if invalid. */
-export interface GuessRecord {
-  word: string;
-  feedback: string | null;
-  invalid?: boolean;
-  /** Why an invalid guess was invalid (src/eval: unparseable, format, not-a-word, hard-mode). */
-  invalid_kind?: string;
-  /** The model's text for this turn (an excerpt), when the evaluation logged it. */
-  completion?: string;
-}
-
-export interface EvalGame {
-  step: number;
-  secret: string;
-  won: boolean;
-  guesses: GuessRecord[];
-}
-
-export interface SampleRow {
-  step: number;
-  prompt_id?: string;
-  secret?: string;
-  history?: GuessRecord[];
-  completion?: string;
-  guess?: string | null;
-  reward?: number;
-  rewards?: Record<string, number>;
-}
-
-/** A metrics.jsonl row: `step` plus metric keys (numbers) and monitor fields (other JSON). */
-export type MetricsRow = { step: number } & Record<string, unknown>;
+import type { EvalGameRow as EvalGame, MetricsRow, SampleRow } from "../../run/row-types.js";
 
 /** Describes one followed run directory. */
 export interface RunInfo {
