@@ -118,7 +118,6 @@ export function seedStepBench(device: Device, dtype: DType): SeedStepBench {
       return optimizeOnBatch(
         { model, config, optimizer, params, padId: tokenizer.padTokenId },
         batch,
-        [prompt],
         index + 1,
         config.learning_rate,
       );

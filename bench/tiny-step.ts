@@ -62,7 +62,6 @@ async function main(): Promise<void> {
     const outcome = optimizeOnBatch(
       { model, config, optimizer, params, padId: tokenizer.padTokenId },
       batch,
-      [],
       s + 1,
       config.learning_rate,
     );

@@ -31,12 +31,12 @@ export interface PreparedPrompt {
 }
 
 export interface RolloutCompletion {
-  /** Index of its prompt in GenerationBatch.prompts (multi-turn: of its secret's group). */
+  /** Its group: the index of its prompt in GenerationBatch.promptIndices (multi-turn: of its secret). */
   prompt: number;
-  /** Multi-turn rollouts: the token ids of the turn's own prompt (else the group's prompt is used). */
-  promptIds?: number[];
-  /** Multi-turn rollouts: the position the turn was played from (samples.jsonl reads it). */
-  state?: TaskState;
+  /** The token ids it was generated after (multi-turn: its own turn's prompt). */
+  promptIds: number[];
+  /** The position it was played from (samples.jsonl reads it). */
+  state: TaskState;
   tokenIds: number[];
   text: string;
   truncated: boolean;
@@ -240,6 +240,8 @@ export function rollout(
 
     const completions: RolloutCompletion[] = generated.map((c, i) => ({
       prompt: c.promptIndex,
+      promptIds: chosen[c.promptIndex].ids,
+      state: chosen[c.promptIndex].state,
       tokenIds: c.tokenIds,
       text: c.text,
       truncated: c.truncated,

@@ -27,7 +27,7 @@ import { type GrpoLossMetrics, type GrpoLossSettings, grpoLoss } from "./loss.js
 import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "./loss-rows.js";
 import { entropyBonus, highEntropyMask } from "./loss-variants.js";
 import { packable } from "./plan-loss.js";
-import { type GenerationBatch, type PreparedPrompt, phaseClock } from "./rollout.js";
+import { type GenerationBatch, phaseClock } from "./rollout.js";
 import { type SftMixer, sftBackward } from "./sft-mix.js";
 import { buildLossMicroBatch } from "./trainer-batch.js";
 import type { Optimizer } from "./trainer-setup.js";
@@ -59,21 +59,16 @@ export interface StepOutcome {
 export function optimizeOnBatch(
   ctx: StepContext,
   batch: GenerationBatch,
-  prompts: readonly PreparedPrompt[],
   step: number,
   learningRate: number,
 ): StepOutcome {
   const { model, config, optimizer, params } = ctx;
   const rows = config.per_device_train_batch_size;
   const completions = batch.completions;
-  // A multi-turn completion was generated after its own turn's prompt; a single-state one after
-  // its group's prompt.
-  const promptOf = (i: number) =>
-    completions[i].promptIds ?? prompts[batch.promptIndices[completions[i].prompt]].ids;
   const counts = (i: number) => !(config.mask_truncated_completions && completions[i].truncated);
   const numItems = completions.reduce((n, c, i) => n + (counts(i) ? c.tokenIds.length : 0), 0);
   const items: LossItem[] = completions.map((c, i) => ({
-    promptIds: promptOf(i),
+    promptIds: c.promptIds,
     tokenIds: c.tokenIds,
     advantage: c.advantage,
     tokenAdvantages: c.tokenAdvantages ?? null,

@@ -61,7 +61,7 @@ import {
   type TrainerState,
   writeCheckpointContents,
 } from "./resume.js";
-import { type GenerationBatch, type PreparedPrompt, rollout } from "./rollout.js";
+import { type GenerationBatch, rollout } from "./rollout.js";
 import { readRunConfig, writeRunConfig } from "./run-config.js";
 import { learningRateAt } from "./schedule.js";
 import { makeSftMixer } from "./sft-mix.js";
@@ -326,7 +326,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
         );
       }
       const lr = learningRateAt(config, step, total);
-      const outcome = optimizeOnBatch(stepCtx, batch, prompts.train, step + 1, lr);
+      const outcome = optimizeOnBatch(stepCtx, batch, step + 1, lr);
       batch.uses += 1;
       step += 1;
       if (outcome.skipped) {
@@ -352,7 +352,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
         const values = window.flush();
         const row = { step, ...values, nonfinite_steps: nonfinite };
         const fields = logs.logTrain(row);
-        logs.logSamples(sampleRows(batch, prompts.train, step));
+        logs.logSamples(sampleRows(batch, step));
         events.logged(row, fields, monitor.statusLine(row, fields));
         if (fields.plateau_stop) reason = "plateau";
       }
@@ -443,9 +443,9 @@ function completionStats(batch: GenerationBatch): Record<string, number> {
 }
 
 /** samples.jsonl rows for every completion of the batch (docs/run-files.md). */
-function sampleRows(batch: GenerationBatch, prompts: readonly PreparedPrompt[], step: number): SampleRow[] {
+function sampleRows(batch: GenerationBatch, step: number): SampleRow[] {
   return batch.completions.map((c) => {
-    const state = c.state ?? prompts[batch.promptIndices[c.prompt]].state;
+    const { state } = c;
     return {
       step,
       prompt_id: state.id,
