@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { cuda } from "../src/engine/index.js";
 import { train } from "../src/grpo/trainer.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
@@ -178,4 +179,26 @@ test("a closed stdout (train | head -1) does not stop the run: it completes and 
   const exit = await run.exited;
   assert.equal(exit.code, 0);
   assert.ok(existsSync(join(runDir, "final", "adapter_model.safetensors")), "the run finished");
+});
+
+test("a device or dtype this machine cannot run fails in one line, before any run directory exists", async () => {
+  const modelDir = makeTinyModel(7);
+  temps.push(modelDir);
+  const count = cuda.isAvailable() ? cuda.deviceCount() : 0;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { device: `cuda:${count + 3}` },
+      new RegExp(`device cuda:${count + 3}: (no CUDA device here|this machine has)`),
+    ],
+    [{ device: "cpu", dtype: "float16" }, /dtype float16 on the CPU: .*use bfloat16 .* or float32/],
+  ];
+  for (const [settings, message] of cases) {
+    const runDir = join(modelDir, `unrunnable-${Object.values(settings).join("-")}`);
+    const run = startCli(trainArgs(modelDir, runDir, { ...RUN, ...settings }));
+    const { code } = await run.exited;
+    assert.notEqual(code, 0);
+    assert.match(run.output(), message);
+    assert.ok(!run.output().includes("registered at"), "no libtorch dispatcher dump");
+    assert.ok(!existsSync(runDir), `${runDir} was not created`);
+  }
 });

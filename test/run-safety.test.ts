@@ -179,3 +179,19 @@ test("a run killed before its first checkpoint starts again; --resume on it says
   assert.equal(again.steps, 6);
   assert.deepEqual(trainingSteps(dir), [2, 4, 6], "the stopped run's rows are gone");
 });
+
+test("a malformed optimizer.json is refused naming the file and the field", async () => {
+  const dir = await finishedRun("bad-optimizer-json");
+  const meta = join(dir, "checkpoint-6", "optimizer.json");
+  const resume = () =>
+    train({ config: tinyConfig(modelDir, dir, RUN), resume: "latest", rewards: letterRewards() });
+  for (const [text, field] of [
+    ["[1, 2]", /not a JSON object/],
+    ['{"kind": "adamw", "hyper": {}, "steps": "many"}', /"steps" must be a list of step counts/],
+    ['{"hyper": {}, "steps": []}', /"kind" must be/],
+    ["{not json", /not valid JSON/],
+  ] as [string, RegExp][]) {
+    writeFileSync(meta, text);
+    await assert.rejects(resume(), (err: Error) => err.message.includes(meta) && field.test(err.message));
+  }
+});

@@ -112,6 +112,7 @@ export {
   bf16MatmulIsFast,
   buildInfo,
   cuda,
+  deviceProblem,
   getBlasCoreName,
   getBlasNumThreads,
   getNumThreads,

@@ -1,6 +1,6 @@
 // Process-wide engine settings: random generators, threads, CUDA and MPS.
 import { readFileSync } from "node:fs";
-import { checkDevice, type Device } from "./dtype.js";
+import { checkDevice, type Device, type DType } from "./dtype.js";
 import type { BuildInfo, CudaMemoryStats } from "./native.js";
 import { native } from "./native.js";
 
@@ -63,6 +63,26 @@ export const mps = {
 export function synchronize(device: Device): void {
   if (device.startsWith("cuda")) native.cudaSynchronize(device === "cuda" ? -1 : Number(device.slice(5)));
   else if (device === "mps") native.mpsSynchronize();
+}
+
+/**
+ * Why `device` (with `dtype`) cannot run here, in one sentence, or null when it can: a CUDA device
+ * this machine does not have, MPS where there is none, float16 on the CPU (libtorch has no float16
+ * matrix products there). Commands check this before they create anything.
+ */
+export function deviceProblem(device: Device, dtype?: DType): string | null {
+  if (device.startsWith("cuda")) {
+    if (!native.cudaAvailable())
+      return `device ${device}: no CUDA device here (libtorch was built without CUDA, or no GPU is visible)`;
+    const index = device === "cuda" ? 0 : Number(device.slice(5));
+    const count = native.cudaDeviceCount();
+    if (!(index < count))
+      return `device ${device}: this machine has ${count} CUDA device${count === 1 ? "" : "s"} (cuda:0${count > 1 ? ` to cuda:${count - 1}` : ""})`;
+  }
+  if (device === "mps" && !native.mpsAvailable()) return "device mps: Metal (MPS) is not available here";
+  if (device === "cpu" && dtype === "float16")
+    return "dtype float16 on the CPU: libtorch has no float16 matrix products there; use bfloat16 (AVX-512 CPUs) or float32";
+  return null;
 }
 
 /** The best available device: cuda if present, then mps, else cpu. */

@@ -171,7 +171,7 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
   }
   const [
     { loadModel, loadLora, loadTokenizer },
-    { bestDevice, bf16MatmulIsFast, setNumThreads },
+    { bestDevice, bf16MatmulIsFast, deviceProblem, setNumThreads },
     { modelPolicy },
     { loadHfConfig },
   ] = await Promise.all([
@@ -190,6 +190,8 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
         ? "bfloat16"
         : "float32"
       : (dtypeName as DType);
+  const problem = deviceProblem(device, dtype);
+  if (problem !== null) throw new Error(problem);
   const model = await loadModel(dir, { device, dtype });
   try {
     const threads = settings.threads ?? (small && process.env.OMP_NUM_THREADS === undefined ? 1 : undefined);

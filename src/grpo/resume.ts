@@ -114,7 +114,7 @@ export interface LoadedCheckpoint {
 
 /** Reads everything but the adapter weights (see loadAdapterValues). Errors name the file. */
 export function readCheckpointContents(dir: string): LoadedCheckpoint {
-  const meta = readJson(join(dir, OPTIMIZER_META_FILE)) as Omit<OptimizerState, "buffers">;
+  const meta = optimizerMeta(join(dir, OPTIMIZER_META_FILE));
   const buffers: OptimizerState["buffers"] = {};
   const file = join(dir, OPTIMIZER_FILE);
   if (!existsSync(file)) throw new Error(`${file}: missing (the checkpoint is incomplete)`);
@@ -168,6 +168,22 @@ export function loadAdapterValues(adapter: LoraAdapter, dir: string): void {
 
 function writeJson(path: string, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value)}\n`);
+}
+
+/** optimizer.json, checked field by field: a malformed file gets a message naming it and the field. */
+function optimizerMeta(path: string): Omit<OptimizerState, "buffers"> {
+  const meta = readJson(path) as Record<string, unknown> | null;
+  const fail = (what: string): never => {
+    throw new Error(`${path}: ${what} (the checkpoint is damaged; resume from another one)`);
+  };
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return fail("not a JSON object");
+  if (typeof meta.kind !== "string") fail('"kind" must be the optimizer\'s name (a string)');
+  const hyper = meta.hyper;
+  if (hyper === null || typeof hyper !== "object" || Array.isArray(hyper)) fail('"hyper" must be an object');
+  const steps = meta.steps;
+  if (!Array.isArray(steps) || !steps.every((n) => Number.isInteger(n) && n >= 0))
+    fail('"steps" must be a list of step counts (non-negative integers)');
+  return meta as unknown as Omit<OptimizerState, "buffers">;
 }
 
 function readJson(path: string): unknown {

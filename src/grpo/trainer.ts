@@ -28,7 +28,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { manualSeed, setNumThreads } from "../engine/index.js";
+import { deviceProblem, manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
 import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
@@ -74,6 +74,8 @@ import {
   makeOptimizer,
   monitorFromConfig,
   preparePrompts,
+  resolveDevice,
+  resolveDtype,
 } from "./trainer-setup.js";
 import { optimizeOnBatch, type StepContext } from "./trainer-step.js";
 
@@ -124,6 +126,13 @@ export function runDirOfCheckpoint(spec: string): string | null {
   return /^checkpoint-\d+$/.test(basename(resolve(spec))) ? dirname(resolve(spec)) : null;
 }
 
+/** Throws the reason the config's device and dtype cannot run on this machine, if there is one. */
+function checkRunnable(config: GrpoConfig): void {
+  const device = resolveDevice(config);
+  const problem = deviceProblem(device, resolveDtype(config, device));
+  if (problem !== null) throw new Error(problem);
+}
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const resuming = options.resume !== undefined && options.resume !== null;
   const outputDir =
@@ -133,6 +142,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // A resume names an existing run: a mistyped path must not leave an empty directory behind.
   if (resuming && !existsSync(outputDir))
     throw new Error(`--resume: there is no run directory ${resolve(outputDir)} to resume`);
+  // A device or dtype this machine cannot run fails before anything is created.
+  if (!resuming) checkRunnable(options.config);
   const paths = openRunDirectory(outputDir);
   const lock = acquireRunLock(paths.root, resuming ? "train --resume" : "train");
   try {
@@ -145,6 +156,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boolean): Promise<TrainResult> {
   const events = options.events ?? silentEvents;
   const config = resuming ? readRunConfig(paths) : options.config;
+  if (resuming) checkRunnable(config);
   if (!resuming) refuseExistingRun(paths, events);
   if (options.threads !== undefined) setNumThreads(options.threads);
 
