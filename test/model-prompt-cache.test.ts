@@ -45,8 +45,13 @@ function assertSame(cached: Completion[], expected: Completion[], label: string)
   assert.equal(cached.length, expected.length, label);
   cached.forEach((c, i) => {
     assert.deepEqual(c.tokenIds, expected[i].tokenIds, `${label}: row ${i}`);
+    assert.ok(
+      c.logprobs !== undefined && expected[i].logprobs !== undefined,
+      `${label}: log-probs asked for`,
+    );
     c.logprobs.forEach((v, k) => {
-      assert.ok(Math.abs(v - expected[i].logprobs[k]) < 1e-4, `${label}: row ${i} logprob ${k}: ${v}`);
+      const e = (expected[i].logprobs as number[])[k] as number;
+      assert.ok(Math.abs(v - e) < 1e-4, `${label}: row ${i} logprob ${k}: ${v}`);
     });
   });
 }
@@ -54,7 +59,7 @@ function assertSame(cached: Completion[], expected: Completion[], label: string)
 test("a prompt cache continues rows across calls exactly as fresh prefills would", () => {
   const live = liveTensorCount();
   const cache = new PromptCache({ capacity: 8 }); // small: the buffers must grow across calls
-  const greedy = { greedy: true, maxNewTokens: 5, eosTokenIds: [] as number[] };
+  const greedy = { greedy: true, maxNewTokens: 5, eosTokenIds: [] as number[], logprobs: true };
   const stats: GenerationStats[] = [];
   try {
     // Call 1: three new rows, a plain prefill.

@@ -49,12 +49,11 @@ const INPUT_IDS = referenceIds("input_ids"); // [2, 12], row 1 left-padded by 3
 const PROMPTS = [INPUT_IDS.slice(0, 12), INPUT_IDS.slice(15, 24), INPUT_IDS.slice(2, 6)];
 const NO_EOS = { eosTokenIds: [] as number[] };
 
-function run(
-  prompts: number[][],
-  options: GenerateOptions,
-  tokenizer: Tokenizer | null = null,
-): Completion[] {
-  return generate(model, tokenizer, prompts, options);
+/** A completion with its log-probs (the tests ask for them: `logprobs: true`). */
+type Scored = Completion & { logprobs: number[]; sampledLogprobs: number[] };
+
+function run(prompts: number[][], options: GenerateOptions, tokenizer: Tokenizer | null = null): Scored[] {
+  return generate(model, tokenizer, prompts, { logprobs: true, ...options }) as Scored[];
 }
 
 /** log-softmax(logits / T) of a full forward without cache over one unpadded sequence: [S][V]. */
@@ -368,4 +367,20 @@ test("generate frees every tensor it makes, and rejects bad input with a clear m
   assert.throws(() => run([[1, 2]], { maxNewTokens: 3, numReturnSequences: 0 }), /numReturnSequences/);
   assert.throws(() => run([[1, 2]], { maxNewTokens: 3, temperature: -1 }), /temperature/);
   assert.throws(() => run([[1, 2]], { maxNewTokens: 3, stopStrings: ["x"] }), /tokenizer/);
+});
+
+test("log-probs are computed only when asked for, and asking changes no token", () => {
+  for (const options of [
+    { temperature: 0.7, topK: 20, seed: 5, maxNewTokens: 8, ...NO_EOS },
+    { temperature: 1.3, topP: 0.9, seed: 6, maxNewTokens: 8, ...NO_EOS },
+    { greedy: true, repetitionPenalty: 1.2, maxNewTokens: 8, ...NO_EOS },
+  ] as GenerateOptions[]) {
+    const plain = generate(model, null, PROMPTS, options);
+    const scored = run(PROMPTS, options);
+    plain.forEach((c, i) => {
+      assert.equal(c.logprobs, undefined);
+      assert.equal(c.sampledLogprobs, undefined);
+      assert.deepEqual(c.tokenIds, scored[i]?.tokenIds, `row ${i}`);
+    });
+  }
 });

@@ -12,7 +12,7 @@
  *      mask 0 until enough rows have stopped to drop them from the batch (fewer rows, less work);
  *      the loop ends when every row has stopped.
  *
- * Log-probs returned per completion token:
+ * Log-probs returned per completion token, when asked for (`logprobs: true`):
  * - `logprobs`: log softmax(logits / T) at the chosen token — the policy at temperature T with no
  *   truncation, which is what TRL's GRPO computes for "old" log-probs in its separate forward
  *   (logits divided by the temperature). With T = 1 it is the raw model log-prob.
@@ -86,6 +86,12 @@ export interface GenerateOptions extends SamplingSettings {
   padTokenId?: number;
   /** Reseeds the device's global generator before sampling. */
   seed?: number;
+  /**
+   * Return each token's log-probs (Completion.logprobs and sampledLogprobs). Off by default: the
+   * trainer computes its log-probs in a forward pass of its own, as TRL does, and these cost a
+   * log-softmax over the whole vocabulary at every decode step.
+   */
+  logprobs?: boolean;
   /** Restores the device's generator to this state (from getRngState) before sampling. */
   rngState?: Uint8Array;
   /** Drop special tokens (EOS, <|im_end|>, ...) from `text`. Default true (as TRL decodes). */
@@ -128,10 +134,10 @@ export interface Completion {
   tokenIds: number[];
   /** Decoded text; when a stop string ended it, cut right after the stop string. */
   text: string;
-  /** log p(token) under softmax(logits / T), one per token (see the file header). */
-  logprobs: number[];
-  /** log p(token) under the processed distribution it was drawn from. */
-  sampledLogprobs: number[];
+  /** With GenerateOptions.logprobs: log p(token) under softmax(logits / T), one per token (see the file header). */
+  logprobs?: number[];
+  /** With GenerateOptions.logprobs: log p(token) under the processed distribution it was drawn from. */
+  sampledLogprobs?: number[];
   /** tokenIds.length */
   length: number;
   /** Hit maxNewTokens without an EOS token or a stop string. */
@@ -211,17 +217,22 @@ export function drawFromScores(scores: Tensor, lse: Tensor): Tensor {
  * draw (or the argmax when greedy). With top-k on, the vocabulary is first cut to the top-k
  * candidates, so top-p's sort, min-p and the draw work on k columns. Returns float32 [N, 3]: the
  * id, log softmax(logits / T) at it, and its log-prob under the processed distribution (for
- * greedy: under the penalised logits at T = 1).
+ * greedy: under the penalised logits at T = 1); [N, 1], the ids alone, without `withLogprobs`
+ * (no full-vocabulary log-softmax then).
  */
 export function pickNextTokens(
   scores: Tensor,
   settings: SamplingSettings,
   seen: Tensor | null,
   greedy: boolean,
+  withLogprobs = true,
 ): Tensor {
   const temperature = settings.temperature ?? 1;
-  const scaled = temperature === 1 ? scores : scores.div(temperature);
-  const scaledLse = scaled.logsumexp(-1, true);
+  let scaledScores: Tensor | null = null;
+  const scaled = () => {
+    scaledScores ??= temperature === 1 ? scores : scores.div(temperature);
+    return scaledScores;
+  };
   const penalty = settings.repetitionPenalty ?? 1;
   const penalised = penalty === 1 ? scores : applyRepetitionPenalty(scores, seen as Tensor, penalty);
   const topK = settings.topK ?? 0;
@@ -236,14 +247,17 @@ export function pickNextTokens(
     candidateIds = top.indices;
   } else {
     const warps = (settings.topP ?? 1) < 1 || (settings.minP ?? 0) > 0;
-    dist = penalty === 1 && !warps ? scaled : processLogits(penalised, rest);
+    dist = penalty === 1 && !warps ? scaled() : processLogits(penalised, rest);
   }
-  const lse = dist === scaled ? scaledLse : dist.logsumexp(-1, true);
-  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse); // [N, 1]
+  const lse = greedy && !withLogprobs ? null : dist.logsumexp(-1, true);
+  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse as Tensor); // [N, 1]
   const ids = candidateIds ? candidateIds.gather(1, position) : position;
-  const logp = scaled.gather(1, ids).sub(scaledLse);
-  const sampledLogp = dist === scaled ? logp : dist.gather(1, position).sub(lse);
   // Ids are exact in float32 (vocabularies are far below 2^24).
+  if (!withLogprobs) return ids.float();
+  const atT = scaled();
+  const scaledLse = dist === atT ? (lse as Tensor) : atT.logsumexp(-1, true);
+  const logp = atT.gather(1, ids).sub(scaledLse);
+  const sampledLogp = dist === atT ? logp : dist.gather(1, position).sub(lse as Tensor);
   return cat([ids.float(), logp, sampledLogp], 1);
 }
 
@@ -283,6 +297,7 @@ export function generate(
   if (options.seed !== undefined) manualSeed(options.seed);
   if (options.rngState !== undefined) setRngState(options.rngState, device);
 
+  const withLogprobs = options.logprobs ?? false;
   const numPrompts = prompts.length;
   const numRows = numPrompts * group;
   const generated: number[][] = Array.from({ length: numRows }, () => []);
@@ -356,17 +371,22 @@ export function generate(
 
       // ---- decode.
       for (;;) {
-        // One copy to JS per step: [N, 3] = id, log-prob at T, sampled log-prob.
-        const picked = scope(() => pickNextTokens(logits as Tensor, settings, seen, greedy).toFloat32Array());
+        // One copy to JS per step: [N, 3] = id, log-prob at T, sampled log-prob ([N, 1] without).
+        const picked = scope(() =>
+          pickNextTokens(logits as Tensor, settings, seen, greedy, withLogprobs).toFloat32Array(),
+        );
+        const stride = withLogprobs ? 3 : 1;
 
         let running = 0;
         rows.forEach((row, r) => {
           if (row.done) return;
           const c = row.completion;
-          row.lastId = picked[3 * r];
+          row.lastId = picked[stride * r];
           generated[c].push(row.lastId);
-          logprobs[c].push(picked[3 * r + 1]);
-          sampledLogprobs[c].push(picked[3 * r + 2]);
+          if (withLogprobs) {
+            logprobs[c].push(picked[stride * r + 1]);
+            sampledLogprobs[c].push(picked[stride * r + 2]);
+          }
           const reason = stop.check(generated[c]);
           if (reason !== null) {
             reasons[c] = reason;
@@ -447,8 +467,7 @@ export function generate(
       promptIndex: Math.floor(c / group),
       tokenIds: ids,
       text,
-      logprobs: logprobs[c],
-      sampledLogprobs: sampledLogprobs[c],
+      ...(withLogprobs ? { logprobs: logprobs[c], sampledLogprobs: sampledLogprobs[c] } : {}),
       length: ids.length,
       truncated: reason === "max_new_tokens",
       stopReason: reason,
