@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { atomicWriteFile } from "../util/atomic.js";
+import { fileError } from "../util/file-errors.js";
 
 /**
  * Append-only JSON Lines logs (metrics.jsonl, samples.jsonl, eval-games.jsonl).
@@ -37,9 +38,13 @@ export class JsonlWriter {
   ) {
     this.everyRows = options.fsyncEveryRows ?? 50;
     this.everyMs = options.fsyncEveryMs ?? 5_000;
-    mkdirSync(dirname(path), { recursive: true });
-    repairPartialLastLine(path);
-    this.fd = openSync(path, "a");
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      repairPartialLastLine(path);
+      this.fd = openSync(path, "a");
+    } catch (err) {
+      throw fileError(err, path, "open");
+    }
   }
 
   /** Append rows as whole lines in a single write. */
@@ -48,7 +53,12 @@ export class JsonlWriter {
     if (rows.length === 0) return;
     const bytes = Buffer.from(rows.map(toJsonLine).join(""), "utf8");
     let offset = 0;
-    while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
+    try {
+      while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
+    } catch (err) {
+      // A partial last line is repaired when the file is next opened.
+      throw fileError(err, this.path, "append to");
+    }
     this.unsyncedRows += rows.length;
     if (this.unsyncedRows >= this.everyRows || Date.now() - this.lastSync >= this.everyMs) this.flush();
   }
@@ -56,7 +66,11 @@ export class JsonlWriter {
   /** Make every appended row durable (fsync). */
   flush(): void {
     if (this.fd === undefined || this.unsyncedRows === 0) return;
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (err) {
+      throw fileError(err, this.path, "flush");
+    }
     this.unsyncedRows = 0;
     this.lastSync = Date.now();
   }

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeStaleTemps } from "../util/atomic.js";
+import { fileError } from "../util/file-errors.js";
 
 /**
  * The run directory (docs/run-files.md):
@@ -43,7 +44,11 @@ export function runPaths(root: string): RunPaths {
 /** Create the run directory (or reopen it) and clear leftovers of interrupted atomic writes. */
 export function openRunDirectory(root: string): RunPaths {
   const paths = runPaths(root);
-  mkdirSync(paths.root, { recursive: true });
+  try {
+    mkdirSync(paths.root, { recursive: true });
+  } catch (err) {
+    throw fileError(err, paths.root, "create the run directory");
+  }
   removeStaleTemps(paths.root);
   return paths;
 }

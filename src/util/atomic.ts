@@ -10,6 +10,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { fileError } from "./file-errors.js";
 
 /**
  * Crash-safe writes. A reader (or a resumed run) must see either the old file or the complete new
@@ -47,16 +48,24 @@ export class AtomicFile {
   private fd: number | undefined;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
     this.tempPath = join(dirname(path), `.${basename(path)}.${process.pid}${TEMP_SUFFIX}`);
-    this.fd = openSync(this.tempPath, "w");
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(this.tempPath, "w");
+    } catch (err) {
+      throw fileError(err, path, "write");
+    }
   }
 
   write(data: string | Uint8Array): void {
     if (this.fd === undefined) throw new Error(`AtomicFile ${this.path}: already committed or aborted`);
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let offset = 0;
-    while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
+    try {
+      while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
+    } catch (err) {
+      throw fileError(err, this.path, "write");
+    }
   }
 
   commit(): void {
