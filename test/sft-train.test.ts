@@ -243,3 +243,31 @@ test("sft refuses to write over an existing model or run directory unless --over
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a second sft on a run directory in use is refused; the first finishes and releases it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sft-lock-"));
+  try {
+    const runDir = join(dir, "run");
+    const settings = { ...MICRO, steps: 3 };
+    // The second run's outcome: its error, or null if it ran (caught at once, so it is not unhandled).
+    let second: Promise<Error | null> | null = null;
+    const first = await runSft({
+      settings,
+      runDir,
+      outDir: join(dir, "m1"),
+      onStep: () => {
+        second ??= runSft({ settings, runDir, outDir: join(dir, "m2") }).then(
+          () => null,
+          (err: Error) => err,
+        );
+      },
+    });
+    assert.equal(first.steps, 3);
+    const error = await (second as Promise<Error | null> | null);
+    assert.match(error?.message ?? "it ran", /is in use/);
+    assert.ok(!existsSync(join(dir, "m2")), "the refused run wrote no model");
+    assert.ok(!existsSync(join(runDir, ".lock")), "the lock is released");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -36,6 +36,7 @@ import { type ModelConfig, parseHfConfig } from "../model/hf-config.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { CausalLM } from "../model/transformer.js";
 import { loadWeights, type ModelWeights } from "../model/weights.js";
+import { acquireRunLock } from "../run/run-lock.js";
 import { Rng } from "../util/rng.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type GameSequence, SequenceBuilder } from "./game-sequence.js";
@@ -245,8 +246,18 @@ function readJson<T>(path: string): T {
 }
 
 export async function runSft(options: SftRunOptions): Promise<SftResult> {
+  mkdirSync(options.runDir, { recursive: true });
+  // One process per run directory: a second sft (or train) on it fails naming the holder.
+  const lock = acquireRunLock(options.runDir, options.resume ? "sft --resume" : "sft");
+  try {
+    return await runSftLocked(options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runSftLocked(options: SftRunOptions): Promise<SftResult> {
   const { runDir, outDir } = options;
-  mkdirSync(runDir, { recursive: true });
   const settingsPath = join(runDir, "settings.json");
   let settings: SftSettings;
   if (options.resume) {
