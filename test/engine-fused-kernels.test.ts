@@ -147,10 +147,12 @@ test("decode attention: RoPE, the cache write and grouped-query attention with a
       // Row 1 hides its first three positions (left padding); the others see everything.
       const hidden = tensor(
         Array.from({ length: B * (L + 1) }, (_, i) => Math.floor(i / (L + 1)) === 1 && i % (L + 1) < 3),
-        { dtype: "bool", shape: [B, 1, 1, 1, L + 1] },
+        { dtype: "bool", shape: [B, 1, 1, L + 1] },
       );
+      // The kernel takes the model's attention mask: true where a position may be attended.
+      const visible = hidden.logicalNot();
       const scale = 1 / Math.sqrt(D);
-      const out = decodeAttention(qkv, { cos, sin }, { keys, values }, L, hidden, heads, kvHeads, scale);
+      const out = decodeAttention(qkv, { cos, sin }, { keys, values }, L, visible, heads, kvHeads, scale);
       if (!support.attention) {
         assert.equal(out, null, "no AVX-512: the kernel declines");
         assert.deepEqual(keys.toArray(), keysBefore.toArray(), "and writes nothing");

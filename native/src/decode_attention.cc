@@ -16,14 +16,13 @@
 //
 // Applies on CPUs with AVX-512 (the bf16 fast path; attention.ts uses the operators elsewhere).
 #pragma GCC optimize("O3")
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "decode_attention.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -31,11 +30,8 @@
 #include "convert.h"
 #include "fused_kernels.h"
 #include "errors.h"
+#include "simd_bf16.h"
 #include "tensor_table.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace wordle {
 namespace {
@@ -57,13 +53,6 @@ void ropeHead(const uint16_t* x, const uint16_t* cos, const uint16_t* sin, int64
 }
 
 #if defined(__x86_64__)
-#define WORDLE_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
-
-WORDLE_AVX512_TARGET inline __m512 loadBf16x16(const uint16_t* p) {
-  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
-}
-
 // q . k for one cached position (D a multiple of 16).
 WORDLE_AVX512_TARGET inline float dotQK(const float* q, const uint16_t* k, int64_t D) {
   __m512 acc = _mm512_setzero_ps();
@@ -78,16 +67,16 @@ WORDLE_AVX512_TARGET inline void addPV(float* acc, float p, const uint16_t* v, i
     _mm512_storeu_ps(acc + i, _mm512_fmadd_ps(pv, loadBf16x16(v + i), _mm512_loadu_ps(acc + i)));
 }
 
-// One query head against its KV head's T cached positions.
+// One query head against its KV head's T cached positions. `visible` (null: all) hides the
+// positions where it is 0; `scores` [T] and `acc` [D] are the caller's scratch space.
 WORDLE_AVX512_TARGET void attendHead(const float* q, const uint16_t* keys, const uint16_t* values, int64_t T,
-                                     int64_t D, int64_t rowStride, const uint8_t* masked, float scale,
-                                     uint16_t* out) {
-  std::vector<float> scores(T);
+                                     int64_t D, int64_t rowStride, const uint8_t* visible, float scale,
+                                     float* scores, float* acc, uint16_t* out) {
   float top = -std::numeric_limits<float>::infinity();
   const float lowest = -3.3895313892515355e38f;  // torch.finfo(bfloat16).min, as masked_fill writes it
   for (int64_t t = 0; t < T; t++) {
     float s = roundBf(roundBf(dotQK(q, keys + t * rowStride, D)) * scale);
-    if (masked && masked[t]) s = lowest;
+    if (visible && !visible[t]) s = lowest;
     scores[t] = s;
     top = std::max(top, s);
   }
@@ -96,17 +85,17 @@ WORDLE_AVX512_TARGET void attendHead(const float* q, const uint16_t* keys, const
     scores[t] = std::exp(scores[t] - top);
     total += scores[t];
   }
-  std::vector<float> acc(D, 0.0f);
+  std::fill(acc, acc + D, 0.0f);
   for (int64_t t = 0; t < T; t++) {
     const float p = roundBf(scores[t] / total);
-    if (p != 0.0f) addPV(acc.data(), p, values + t * rowStride, D);
+    if (p != 0.0f) addPV(acc, p, values + t * rowStride, D);
   }
   for (int64_t i = 0; i < D; i++) out[i] = toBf(acc[i]);
 }
 
 #else
 void attendHead(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, int64_t, const uint8_t*, float,
-                uint16_t*) {}
+                float*, float*, uint16_t*) {}
 #endif
 
 const uint16_t* bits(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()); }
@@ -114,13 +103,13 @@ uint16_t* mutableBits(at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data
 
 }  // namespace
 
-// decodeAttention(qkv, cos, sin, keys, values, position, masked | null, heads, kvHeads, scale) -> id,
+// decodeAttention(qkv, cos, sin, keys, values, position, visible | null, heads, kvHeads, scale) -> id,
 // or -1 where the kernel does not apply (the caller runs the operator path, which appends to the
 // cache itself; nothing is written here in that case).
 //   qkv     [B, 1, (heads + 2 kvHeads) * D] bf16: the fused projection's output, q then k then v heads
 //   cos/sin [B, 1, 1, D] bf16: the RoPE angles of the new position
 //   keys/values [B, kvHeads, capacity, D] bf16: the layer's cache buffers; position L < capacity
-//   masked  [B or 1, ..., L + 1] bool, true = hidden, or null
+//   visible [B or 1, ..., L + 1] bool, true = may attend (the model's attention mask), or null
 // Returns the attention output [B, 1, heads * D] bf16 (before o_proj).
 Napi::Value DecodeAttentionOp(const Napi::CallbackInfo& info) {
   WORDLE_TRY
@@ -178,14 +167,15 @@ Napi::Value DecodeAttentionOp(const Napi::CallbackInfo& info) {
     }
   // Then every query head attends to its KV head's T positions.
   at::parallel_for(0, B * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> q(D);
+    std::vector<float> q(D), scores(T), acc(D);
     for (int64_t i = begin; i < end; i++) {
       const int64_t b = i / heads, h = i % heads;
       ropeHead(qkvBits + b * width + h * D, bits(cos) + b * D, bits(sin) + b * D, D, nullptr, q.data());
       const int64_t base = (b * kvHeads + h / group) * headStride;
-      const uint8_t* masked =
+      const uint8_t* visible =
           maskIn ? reinterpret_cast<const uint8_t*>(mask.data_ptr<bool>()) + (mask.numel() == T ? 0 : b * T) : nullptr;
-      attendHead(q.data(), keyBits + base, valueBits + base, T, D, D, masked, scale, outBits + (b * heads + h) * D);
+      attendHead(q.data(), keyBits + base, valueBits + base, T, D, D, visible, scale, scores.data(), acc.data(),
+                 outBits + (b * heads + h) * D);
     }
   });
   return Napi::Number::New(info.Env(), tensors().put(std::move(out)));

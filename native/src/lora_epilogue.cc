@@ -14,8 +14,6 @@
 //
 // CPU with AVX-512 only (fused_kernels.h); elsewhere loraEpilogue returns -1 and the operators run.
 #pragma GCC optimize("O3")
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "lora_epilogue.h"
 
 #include <ATen/ATen.h>
@@ -26,28 +24,14 @@
 #include "convert.h"
 #include "errors.h"
 #include "fused_kernels.h"
+#include "simd_bf16.h"
 #include "tensor_table.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace wordle {
 namespace {
 
 #if defined(__x86_64__)
-#define WORDLE_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
-
-// float32 -> bf16 bits, round to nearest even, NaN kept NaN (c10::BFloat16's rule, 16 at a time).
-WORDLE_AVX512_TARGET inline __m256i roundToBf16(__m512 v) {
-  const __m512i bits = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  const __m512i shifted = _mm512_mask_mov_epi32(_mm512_srli_epi32(rounded, 16), nan, _mm512_set1_epi32(0x7FC0));
-  return _mm512_cvtepi32_epi16(shifted);
-}
-
 // Rows [begin, end) of out = bf16(f32(base) + scale * down B^T), with bt = B^T [r, N] contiguous.
 WORDLE_AVX512_TARGET void epilogueRows(const uint16_t* base, int64_t baseStride, const float* down, int64_t downStride,
                                        const float* bt, int64_t r, float scale, uint16_t* out, int64_t N,
@@ -62,8 +46,7 @@ WORDLE_AVX512_TARGET void epilogueRows(const uint16_t* base, int64_t baseStride,
       __m512 acc = _mm512_setzero_ps();
       for (int64_t j = 0; j < r; j++)
         acc = _mm512_fmadd_ps(_mm512_set1_ps(downRow[j]), _mm512_maskz_loadu_ps(mask, bt + j * N + n), acc);
-      const __m256i raw = _mm256_maskz_loadu_epi16(mask, baseRow + n);
-      const __m512 b = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+      const __m512 b = bf16ToFloat(_mm256_maskz_loadu_epi16(mask, baseRow + n));
       _mm256_mask_storeu_epi16(outRow + n, mask, roundToBf16(_mm512_fmadd_ps(s, acc, b)));
     }
   }

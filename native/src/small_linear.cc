@@ -15,9 +15,6 @@
 // no autograd graph needed, a CPU with AVX-512 BF16. Otherwise smallLinear returns -1 and the
 // caller runs aten::linear.
 #pragma GCC optimize("O3")
-// GCC 12 flags the intrinsics' own undefined-register idiom in avx512fintrin.h.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "small_linear.h"
 
 #include <ATen/ATen.h>
@@ -26,15 +23,12 @@
 
 #include "convert.h"
 #include "fused_kernels.h"
+#include "simd_bf16.h"
 #include "errors.h"
 #include "tensor_table.h"
 
-#include <functional>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace wordle {
 namespace {
@@ -60,17 +54,6 @@ struct LoraEpilogue {
 };
 
 #if defined(__x86_64__)
-#define WORDLE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-WORDLE_BF16_TARGET inline float dotF32(const float* a, const float* b, int64_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + j), _mm512_maskz_loadu_ps(mask, b + j), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
-
 // Output rows [begin, end) (R at a time) for all M rows of x: W is read once. K may be any
 // length: the last chunk of 32 is loaded under a mask (zeros contribute nothing).
 template <int M, int R>
@@ -183,11 +166,14 @@ std::vector<float> downProjection(const at::Tensor& rows, const at::Tensor& a) {
   return down;
 }
 
-at::Tensor run(const at::Tensor& x, const at::Tensor& w, const at::Tensor* bias,
-               const std::function<const LoraEpilogue*(const at::Tensor& rows)>& epilogue) {
-  const auto rows = x.reshape({-1, w.size(1)}).contiguous();
+// x as [rows, in], contiguous: what the kernel reads.
+at::Tensor rowsOf(const at::Tensor& x, const at::Tensor& w) { return x.reshape({-1, w.size(1)}).contiguous(); }
+
+// The kernel over `rows`, shaped back as x [..., out].
+at::Tensor run(const at::Tensor& x, const at::Tensor& rows, const at::Tensor& w, const at::Tensor* bias,
+               const LoraEpilogue* lora) {
   auto out = at::empty({rows.size(0), w.size(0)}, x.options());
-  smallLinearBf16(rows, w, bias, out, epilogue(rows));
+  smallLinearBf16(rows, w, bias, out, lora);
   auto shape = x.sizes().vec();
   shape.back() = w.size(0);
   return out.view(shape);
@@ -197,7 +183,7 @@ at::Tensor run(const at::Tensor& x, const at::Tensor& w, const at::Tensor* bias,
 
 at::Tensor smallLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor* bias) {
   RECORD_FUNCTION("wordle::small_linear", std::vector<c10::IValue>());
-  return run(x, w, bias, [](const at::Tensor&) { return nullptr; });
+  return run(x, rowsOf(x, w), w, bias, nullptr);
 }
 
 // smallLinear(x, w, bias | null) -> id, or -1 where the kernel does not apply (run aten::linear).
@@ -235,14 +221,11 @@ Napi::Value LoraSmallLinearOp(const Napi::CallbackInfo& info) {
                           b.device().is_cpu() && a.is_contiguous() && b.is_contiguous();
   if (!shapesFit || !layoutFits || needsGraph(a) || needsGraph(b)) return none;
   RECORD_FUNCTION("wordle::lora_small_linear", std::vector<c10::IValue>());
-  std::vector<float> down;
-  LoraEpilogue epilogue{nullptr, a.size(0), b.data_ptr<float>(), b.size(1), partStart.data(),
-                        static_cast<int>(parts), scale};
-  const auto out = run(x, w, bias, [&](const at::Tensor& rows) {
-    down = downProjection(rows, a);
-    epilogue.down = down.data();
-    return &epilogue;
-  });
+  const auto rows = rowsOf(x, w);
+  const std::vector<float> down = downProjection(rows, a);
+  const LoraEpilogue epilogue{down.data(), a.size(0), b.data_ptr<float>(), b.size(1), partStart.data(),
+                              static_cast<int>(parts), scale};
+  const auto out = run(x, rows, w, bias, &epilogue);
   return Napi::Number::New(info.Env(), tensors().put(out));
   WORDLE_CATCH("loraSmallLinear")
 }

@@ -56,8 +56,8 @@ export function smallLoraLinear(
  * One grouped-query attention decode step: RoPE on the new position's q and k heads, k and v
  * written into the cache buffers at `position`, then softmax(q K^T * scale, masked) V over the
  * position + 1 cached entries. qkv [B, 1, (heads + 2 kvHeads) * D] (q, k, v heads in order), cos and
- * sin [B, 1, 1, D], keys/values [B, kvHeads, capacity, D], masked (true = hidden) with last dim
- * position + 1, or null. Returns [B, 1, heads * D], or null (nothing written) where the kernel does
+ * sin [B, 1, 1, D], keys/values [B, kvHeads, capacity, D], visible (the model's attention mask,
+ * true = may attend) with last dim position + 1, or null (every position visible). Returns [B, 1, heads * D], or null (nothing written) where the kernel does
  * not apply (not bf16 on an AVX-512 CPU, autograd on, shapes it does not cover).
  */
 export function decodeAttention(
@@ -65,7 +65,7 @@ export function decodeAttention(
   angles: { cos: Tensor; sin: Tensor },
   cache: { keys: Tensor; values: Tensor },
   position: number,
-  masked: Tensor | null,
+  visible: Tensor | null,
   heads: number,
   kvHeads: number,
   scale: number,
@@ -79,7 +79,7 @@ export function decodeAttention(
       cache.keys.handle,
       cache.values.handle,
       position,
-      masked ? masked.handle : null,
+      visible ? visible.handle : null,
       heads,
       kvHeads,
       scale,

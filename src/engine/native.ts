@@ -57,7 +57,7 @@ export interface NativeAddon {
     keys: Handle,
     values: Handle,
     position: number,
-    masked: Handle | null,
+    visible: Handle | null,
     heads: number,
     kvHeads: number,
     scale: number,

@@ -109,11 +109,10 @@ function decodeStep(
 ): Tensor | null {
   const cache = ctx.cache;
   if (!qkv || !cache || qkv.size(1) !== 1 || ctx.training || isGradEnabled()) return null;
-  const masked = ctx.hidden ?? ctx.mask?.logicalNot() ?? null;
   const buffers = cache.buffers(layerIndex, 1, qkv);
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const scale = 1 / Math.sqrt(headDim);
-  return decodeAttention(qkv, ctx.angles, buffers, cache.length, masked, heads, kvHeads, scale);
+  return decodeAttention(qkv, ctx.angles, buffers, cache.length, ctx.mask, heads, kvHeads, scale);
 }
 
 /** q, k and v of every position, [B, S, heads (kvHeads), D], q and k rotated. */
