@@ -10,16 +10,16 @@
  */
 import type { Device, DType } from "../src/engine/index.js";
 import { manualSeed } from "../src/engine/index.js";
-import { resolveConfig } from "../src/grpo/config.js";
-import type { GrpoConfig } from "../src/grpo/config-schema.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
+import type { GrpoConfig } from "../src/grpo/config/schema.js";
 import {
   type GenerationBatch,
   type PreparedPrompt,
   type RolloutTimings,
   rollout,
-} from "../src/grpo/rollout.js";
+} from "../src/grpo/rollout/rollout.js";
+import { optimizeOnBatch } from "../src/grpo/step/optimize.js";
 import { attachAdapter, makeOptimizer } from "../src/grpo/trainer-setup.js";
-import { optimizeOnBatch } from "../src/grpo/trainer-step.js";
 import { fuseProjections } from "../src/model/fused-projections.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { Model } from "../src/model/load.js";

@@ -9,10 +9,10 @@
  * The secrets are fixed (every 37th answer), so two builds can be compared on the same games.
  */
 import { getNumThreads, manualSeed, setNumThreads } from "../src/engine/index.js";
-import { resolveConfig } from "../src/grpo/config.js";
-import { multiTurnGenerationBatch } from "../src/grpo/multi-turn-batch.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
+import { multiTurnGenerationBatch } from "../src/grpo/rollout/multi-turn-batch.js";
+import { optimizeOnBatch } from "../src/grpo/step/optimize.js";
 import { attachAdapter, loadPolicy, makeOptimizer } from "../src/grpo/trainer-setup.js";
-import { optimizeOnBatch } from "../src/grpo/trainer-step.js";
 import type { GenerationStats } from "../src/model/sampler.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { loadWordLists } from "../src/wordle/words.js";

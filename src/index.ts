@@ -68,8 +68,6 @@ export {
 export type { SolverPolicyOptions } from "./eval/solver-policy.js";
 export { solverPolicy } from "./eval/solver-policy.js";
 export { renderTiles } from "./eval/tiles.js";
-export type { Advantages, GroupStats } from "./grpo/advantages.js";
-export { computeAdvantages } from "./grpo/advantages.js";
 export type {
   GrpoConfig,
   GrpoConfigInput,
@@ -77,30 +75,30 @@ export type {
   ResolvedConfig,
   ResolveOptions,
   ScaleRewards,
-} from "./grpo/config.js";
-export { ConfigError, parseConfig, resolveConfig, validateConfig } from "./grpo/config.js";
-export { temperatureAt } from "./grpo/config-temperature.js";
+} from "./grpo/config/config.js";
+export { ConfigError, parseConfig, resolveConfig, validateConfig } from "./grpo/config/config.js";
+export type { Preset, PresetName } from "./grpo/config/presets.js";
+export { getPreset, PRESET_NAMES, PRESETS } from "./grpo/config/presets.js";
+export { readRunConfig, writeRunConfig } from "./grpo/config/run-config.js";
+export { temperatureAt } from "./grpo/config/temperature.js";
 export type { DataOrderState } from "./grpo/data-order.js";
 export { DataOrder } from "./grpo/data-order.js";
-export type { GrpoLossInputs, GrpoLossMetrics, GrpoLossResult, GrpoLossSettings } from "./grpo/loss.js";
-export { grpoLoss } from "./grpo/loss.js";
-export type { GameReturnWeights, MultiTurnBatch, MultiTurnOptions } from "./grpo/multi-turn-rollout.js";
-export { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "./grpo/multi-turn-rollout.js";
 export type { ModelShape, PlanOptions, RunPlan } from "./grpo/plan.js";
-export {
-  formatPlan,
-  loraParameterCount,
-  modelShapeFromHfConfig,
-  planRun,
-  stepsPerEpoch,
-  totalSteps,
-} from "./grpo/plan.js";
-export type { Preset, PresetName } from "./grpo/presets.js";
-export { getPreset, PRESET_NAMES, PRESETS } from "./grpo/presets.js";
-export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout.js";
-export { rollout } from "./grpo/rollout.js";
-export { readRunConfig, writeRunConfig } from "./grpo/run-config.js";
+export { formatPlan, loraParameterCount, planRun } from "./grpo/plan.js";
+export type {
+  GameReturnWeights,
+  MultiTurnBatch,
+  MultiTurnOptions,
+} from "./grpo/rollout/multi-turn-rollout.js";
+export { DEFAULT_GAME_RETURN, gameReturn, multiTurnRollout } from "./grpo/rollout/multi-turn-rollout.js";
+export type { GenerationBatch, PreparedPrompt, RolloutCompletion } from "./grpo/rollout/rollout.js";
+export { rollout } from "./grpo/rollout/rollout.js";
+export { stepsPerEpoch, totalSteps } from "./grpo/run-length.js";
 export { learningRateAt, learningRateFactor, warmupSteps } from "./grpo/schedule.js";
+export type { Advantages, GroupStats } from "./grpo/step/advantages.js";
+export { computeAdvantages } from "./grpo/step/advantages.js";
+export type { GrpoLossInputs, GrpoLossMetrics, GrpoLossResult, GrpoLossSettings } from "./grpo/step/loss.js";
+export { grpoLoss } from "./grpo/step/loss.js";
 export type { StopReason, TrainOptions, TrainResult } from "./grpo/trainer.js";
 // The GRPO trainer: `train({ config })`, resume, schedules, data order.
 export { MAX_CONSECUTIVE_NONFINITE, train } from "./grpo/trainer.js";

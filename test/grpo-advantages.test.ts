@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { computeAdvantages, unbiasedStd } from "../src/grpo/advantages.js";
+import { computeAdvantages, unbiasedStd } from "../src/grpo/step/advantages.js";
 
 const close = (actual: number, expected: number, tol = 1e-6) =>
   assert.ok(Math.abs(actual - expected) <= tol, `expected ${expected}, got ${actual}`);

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, resolveConfig } from "../src/grpo/config.js";
-import { parseOverrideValue, parseSetOverrides } from "../src/grpo/config-load.js";
-import { temperatureAt } from "../src/grpo/config-temperature.js";
+import { ConfigError, resolveConfig } from "../src/grpo/config/config.js";
+import { parseOverrideValue, parseSetOverrides } from "../src/grpo/config/load.js";
+import { temperatureAt } from "../src/grpo/config/temperature.js";
 import { closestMatch, levenshtein } from "../src/util/suggest.js";
 
 function withTempDir(fn: (dir: string) => void): void {

@@ -3,14 +3,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { noGrad, scope, tensor } from "../src/engine/index.js";
-import { normalizeThenSumAdvantages } from "../src/grpo/advantages.js";
+import { normalizeThenSumAdvantages } from "../src/grpo/step/advantages.js";
 import {
   type GrpoLossInputs,
   type GrpoLossMetrics,
   type GrpoLossSettings,
   grpoLoss,
-} from "../src/grpo/loss.js";
-import { quantile } from "../src/grpo/loss-variants.js";
+} from "../src/grpo/step/loss.js";
+import { quantile } from "../src/grpo/step/loss-variants.js";
 
 const f64 = (rows: number[][]) => tensor(rows, { dtype: "float64" });
 const close = (actual: number, expected: number, tol = 1e-12, what = "") =>

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { liveTensorCount, noGrad, scope, type Tensor, tensor } from "../src/engine/index.js";
-import { computeAdvantages } from "../src/grpo/advantages.js";
-import { type GrpoLossInputs, type GrpoLossSettings, grpoLoss } from "../src/grpo/loss.js";
+import { computeAdvantages } from "../src/grpo/step/advantages.js";
+import { type GrpoLossInputs, type GrpoLossSettings, grpoLoss } from "../src/grpo/step/loss.js";
 
 /** The loss types TRL had before the variants: their tests predate loss-variants. */
 type LossType = "grpo" | "bnpo" | "dr_grpo" | "dapo";

@@ -9,12 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { manualSeed, noGrad, scope } from "../src/engine/index.js";
-import { ADVANTAGE_STD_EPSILON } from "../src/grpo/advantages.js";
-import { grpoLoss } from "../src/grpo/loss.js";
-import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "../src/grpo/loss-rows.js";
-import { creditTurns, DEFAULT_GAME_RETURN, multiTurnRollout } from "../src/grpo/multi-turn-rollout.js";
+import {
+  creditTurns,
+  DEFAULT_GAME_RETURN,
+  multiTurnRollout,
+} from "../src/grpo/rollout/multi-turn-rollout.js";
+import { ADVANTAGE_STD_EPSILON } from "../src/grpo/step/advantages.js";
+import { grpoLoss } from "../src/grpo/step/loss.js";
+import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "../src/grpo/step/loss-rows.js";
+import { buildLossMicroBatch } from "../src/grpo/step/micro-batch.js";
 import { train } from "../src/grpo/trainer.js";
-import { buildLossMicroBatch } from "../src/grpo/trainer-batch.js";
 import { loadModel } from "../src/model/load.js";
 import { tokenLogProbs } from "../src/model/logprobs.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";

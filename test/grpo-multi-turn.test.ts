@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manualSeed } from "../src/engine/index.js";
-import { configSchema } from "../src/grpo/config-schema.js";
+import { configSchema } from "../src/grpo/config/schema.js";
 import {
   DEFAULT_GAME_RETURN,
   gameReturn,
   multiTurnRollout,
   playContext,
   sampledDecoding,
-} from "../src/grpo/multi-turn-rollout.js";
+} from "../src/grpo/rollout/multi-turn-rollout.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { CausalLM } from "../src/model/transformer.js";

@@ -4,14 +4,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { resolveConfig } from "../src/grpo/config.js";
-import {
-  loraParameterCount,
-  modelShapeFromHfConfig,
-  planRun,
-  QWEN25_05B_SHAPE,
-  stepsPerEpoch,
-} from "../src/grpo/plan.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
+import { loraParameterCount, planRun, QWEN25_05B_SHAPE } from "../src/grpo/plan.js";
+import { stepsPerEpoch } from "../src/grpo/run-length.js";
 import { FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
 
 const seed = resolveConfig({ preset: "seed" }).config;
@@ -91,25 +86,6 @@ test("adapter size: LoRA parameters from the model's shapes", () => {
   assert.equal(plan.disk.optimizer_state_bytes, 8_798_208 * 4, "SGD with momentum keeps one buffer");
   const adam = planRun({ ...seed, optim: "adamw", momentum: 0 }, { datasetSize: 60 });
   assert.equal(adam.disk.optimizer_state_bytes, 2 * 8_798_208 * 4, "AdamW keeps two");
-});
-
-test("model shapes from a Hugging Face config.json", () => {
-  const shape = modelShapeFromHfConfig(
-    {
-      hidden_size: 64,
-      intermediate_size: 128,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-    },
-    "tiny",
-  );
-  assert.equal(shape.head_dim, 16);
-  assert.equal(shape.num_key_value_heads, 2);
-  assert.throws(
-    () => modelShapeFromHfConfig({ hidden_size: 64 }, "tiny"),
-    /tiny config\.json: `num_attention_heads`/,
-  );
 });
 
 test("timeline from seconds per step", () => {

@@ -16,8 +16,8 @@ import {
   scope,
   type Tensor,
 } from "../src/engine/index.js";
-import { resolveConfig } from "../src/grpo/config.js";
-import { configSchema, type GrpoConfig, type GrpoConfigInput } from "../src/grpo/config-schema.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
+import { configSchema, type GrpoConfig, type GrpoConfigInput } from "../src/grpo/config/schema.js";
 import { parseHfConfig } from "../src/model/hf-config.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { expectedTensors } from "../src/model/weights.js";

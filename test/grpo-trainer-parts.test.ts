@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DataOrder } from "../src/grpo/data-order.js";
 import { learningRateFactor, warmupSteps } from "../src/grpo/schedule.js";
-import { buildMicroBatch } from "../src/grpo/trainer-batch.js";
+import { buildMicroBatch } from "../src/grpo/step/micro-batch.js";
 import { MetricsWindow } from "../src/grpo/trainer-metrics.js";
 
 const schedule = (type: "linear" | "cosine" | "constant" | "constant_with_warmup", warmup = 0) => ({

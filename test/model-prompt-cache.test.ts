@@ -13,8 +13,8 @@ import {
   playToEnd,
   renderGamePrompt,
   turnsPlayed,
-} from "../src/grpo/game-play.js";
-import { playContext } from "../src/grpo/multi-turn-rollout.js";
+} from "../src/grpo/rollout/game-play.js";
+import { playContext } from "../src/grpo/rollout/multi-turn-rollout.js";
 import { loadModel } from "../src/model/load.js";
 import { PromptCache } from "../src/model/prompt-cache.js";
 import {

@@ -11,8 +11,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { resolveConfig } from "../src/grpo/config.js";
-import { readRunConfig, writeRunConfig } from "../src/grpo/run-config.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
+import { readRunConfig, writeRunConfig } from "../src/grpo/config/run-config.js";
 import {
   applyRetention,
   BestTracker,

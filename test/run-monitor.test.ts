@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { resolveConfig } from "../src/grpo/config.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
 import { monitorFromConfig } from "../src/grpo/trainer-setup.js";
 import { Monitor, type MonitorFields, type MonitorOptions } from "../src/run/monitor.js";
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { loadSafetensors, noGrad, saveSafetensors, type Tensor } from "../src/engine/index.js";
-import { resolveConfig } from "../src/grpo/config.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
 import { train } from "../src/grpo/trainer.js";
 import { readJsonl } from "../src/run/jsonl.js";
 import { acquireRunLock } from "../src/run/run-lock.js";

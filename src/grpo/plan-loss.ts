@@ -1,4 +1,4 @@
-import type { GrpoConfig } from "./config-schema.js";
+import type { GrpoConfig } from "./config/schema.js";
 
 /**
  * What the loss settings cost or change in a run, for `wordle-grpo plan`: the passes beyond the

@@ -1,75 +1,42 @@
-import type { GrpoConfig, LoraConfig } from "./config-schema.js";
+import type { ModelConfig } from "../model/hf-config.js";
+import type { GrpoConfig, LoraConfig } from "./config/schema.js";
 import { lossPlanNotes } from "./plan-loss.js";
+import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./run-length.js";
 
 /**
  * `wordle-grpo plan`: what a configuration means in steps, evaluations, checkpoints, disk and time,
- * before anything runs.
- *
- * TRL semantics (GRPOTrainer with its RepeatSampler), which everything below follows:
- * - `per_device_train_batch_size` counts COMPLETIONS. One optimizer step consumes
- *   per_device_train_batch_size × gradient_accumulation_steps completions (the generation batch),
- *   i.e. that divided by num_generations prompts.
- * - An epoch shuffles the prompts and cuts them into chunks of prompts-per-step; an incomplete last
- *   chunk is dropped. Each chunk is generated once and optimised on num_iterations times.
- *   steps_per_epoch = floor(N / prompts_per_step) × num_iterations.
- * - total steps = max_steps when > 0, else ceil(num_train_epochs × steps_per_epoch) (HF Trainer).
+ * before anything runs. The step arithmetic itself is run-length.ts, which the trainer uses too.
  */
 
-export interface ModelShape {
-  name: string;
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  num_key_value_heads: number;
-  head_dim: number;
-}
+/** The sizes the adapter and its files depend on, from the model's parsed config.json. */
+export type ModelShape = Pick<
+  ModelConfig,
+  "hiddenSize" | "intermediateSize" | "numHiddenLayers" | "numAttentionHeads" | "numKeyValueHeads" | "headDim"
+> & { name: string };
 
 /** Qwen2.5-0.5B(-Instruct) config.json values: the size the seed trained and the bench uses. */
 export const QWEN25_05B_SHAPE: ModelShape = {
   name: "Qwen2.5-0.5B (assumed)",
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  head_dim: 64,
+  hiddenSize: 896,
+  intermediateSize: 4864,
+  numHiddenLayers: 24,
+  numAttentionHeads: 14,
+  numKeyValueHeads: 2,
+  headDim: 64,
 };
-
-/** Read the shape from a Hugging Face config.json object (Qwen2/Llama field names). */
-export function modelShapeFromHfConfig(cfg: Record<string, unknown>, name = "model"): ModelShape {
-  const need = (key: string): number => {
-    const v = cfg[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      throw new Error(`${name} config.json: \`${key}\` must be a positive integer, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const hidden = need("hidden_size");
-  const heads = need("num_attention_heads");
-  return {
-    name,
-    hidden_size: hidden,
-    intermediate_size: need("intermediate_size"),
-    num_hidden_layers: need("num_hidden_layers"),
-    num_attention_heads: heads,
-    num_key_value_heads: typeof cfg.num_key_value_heads === "number" ? need("num_key_value_heads") : heads,
-    head_dim: typeof cfg.head_dim === "number" ? need("head_dim") : hidden / heads,
-  };
-}
 
 /** [in_features, out_features] of each adaptable linear layer of a Qwen2/Llama block. */
 function linearShapes(s: ModelShape): Record<string, [number, number]> {
-  const q = s.num_attention_heads * s.head_dim;
-  const kv = s.num_key_value_heads * s.head_dim;
+  const q = s.numAttentionHeads * s.headDim;
+  const kv = s.numKeyValueHeads * s.headDim;
   return {
-    q_proj: [s.hidden_size, q],
-    k_proj: [s.hidden_size, kv],
-    v_proj: [s.hidden_size, kv],
-    o_proj: [q, s.hidden_size],
-    gate_proj: [s.hidden_size, s.intermediate_size],
-    up_proj: [s.hidden_size, s.intermediate_size],
-    down_proj: [s.intermediate_size, s.hidden_size],
+    q_proj: [s.hiddenSize, q],
+    k_proj: [s.hiddenSize, kv],
+    v_proj: [s.hiddenSize, kv],
+    o_proj: [q, s.hiddenSize],
+    gate_proj: [s.hiddenSize, s.intermediateSize],
+    up_proj: [s.hiddenSize, s.intermediateSize],
+    down_proj: [s.intermediateSize, s.hiddenSize],
   };
 }
 
@@ -90,7 +57,7 @@ export function loraParameterCount(
     }
     perBlock += lora.r * (io[0] + io[1]);
   }
-  return perBlock * shape.num_hidden_layers;
+  return perBlock * shape.numHiddenLayers;
 }
 
 export interface PlanOptions {
@@ -158,24 +125,6 @@ export interface RunPlan {
 const BYTES_PER_PARAM = 4; // adapters and optimizer state are kept in float32
 const METRIC_ROW_BYTES = 1_500; // one metrics.jsonl row with the monitor's fields, roughly
 const SAMPLE_ROW_BYTES = 600 * 2; // two sample completions per logging step, roughly
-
-/**
- * Dataset items one generation batch draws: prompts (single_state: the batch's completions / G),
- * or secrets (multi_turn: multi_turn.secrets_per_step, each played G times).
- */
-export function itemsPerGenerationBatch(config: GrpoConfig): number {
-  if (config.mode === "multi_turn") return config.multi_turn.secrets_per_step;
-  return (config.per_device_train_batch_size * config.gradient_accumulation_steps) / config.num_generations;
-}
-
-export function stepsPerEpoch(config: GrpoConfig, datasetSize: number): number {
-  return Math.floor(datasetSize / itemsPerGenerationBatch(config)) * config.num_iterations;
-}
-
-export function totalSteps(config: GrpoConfig, datasetSize: number): number {
-  if (config.max_steps > 0) return config.max_steps;
-  return Math.ceil(config.num_train_epochs * stepsPerEpoch(config, datasetSize));
-}
 
 export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
   const N = options.datasetSize;

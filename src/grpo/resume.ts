@@ -24,7 +24,7 @@ import type { LoraAdapter } from "../model/lora.js";
 import { ADAPTER_WEIGHTS_FILE, saveLoraAdapter } from "../model/lora-peft.js";
 import type { BestState } from "../run/checkpoints.js";
 import type { DataOrderState } from "./data-order.js";
-import type { GenerationBatch } from "./rollout.js";
+import type { GenerationBatch } from "./rollout/rollout.js";
 import type { MetricsWindowState } from "./trainer-metrics.js";
 
 export const TRAINER_STATE_FILE = "trainer_state.json";

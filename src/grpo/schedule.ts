@@ -1,4 +1,4 @@
-import type { GrpoConfig } from "./config-schema.js";
+import type { GrpoConfig } from "./config/schema.js";
 
 /**
  * The learning-rate schedule, as transformers' `get_scheduler` builds it for the HF Trainer.

@@ -18,9 +18,14 @@ import { playGames } from "../eval/play-games.js";
 import { heldOutSecrets } from "../eval/secrets.js";
 import { generate } from "../model/sampler.js";
 import type { EvalGameRow } from "../run/logs.js";
-import type { GrpoConfig } from "./config-schema.js";
+import type { GrpoConfig } from "./config/schema.js";
 import { captureEngineRng, restoreEngineRng } from "./resume.js";
-import { type PreparedPrompt, type RolloutContext, samplerSettings, scoreCompletion } from "./rollout.js";
+import {
+  type PreparedPrompt,
+  type RolloutContext,
+  samplerSettings,
+  scoreCompletion,
+} from "./rollout/rollout.js";
 
 export interface TrainingEvaluation {
   /** The eval row's metrics (keys `eval/...`), without `step`. */

@@ -22,8 +22,8 @@ import { renderPrompt } from "../task/prompt.js";
 import { loadSeedDataset } from "../task/seed-dataset.js";
 import { splitTrainValidation } from "../task/split.js";
 import type { TaskState } from "../task/state.js";
-import { type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
-import type { PreparedPrompt } from "./rollout.js";
+import { type GrpoConfig, rewardFunctionNames } from "./config/schema.js";
+import type { PreparedPrompt } from "./rollout/rollout.js";
 
 /** `device: auto`: CUDA, then MPS, else the CPU. */
 export function resolveDevice(config: GrpoConfig): Device {

@@ -5,7 +5,7 @@
  *   const result = await train({ config, events: consoleEvents() });
  *   const again = await train({ config, resume: "latest" });   // continues RUN/checkpoint-<latest>
  *
- * One step (src/grpo/trainer-step.ts for the optimisation part):
+ * One step (src/grpo/step/optimize.ts for the optimisation part):
  *   1. every num_iterations steps, a new generation batch: the next prompts of the seeded per-epoch
  *      order (data-order.ts; batch × accumulation / G prompts), G completions each at the
  *      scheduled temperature, rewards at progress = step / total, group advantages, π_old when
@@ -48,11 +48,10 @@ import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import { writeDirectoryAtomically } from "../util/atomic.js";
-import type { GrpoConfig } from "./config-schema.js";
-import { temperatureAt } from "./config-temperature.js";
+import { readRunConfig, writeRunConfig } from "./config/run-config.js";
+import type { GrpoConfig } from "./config/schema.js";
+import { temperatureAt } from "./config/temperature.js";
 import { DataOrder } from "./data-order.js";
-import { multiTurnGenerationBatch } from "./multi-turn-batch.js";
-import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./plan.js";
 import {
   captureEngineRng,
   loadAdapterValues,
@@ -61,10 +60,12 @@ import {
   type TrainerState,
   writeCheckpointContents,
 } from "./resume.js";
-import { type GenerationBatch, rollout } from "./rollout.js";
-import { readRunConfig, writeRunConfig } from "./run-config.js";
+import { multiTurnGenerationBatch } from "./rollout/multi-turn-batch.js";
+import { type GenerationBatch, rollout } from "./rollout/rollout.js";
+import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./run-length.js";
 import { learningRateAt } from "./schedule.js";
-import { makeSftMixer } from "./sft-mix.js";
+import { optimizeOnBatch, type StepContext } from "./step/optimize.js";
+import { makeSftMixer } from "./step/sft-mix.js";
 import { silentEvents, type TrainerEvents } from "./trainer-console.js";
 import { evaluateDuringTraining } from "./trainer-eval.js";
 import { MetricsWindow } from "./trainer-metrics.js";
@@ -77,7 +78,6 @@ import {
   resolveDevice,
   resolveDtype,
 } from "./trainer-setup.js";
-import { optimizeOnBatch, type StepContext } from "./trainer-step.js";
 
 /** Non-finite steps in a row after which the run saves and stops: it has diverged. */
 export const MAX_CONSECUTIVE_NONFINITE = 3;

@@ -1,6 +1,6 @@
 /**
  * The monitor's sections of a run's config (milestones, plateau), as schemas: the trainer's config
- * schema (grpo/config-schema.ts) embeds them, and the monitor reads the parsed values.
+ * schema (grpo/config/schema.ts) embeds them, and the monitor reads the parsed values.
  */
 import { z } from "zod";
 

@@ -1,6 +1,6 @@
 /**
  * The model-facing Wordle game: the one set of rules that evaluation (eval/play-games.ts), the
- * training rollouts (grpo/game-play.ts) and `play` share. It is WordleGame (exact feedback, the
+ * training rollouts (grpo/rollout/game-play.ts) and `play` share. It is WordleGame (exact feedback, the
  * accepted-word list, optional hard mode) with what a model player needs on top:
  *
  * - a completion with no parseable guess is a move too ("unparseable");

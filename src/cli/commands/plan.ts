@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { trainingSecrets } from "../../eval/secrets.js";
-import { resolveConfig } from "../../grpo/config.js";
-import { formatPlan, type ModelShape, modelShapeFromHfConfig, planRun } from "../../grpo/plan.js";
+import { resolveConfig } from "../../grpo/config/config.js";
+import { formatPlan, type ModelShape, planRun } from "../../grpo/plan.js";
 import { resolveModelDir } from "../../grpo/trainer-setup.js";
+import { loadHfConfig } from "../../model/hf-config.js";
 import { loadSeedDataset } from "../../task/seed-dataset.js";
 import { splitTrainValidation } from "../../task/split.js";
 
@@ -47,15 +46,7 @@ function trainPromptCount(seed: number): { count: number; source: string } {
 }
 
 function loadShape(dir: string): ModelShape {
-  const path = join(dir, "config.json");
-  if (!existsSync(path)) throw new Error(`--model ${dir}: no config.json there`);
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-  return modelShapeFromHfConfig(cfg as Record<string, unknown>, dir);
+  return { ...loadHfConfig(dir), name: dir };
 }
 
 export function register(program: Command): void {

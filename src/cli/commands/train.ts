@@ -4,7 +4,7 @@ import { evaluateAdapter } from "../../eval/before-after.js";
 import { formatReport } from "../../eval/format.js";
 import { loadPolicy } from "../../eval/load-policy.js";
 import { resolveEvalSet } from "../../eval/secrets.js";
-import { type GrpoConfig, resolveConfig } from "../../grpo/config.js";
+import { type GrpoConfig, resolveConfig } from "../../grpo/config/config.js";
 import { train } from "../../grpo/trainer.js";
 import { consoleEvents } from "../../grpo/trainer-console.js";
 import { resolveModelDir } from "../../grpo/trainer-setup.js";

@@ -9,19 +9,19 @@
  * A GenerationBatch is plain data (numbers, strings): a checkpoint can store it, so a resumed run
  * reuses exactly the batch the uninterrupted run would have reused.
  */
-import { type Device, noGrad, scope, synchronize } from "../engine/index.js";
-import { withAdapterDisabled } from "../model/load.js";
-import { tokenLogProbs } from "../model/logprobs.js";
-import { type GenerationStats, generate } from "../model/sampler.js";
-import type { Tokenizer } from "../model/tokenizer.js";
-import type { CausalLM } from "../model/transformer.js";
-import { type CompletionBehaviour, completionBehaviour } from "../task/metrics.js";
-import { parseGuess } from "../task/parse-guess.js";
-import type { RewardPreset } from "../task/rewards/presets.js";
-import type { TaskState } from "../task/state.js";
-import { computeAdvantages, normalizeThenSumAdvantages, unbiasedStd } from "./advantages.js";
-import type { GrpoConfig } from "./config-schema.js";
-import { buildMicroBatch } from "./trainer-batch.js";
+import { type Device, noGrad, scope, synchronize } from "../../engine/index.js";
+import { withAdapterDisabled } from "../../model/load.js";
+import { tokenLogProbs } from "../../model/logprobs.js";
+import { type GenerationStats, generate } from "../../model/sampler.js";
+import type { Tokenizer } from "../../model/tokenizer.js";
+import type { CausalLM } from "../../model/transformer.js";
+import { type CompletionBehaviour, completionBehaviour } from "../../task/metrics.js";
+import { parseGuess } from "../../task/parse-guess.js";
+import type { RewardPreset } from "../../task/rewards/presets.js";
+import type { TaskState } from "../../task/state.js";
+import type { GrpoConfig } from "../config/schema.js";
+import { computeAdvantages, normalizeThenSumAdvantages, unbiasedStd } from "../step/advantages.js";
+import { buildMicroBatch } from "../step/micro-batch.js";
 
 /** A training or validation prompt, rendered and tokenized once. */
 export interface PreparedPrompt {

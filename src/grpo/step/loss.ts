@@ -1,5 +1,5 @@
-import { noGrad, scope, type Tensor, tensor } from "../engine/index.js";
-import type { ImportanceSamplingLevel, LossType } from "./config-schema.js";
+import { noGrad, scope, type Tensor, tensor } from "../../engine/index.js";
+import type { ImportanceSamplingLevel, LossType } from "../config/schema.js";
 import {
   CLIPPED_LOSS_TYPES,
   entropyBonus,

@@ -1,5 +1,5 @@
-import { didYouMean } from "../util/suggest.js";
-import type { GrpoConfigInput } from "./config-schema.js";
+import { didYouMean } from "../../util/suggest.js";
+import type { GrpoConfigInput } from "./schema.js";
 
 /**
  * Named starting points. A preset is just the first config layer; a file and `--set` go on top.

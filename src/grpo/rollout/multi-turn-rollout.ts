@@ -1,9 +1,9 @@
-import type { Tokenizer } from "../model/tokenizer.js";
-import type { CausalLM } from "../model/transformer.js";
-import { completionBehaviour } from "../task/metrics.js";
-import { loadWordLists } from "../wordle/words.js";
-import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "./advantages.js";
-import { configSchema, type GrpoConfig, type ScaleRewards } from "./config-schema.js";
+import type { Tokenizer } from "../../model/tokenizer.js";
+import type { CausalLM } from "../../model/transformer.js";
+import { completionBehaviour } from "../../task/metrics.js";
+import { loadWordLists } from "../../wordle/words.js";
+import { configSchema, type GrpoConfig, type ScaleRewards } from "../config/schema.js";
+import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "../step/advantages.js";
 import { type Decoding, newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
 import { type GenerationBatch, type RolloutCompletion, samplerSettings } from "./rollout.js";
 

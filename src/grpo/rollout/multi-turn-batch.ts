@@ -1,4 +1,4 @@
-import { Rng } from "../util/rng.js";
+import { Rng } from "../../util/rng.js";
 import { branchRollout } from "./branch-rollout.js";
 import { type MultiTurnBatch, type MultiTurnOptions, multiTurnRollout } from "./multi-turn-rollout.js";
 import { oldAndReferenceLogProbs, type RolloutContext } from "./rollout.js";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { didYouMean } from "../util/suggest.js";
+import { didYouMean } from "../../util/suggest.js";
 
 /**
  * Finds keys a config layer (preset, file, `--set`) does not define, at every nesting level, so the

@@ -1,5 +1,5 @@
-import { fullLike, noGrad, type Tensor, where } from "../engine/index.js";
-import type { ImportanceSamplingLevel, LossType } from "./config-schema.js";
+import { fullLike, noGrad, type Tensor, where } from "../../engine/index.js";
+import type { ImportanceSamplingLevel, LossType } from "../config/schema.js";
 
 /**
  * The pieces of TRL's GRPO loss family that differ between variants (loss.ts puts them together).

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { milestoneSchema, plateauSchema } from "../run/monitor-config.js";
-import type { PromptTemplateName } from "../task/prompt.js";
-import { type RewardPresetName, rewardPreset } from "../task/rewards/presets.js";
+import { milestoneSchema, plateauSchema } from "../../run/monitor-config.js";
+import type { PromptTemplateName } from "../../task/prompt.js";
+import { type RewardPresetName, rewardPreset } from "../../task/rewards/presets.js";
 
 /**
  * The training configuration schema. Every key a user may write lives here, once, with its
@@ -101,21 +101,21 @@ const evalSchema = z.strictObject({
 });
 
 /**
- * mode = "multi_turn": whole games as episodes (src/grpo/multi-turn-rollout.ts has the formulas).
+ * mode = "multi_turn": whole games as episodes (src/grpo/rollout/multi-turn-rollout.ts has the formulas).
  * Each step plays num_generations games for each of `secrets_per_step` training secrets.
  */
 const multiTurnSchema = z.strictObject({
   /**
    * "games": each secret played num_generations times from the empty board, every turn trained;
    * "branch": each secret played greedily, num_generations guesses sampled at one of its positions
-   * and finished greedily, only those guesses trained (src/grpo/branch-rollout.ts).
+   * and finished greedily, only those guesses trained (src/grpo/rollout/branch-rollout.ts).
    */
   rollout: z.enum(["games", "branch"]).default("games"),
   /** Secrets per generation batch (one group each). */
   secrets_per_step: positiveInt.default(8),
   /**
    * "turn": game outcome + the turn's own shaping, each normalised in the group; "letter": the same
-   * with the shaping judged per letter (src/grpo/letter-shaping.ts); "game": the game's return for
+   * with the shaping judged per letter (src/grpo/rollout/letter-shaping.ts); "game": the game's return for
    * every turn (rollout "games" only).
    */
   credit: z.enum(["game", "turn", "letter"]).default("turn"),
@@ -139,7 +139,7 @@ const multiTurnSchema = z.strictObject({
   repeat_penalty: z.number().default(0.5),
 });
 
-/** A supervised loss on teacher games mixed into every step (src/grpo/sft-mix.ts). */
+/** A supervised loss on teacher games mixed into every step (src/grpo/step/sft-mix.ts). */
 const sftMixSchema = z.strictObject({
   /** Weight of the teacher cross-entropy next to the GRPO loss; 0 turns it off. */
   weight: nonNegative.default(0),
@@ -313,7 +313,7 @@ export type GrpoConfig = z.output<typeof configSchema>;
 /** What a user may write: every key optional, sections partial. */
 export type GrpoConfigInput = z.input<typeof configSchema>;
 export type LoraConfig = GrpoConfig["lora"];
-export type { MilestoneConfig, PlateauConfig } from "../run/monitor-config.js";
+export type { MilestoneConfig, PlateauConfig } from "../../run/monitor-config.js";
 export type EvalConfig = GrpoConfig["eval"];
 export type MultiTurnConfig = GrpoConfig["multi_turn"];
 export type TemperatureSchedule = NonNullable<GrpoConfig["temperature_schedule"]>;

@@ -1,4 +1,4 @@
-import { findUnknownKeys } from "./config-keys.js";
+import { findUnknownKeys } from "./keys.js";
 import {
   type ConfigLayer,
   deepMerge,
@@ -6,10 +6,10 @@ import {
   loadConfigFile,
   nestDottedKeys,
   parseSetOverrides,
-} from "./config-load.js";
-import { configSchema, type GrpoConfig } from "./config-schema.js";
-import { validateConfig } from "./config-validate.js";
+} from "./load.js";
 import { getPreset } from "./presets.js";
+import { configSchema, type GrpoConfig } from "./schema.js";
+import { validateConfig } from "./validate.js";
 
 /**
  * Resolving a training configuration: preset, then a JSON/TOML file, then overrides (`--set k=v`
@@ -17,8 +17,8 @@ import { getPreset } from "./presets.js";
  * the cross-setting checks. Every problem is reported at once, naming the layer it came from.
  */
 
-export * from "./config-schema.js";
-export { type ConfigProblems, validateConfig } from "./config-validate.js";
+export * from "./schema.js";
+export { type ConfigProblems, validateConfig } from "./validate.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -1,7 +1,7 @@
-import { parseExpression } from "../run/expression.js";
-import { EVAL_METRIC_KEYS, metricAliases, rewardMeanKey } from "../run/metric-names.js";
-import { didYouMean } from "../util/suggest.js";
-import { configSchema, type GrpoConfig, rewardFunctionNames } from "./config-schema.js";
+import { parseExpression } from "../../run/expression.js";
+import { EVAL_METRIC_KEYS, metricAliases, rewardMeanKey } from "../../run/metric-names.js";
+import { didYouMean } from "../../util/suggest.js";
+import { configSchema, type GrpoConfig, rewardFunctionNames } from "./schema.js";
 
 /**
  * Checks that need more than one key. Each error names the settings involved, their values, and a

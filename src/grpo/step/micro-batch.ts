@@ -13,8 +13,8 @@
  * the stop string's last token included, as TRL keeps the first EOS), and with
  * mask_truncated_completions none of a completion that hit max_completion_length.
  */
-import type { Device } from "../engine/dtype.js";
-import { type Tensor, tensor } from "../engine/index.js";
+import type { Device } from "../../engine/dtype.js";
+import { type Tensor, tensor } from "../../engine/index.js";
 import type { LossRow } from "./loss-rows.js";
 
 export interface MicroBatch {

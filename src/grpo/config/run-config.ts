@@ -1,8 +1,8 @@
 /** The resolved config a run directory keeps (RUN/config.json, docs/run-files.md). */
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
-import type { RunPaths } from "../run/run-dir.js";
-import { atomicWriteFile } from "../util/atomic.js";
+import type { RunPaths } from "../../run/run-dir.js";
+import { atomicWriteFile } from "../../util/atomic.js";
 import { type GrpoConfig, parseConfig } from "./config.js";
 
 /** Keys added to config.json for tools (docs/run-files.md); stripped again when it is read back. */

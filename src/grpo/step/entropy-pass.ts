@@ -1,8 +1,8 @@
-import type { Device } from "../engine/dtype.js";
-import { cat, enableGrad, getRngState, noGrad, scope, setRngState, type Tensor } from "../engine/index.js";
-import { defaultChunkSize } from "../model/logprobs.js";
-import type { CausalLM } from "../model/transformer.js";
-import type { MicroBatch } from "./trainer-batch.js";
+import type { Device } from "../../engine/dtype.js";
+import { cat, enableGrad, getRngState, noGrad, scope, setRngState, type Tensor } from "../../engine/index.js";
+import { defaultChunkSize } from "../../model/logprobs.js";
+import type { CausalLM } from "../../model/transformer.js";
+import type { MicroBatch } from "./micro-batch.js";
 
 /**
  * The policy's entropy at each completion position of a micro-batch, for what must be known before

@@ -19,10 +19,10 @@
  * prefixes of the accepted words consistent with it, filtered from the history one guess shorter
  * (a word fits a history when it fits each of its entries), cached by history.
  */
-import type { Tokenizer } from "../model/tokenizer.js";
-import { locateGuess } from "../task/parse-guess.js";
-import { BoundedCache } from "../util/bounded-cache.js";
-import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
+import type { Tokenizer } from "../../model/tokenizer.js";
+import { locateGuess } from "../../task/parse-guess.js";
+import { BoundedCache } from "../../util/bounded-cache.js";
+import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../../wordle/candidates.js";
 
 export interface LetterWeights {
   consistency: number;

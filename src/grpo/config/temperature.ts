@@ -1,4 +1,4 @@
-import type { GrpoConfig } from "./config-schema.js";
+import type { GrpoConfig } from "./schema.js";
 
 /**
  * The sampling temperature at a point of training. Without a schedule it is `temperature`; with

@@ -20,7 +20,7 @@
  * being evaluated, not moves being taught: the update moves probability at s_t towards the guesses
  * after which today's greedy play wins soonest (one step of policy improvement per position).
  */
-import type { Rng } from "../util/rng.js";
+import type { Rng } from "../../util/rng.js";
 import {
   applyCompletion,
   generateGuesses,

@@ -18,19 +18,19 @@
  * entropies decide which tokens train, and the bonus backpropagates through them), then the policy
  * pass with those entropies, detached, so its loss value includes the bonus.
  */
-import { clipGradNorm, enableGrad, scope, type Tensor } from "../engine/index.js";
-import { forwardBackward } from "../model/checkpointing.js";
-import type { CausalLM } from "../model/transformer.js";
-import type { GrpoConfig } from "./config-schema.js";
+import { clipGradNorm, enableGrad, scope, type Tensor } from "../../engine/index.js";
+import { forwardBackward } from "../../model/checkpointing.js";
+import type { CausalLM } from "../../model/transformer.js";
+import type { GrpoConfig } from "../config/schema.js";
+import { packable } from "../plan-loss.js";
+import { type GenerationBatch, phaseClock } from "../rollout/rollout.js";
+import type { Optimizer } from "../trainer-setup.js";
 import { completionEntropies } from "./entropy-pass.js";
 import { type GrpoLossMetrics, type GrpoLossSettings, grpoLoss } from "./loss.js";
 import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "./loss-rows.js";
 import { entropyBonus, highEntropyMask } from "./loss-variants.js";
-import { packable } from "./plan-loss.js";
-import { type GenerationBatch, phaseClock } from "./rollout.js";
+import { buildLossMicroBatch } from "./micro-batch.js";
 import { type SftMixer, sftBackward } from "./sft-mix.js";
-import { buildLossMicroBatch } from "./trainer-batch.js";
-import type { Optimizer } from "./trainer-setup.js";
 
 export interface StepContext {
   model: CausalLM;

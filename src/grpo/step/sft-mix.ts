@@ -14,14 +14,14 @@
  * The games of step s come from Rng(seed, s) alone, so a resumed run draws the same games as an
  * uninterrupted one without any state in the checkpoint.
  */
-import { noGrad } from "../engine/index.js";
-import type { Tokenizer } from "../model/tokenizer.js";
-import type { CausalLM } from "../model/transformer.js";
-import { type GameSequence, SequenceBuilder } from "../sft/game-sequence.js";
-import { parseTeacherSpec, TeacherGames } from "../sft/teacher.js";
-import { learnedTokenCrossEntropy, packBatch } from "../sft/trainer.js";
-import { Rng } from "../util/rng.js";
-import type { GrpoConfig } from "./config-schema.js";
+import { noGrad } from "../../engine/index.js";
+import type { Tokenizer } from "../../model/tokenizer.js";
+import type { CausalLM } from "../../model/transformer.js";
+import { type GameSequence, SequenceBuilder } from "../../sft/game-sequence.js";
+import { parseTeacherSpec, TeacherGames } from "../../sft/teacher.js";
+import { learnedTokenCrossEntropy, packBatch } from "../../sft/trainer.js";
+import { Rng } from "../../util/rng.js";
+import type { GrpoConfig } from "../config/schema.js";
 
 export interface SftMixer {
   weight: number;

@@ -1,4 +1,4 @@
-import type { ScaleRewards } from "./config-schema.js";
+import type { ScaleRewards } from "../config/schema.js";
 
 /**
  * Group-relative advantages, as TRL's GRPOTrainer computes them.

@@ -6,15 +6,20 @@
  * with `showRefused`), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
-import { PromptCache } from "../model/prompt-cache.js";
-import { type Completion, type GenerateOptions, type GenerationStats, generate } from "../model/sampler.js";
-import type { Tokenizer } from "../model/tokenizer.js";
-import type { CausalLM } from "../model/transformer.js";
-import { type EpisodeStart, WordleEpisode } from "../task/episode.js";
-import { parseGuess } from "../task/parse-guess.js";
-import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../task/prompt.js";
-import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
-import { loadWordLists } from "../wordle/words.js";
+import { PromptCache } from "../../model/prompt-cache.js";
+import {
+  type Completion,
+  type GenerateOptions,
+  type GenerationStats,
+  generate,
+} from "../../model/sampler.js";
+import type { Tokenizer } from "../../model/tokenizer.js";
+import type { CausalLM } from "../../model/transformer.js";
+import { type EpisodeStart, WordleEpisode } from "../../task/episode.js";
+import { parseGuess } from "../../task/parse-guess.js";
+import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
+import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../../wordle/candidates.js";
+import { loadWordLists } from "../../wordle/words.js";
 import { type LetterWeights, letterTokens, PrefixJudge, tokenShaping } from "./letter-shaping.js";
 
 /** One played turn, as judged when it was played. */
