@@ -5,13 +5,12 @@ import { liveTensorCount, manualSeed, noGrad, randn, scope, tensor, zeros } from
 import { readSafetensors } from "../src/engine/safetensors.js";
 import { tensorValues } from "../src/engine/safetensors-values.js";
 import { processLogits, type SamplingSettings } from "../src/model/logits-processors.js";
+import { drawFromScores, pickNextTokens } from "../src/model/next-token.js";
 import {
   type Completion,
-  drawFromScores,
   type GenerateOptions,
   type GenerationStats,
   generate,
-  pickNextTokens,
 } from "../src/model/sampler.js";
 import { StopCriteria, type TokenDecoder } from "../src/model/stop-criteria.js";
 import { Tokenizer } from "../src/model/tokenizer.js";

@@ -24,30 +24,11 @@
  * it (like transformers.set_seed), `rngState` restores a saved state; the same seed, prompts and
  * settings give the same completions on the same device and libtorch build.
  */
-import {
-  cat,
-  type Device,
-  keep,
-  manualSeed,
-  noGrad,
-  rand,
-  scope,
-  setRngState,
-  synchronize,
-  type Tensor,
-  tensor,
-  zeros,
-} from "../engine/index.js";
+import { type Device, manualSeed, noGrad, setRngState, type Tensor } from "../engine/index.js";
+import { type DecodeSettings, DecodeState } from "./decode-state.js";
 import type { ModelConfig } from "./hf-config.js";
 import type { KVCache } from "./kv-cache.js";
-import {
-  applyRepetitionPenalty,
-  processLogits,
-  type SamplingSettings,
-  topKCandidates,
-  validateSamplingSettings,
-} from "./logits-processors.js";
-import { prefill } from "./prefill.js";
+import { type SamplingSettings, validateSamplingSettings } from "./logits-processors.js";
 import type { PromptCache } from "./prompt-cache.js";
 import { StopCriteria, type StopReason, type TokenDecoder } from "./stop-criteria.js";
 
@@ -147,7 +128,7 @@ export interface Completion {
   stopString: string | null;
 }
 
-/** Checks the prompts and returns the ids as a flat copy per prompt. */
+/** Every prompt has at least one token, and every token is an id of the vocabulary. */
 function checkPrompts(prompts: readonly (readonly number[])[], vocabSize: number): void {
   if (prompts.length === 0) throw new Error("generate: no prompts");
   prompts.forEach((ids, p) => {
@@ -159,319 +140,76 @@ function checkPrompts(prompts: readonly (readonly number[])[], vocabSize: number
   });
 }
 
-function pickEos(
-  options: GenerateOptions,
-  tokenizer: GenerationTokenizer | null,
-  config: ModelConfig,
-): number[] {
-  return [...(options.eosTokenIds ?? tokenizer?.eosTokenIds ?? config.eosTokenIds)];
-}
-
-function pickPad(
-  options: GenerateOptions,
-  tokenizer: GenerationTokenizer | null,
-  config: ModelConfig,
-  eos: readonly number[],
-): number {
-  const pad = options.padTokenId ?? tokenizer?.padTokenId ?? config.padTokenId ?? eos[0] ?? 0;
-  if (!(Number.isInteger(pad) && pad >= 0 && pad < config.vocabSize))
-    throw new Error(`generate: padTokenId ${pad} is not an id in [0, ${config.vocabSize})`);
-  return pad;
-}
-
-/** Per-batch-row state the decode loop keeps in JavaScript. */
-interface RowState {
-  completion: number;
-  /** The token sampled for this row at the latest step. */
-  lastId: number;
-  /** Position id of the next token (real tokens so far). */
-  nextPosition: number;
-  done: boolean;
-}
-
-function secondsSince(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/**
- * One draw per row from softmax(scores) [N, C], by inverting the cumulative distribution: one
- * uniform number per row, where torch.multinomial's exponential race draws one per column (the
- * whole vocabulary). The cumulative sum runs in float64 so rounding cannot shift mass between
- * tokens; zero-probability columns are never picked. `lse` is logsumexp(scores) [N, 1].
- * Returns column positions [N, 1] int64.
- */
-export function drawFromScores(scores: Tensor, lse: Tensor): Tensor {
-  const [n, columns] = scores.shape as [number, number];
-  const cdf = scores.sub(lse).exp().cumsum(-1, "float64");
-  const total = cdf.narrow(-1, columns - 1, 1);
-  // u in (0, total]: the chosen column is the first whose cumulative mass reaches u.
-  const u = rand([n, 1], { dtype: "float64", device: scores.device }).neg().add(1).mul(total);
-  return cdf
-    .lt(u)
-    .sum(-1, true)
-    .clamp(null, columns - 1);
-}
-
-/**
- * The next token of every row from its logits [N, V] (float32): processors in HF order, then a
- * draw (or the argmax when greedy). With top-k on, the vocabulary is first cut to the top-k
- * candidates, so top-p's sort, min-p and the draw work on k columns. Returns float32 [N, 3]: the
- * id, log softmax(logits / T) at it, and its log-prob under the processed distribution (for
- * greedy: under the penalised logits at T = 1); [N, 1], the ids alone, without `withLogprobs`
- * (no full-vocabulary log-softmax then).
- */
-export function pickNextTokens(
-  scores: Tensor,
-  settings: SamplingSettings,
-  seen: Tensor | null,
-  greedy: boolean,
-  withLogprobs = true,
-): Tensor {
-  const temperature = settings.temperature ?? 1;
-  let scaledScores: Tensor | null = null;
-  const scaled = () => {
-    scaledScores ??= temperature === 1 ? scores : scores.div(temperature);
-    return scaledScores;
-  };
-  const penalty = settings.repetitionPenalty ?? 1;
-  const penalised = penalty === 1 ? scores : applyRepetitionPenalty(scores, seen as Tensor, penalty);
-  const topK = settings.topK ?? 0;
-  const rest = { ...settings, topK: 0, repetitionPenalty: 1 };
-  let dist: Tensor; // the processed scores of the candidates, [N, C]
-  let candidateIds: Tensor | null = null; // their vocabulary ids, [N, C]; null: C is the vocabulary
-  if (greedy) {
-    dist = penalised;
-  } else if (topK > 0 && topK < scores.size(-1)) {
-    const top = topKCandidates(penalised, topK);
-    dist = processLogits(top.values, rest);
-    candidateIds = top.indices;
-  } else {
-    const warps = (settings.topP ?? 1) < 1 || (settings.minP ?? 0) > 0;
-    dist = penalty === 1 && !warps ? scaled() : processLogits(penalised, rest);
-  }
-  const lse = greedy && !withLogprobs ? null : dist.logsumexp(-1, true);
-  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse as Tensor); // [N, 1]
-  const ids = candidateIds ? candidateIds.gather(1, position) : position;
-  // Ids are exact in float32 (vocabularies are far below 2^24).
-  if (!withLogprobs) return ids.float();
-  const atT = scaled();
-  const scaledLse = dist === atT ? (lse as Tensor) : atT.logsumexp(-1, true);
-  const logp = atT.gather(1, ids).sub(scaledLse);
-  const sampledLogp = dist === atT ? logp : dist.gather(1, position).sub(lse as Tensor);
-  return cat([ids.float(), logp, sampledLogp], 1);
-}
-
 export function generate(
   model: GenerationModel,
   tokenizer: GenerationTokenizer | null,
   prompts: readonly (readonly number[])[],
   options: GenerateOptions,
 ): Completion[] {
-  const { config, device } = model;
-  const settings: SamplingSettings = {
+  const settings = decodeSettings(model.config, tokenizer, prompts, options);
+  if (options.seed !== undefined) manualSeed(options.seed);
+  if (options.rngState !== undefined) setRngState(options.rngState, model.device);
+  const state = new DecodeState(model, prompts, settings);
+  try {
+    noGrad(() => {
+      state.start();
+      while (state.pick()) {
+        state.compact();
+        state.feed();
+      }
+      state.finish();
+    });
+  } finally {
+    state.dispose();
+  }
+  options.onStats?.(state.timings());
+  return state.completions(tokenizer, options.skipSpecialTokens ?? true);
+}
+
+/** The options checked once and resolved against the tokenizer's and the model's defaults. */
+function decodeSettings(
+  config: ModelConfig,
+  tokenizer: GenerationTokenizer | null,
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions,
+): DecodeSettings {
+  const sampling: SamplingSettings = {
     temperature: options.temperature,
     topK: options.topK,
     topP: options.topP,
     minP: options.minP,
     repetitionPenalty: options.repetitionPenalty,
   };
-  validateSamplingSettings(settings);
-  const greedy = options.greedy ?? false;
-  const penalty = options.repetitionPenalty ?? 1;
+  validateSamplingSettings(sampling);
   const group = options.numReturnSequences ?? 1;
   if (!(Number.isInteger(group) && group >= 1))
     throw new Error(`generate: numReturnSequences must be an integer >= 1 (got ${group})`);
   const session = options.promptCache ?? null;
   if (session !== null && (group !== 1 || session.keys.length !== prompts.length))
     throw new Error("generate: promptCache needs numReturnSequences 1 and one key per prompt");
+  // A prompt cache keeps every row to the end (the cache must hold them all for the next call).
   const compactFraction = session !== null ? 1 : (options.compactFraction ?? 0.25);
   if (!(compactFraction > 0 && compactFraction <= 1))
     throw new Error(`generate: compactFraction must be in (0, 1] (got ${compactFraction})`);
   checkPrompts(prompts, config.vocabSize);
-  const eos = pickEos(options, tokenizer, config);
-  const pad = pickPad(options, tokenizer, config, eos);
+  const eos = [...(options.eosTokenIds ?? tokenizer?.eosTokenIds ?? config.eosTokenIds)];
+  const pad = options.padTokenId ?? tokenizer?.padTokenId ?? config.padTokenId ?? eos[0] ?? 0;
+  if (!(Number.isInteger(pad) && pad >= 0 && pad < config.vocabSize))
+    throw new Error(`generate: padTokenId ${pad} is not an id in [0, ${config.vocabSize})`);
   const stop = new StopCriteria(
     { eosTokenIds: eos, stopStrings: options.stopStrings, maxNewTokens: options.maxNewTokens },
     tokenizer ?? undefined,
   );
-  if (options.seed !== undefined) manualSeed(options.seed);
-  if (options.rngState !== undefined) setRngState(options.rngState, device);
-
-  const withLogprobs = options.logprobs ?? false;
-  const numPrompts = prompts.length;
-  const numRows = numPrompts * group;
-  const generated: number[][] = Array.from({ length: numRows }, () => []);
-  const logprobs: number[][] = Array.from({ length: numRows }, () => []);
-  const sampledLogprobs: number[][] = Array.from({ length: numRows }, () => []);
-  const reasons: (StopReason | null)[] = new Array(numRows).fill(null);
-
-  // Without a prompt cache, the prefill makes a cache for this call, freed at its end.
-  let ownCache: KVCache | null = null;
-  // Tensors that live across steps (owned here, replaced and disposed as they change).
-  let mask: Tensor | null = null; // [rows, past + 1] int64: 1 = real token
-  let seen: Tensor | null = null; // [rows, V] bool: tokens in prompt + completion (penalty only)
-  let logits: Tensor | null = null; // [rows, V]: next-token logits of every batch row
-  const replace = (old: Tensor | null, next: Tensor): Tensor => {
-    old?.dispose();
-    return keep(next);
+  return {
+    sampling,
+    greedy: options.greedy ?? false,
+    group,
+    maxNewTokens: options.maxNewTokens,
+    pad,
+    stop,
+    withLogprobs: options.logprobs ?? false,
+    compactFraction,
+    session,
+    timed: options.onStats !== undefined,
   };
-
-  let started = process.hrtime.bigint();
-  let prefillSeconds = 0;
-  let decodeSeconds = 0;
-  let steps = 0;
-  let prefilledPrompts = 0;
-  try {
-    noGrad(() => {
-      // ---- prefill (each distinct prompt once), or the new tokens of rows in a prompt cache.
-      started = process.hrtime.bigint();
-      const start = scope(() =>
-        session === null
-          ? prefill(model, prompts, pad, Math.max(...prompts.map((p) => p.length)) + options.maxNewTokens)
-          : session.cache.begin(model, prompts, session.keys, pad),
-      );
-      const cache = start.cache;
-      if (session === null) ownCache = cache;
-      mask = replace(mask, start.mask);
-      logits = replace(logits, start.logits);
-      prefilledPrompts = start.prompts;
-      if (penalty !== 1) {
-        seen = replace(
-          seen,
-          scope(() => {
-            // Each row's real tokens; padded up to the longest by repeating the row's first token,
-            // so the scatter writes `true` only at tokens the prompt really contains.
-            const width = Math.max(...prompts.map((p) => p.length));
-            const shape = [numPrompts, width];
-            const index = prompts.flatMap((p) => [...p, ...new Array(width - p.length).fill(p[0])]);
-            const indexT = tensor(index, { dtype: "int64", device, shape });
-            const ones = tensor(new Array(index.length).fill(true), { dtype: "bool", device, shape });
-            return zeros([numPrompts, config.vocabSize], { dtype: "bool", device }).scatter(1, indexT, ones);
-          }),
-        );
-      }
-
-      if (options.onStats) synchronize(device);
-      prefillSeconds = secondsSince(started);
-      const decodeStarted = process.hrtime.bigint();
-
-      // ---- share the prefill: row p -> rows p * G .. p * G + G - 1.
-      if (group > 1) {
-        cache.expandRows(group);
-        mask = replace(mask, (mask as Tensor).repeatInterleave(group, 0));
-        logits = replace(logits, (logits as Tensor).repeatInterleave(group, 0));
-        if (seen) seen = replace(seen, (seen as Tensor).repeatInterleave(group, 0));
-      }
-      let rows: RowState[] = Array.from({ length: numRows }, (_, r) => ({
-        completion: r,
-        lastId: pad,
-        nextPosition: prompts[Math.floor(r / group)].length,
-        done: false,
-      }));
-
-      // ---- decode.
-      for (;;) {
-        // One copy to JS per step: [N, 3] = id, log-prob at T, sampled log-prob ([N, 1] without).
-        const picked = scope(() =>
-          pickNextTokens(logits as Tensor, settings, seen, greedy, withLogprobs).toFloat32Array(),
-        );
-        const stride = withLogprobs ? 3 : 1;
-
-        let running = 0;
-        rows.forEach((row, r) => {
-          if (row.done) return;
-          const c = row.completion;
-          row.lastId = picked[stride * r];
-          generated[c].push(row.lastId);
-          if (withLogprobs) {
-            logprobs[c].push(picked[stride * r + 1]);
-            sampledLogprobs[c].push(picked[stride * r + 2]);
-          }
-          const reason = stop.check(generated[c]);
-          if (reason !== null) {
-            reasons[c] = reason;
-            row.done = true;
-          } else {
-            running++;
-          }
-        });
-        steps++;
-        if (running === 0) break;
-
-        // Drop finished rows once they are a large enough share of the batch.
-        if (rows.length - running >= compactFraction * rows.length) {
-          const keepRows = rows.flatMap((row, r) => (row.done ? [] : [r]));
-          cache.selectRows(keepRows);
-          const select = (t: Tensor) =>
-            scope(() => t.indexSelect(0, tensor(keepRows, { dtype: "int64", device })));
-          mask = replace(mask, select(mask as Tensor));
-          if (seen) seen = replace(seen, select(seen as Tensor));
-          rows = keepRows.map((r) => rows[r]);
-        }
-
-        // Feed the new tokens; rows that finished but are still in the batch get the pad token,
-        // masked out (their outputs are ignored).
-        const n = rows.length;
-        const column = (values: number[], dtype: "int64" | "bool") =>
-          tensor(values, { dtype, device, shape: [n, 1] });
-        const feedIds = rows.map((row) => (row.done ? pad : row.lastId));
-        const feedMask = rows.map((row) => (row.done ? 0 : 1));
-        const feedPositions = rows.map((row) => (row.done ? 0 : row.nextPosition++));
-        mask = replace(
-          mask,
-          scope(() => cat([mask as Tensor, column(feedMask, "int64")], 1)),
-        );
-        logits = replace(
-          logits,
-          scope(() => {
-            const idsT = column(feedIds, "int64");
-            // Finished rows mark the pad token as seen: harmless, their outputs are ignored.
-            if (seen) seen = replace(seen, seen.scatter(1, idsT, column(new Array(n).fill(1), "bool")));
-            return model
-              .forward(idsT, {
-                attentionMask: mask as Tensor,
-                positionIds: column(feedPositions, "int64"),
-                cache,
-              })
-              .squeeze(1)
-              .float();
-          }),
-        );
-      }
-      // A prompt cache keeps the rows for the next call.
-      session?.cache.commit(generated, mask as Tensor);
-      decodeSeconds = secondsSince(decodeStarted);
-    });
-  } finally {
-    (ownCache as KVCache | null)?.dispose();
-    (mask as Tensor | null)?.dispose();
-    (seen as Tensor | null)?.dispose();
-    (logits as Tensor | null)?.dispose();
-  }
-
-  options.onStats?.({
-    prompts: prefilledPrompts,
-    completions: numRows,
-    prefillSeconds,
-    decodeSeconds,
-    steps,
-    generatedTokens: generated.reduce((n, ids) => n + ids.length, 0),
-  });
-  const skipSpecialTokens = options.skipSpecialTokens ?? true;
-  return generated.map((ids, c) => {
-    const reason = reasons[c] as StopReason;
-    const decoded = tokenizer ? tokenizer.decode(ids, { skipSpecialTokens }) : "";
-    const stopString = reason === "stop_string" ? stop.matchTail(ids) : null;
-    const text = stopString === null ? decoded : stop.cutAfter(decoded, stopString);
-    return {
-      promptIndex: Math.floor(c / group),
-      tokenIds: ids,
-      text,
-      ...(withLogprobs ? { logprobs: logprobs[c], sampledLogprobs: sampledLogprobs[c] } : {}),
-      length: ids.length,
-      truncated: reason === "max_new_tokens",
-      stopReason: reason,
-      stopString,
-    };
-  });
 }
