@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Recipe sweep for the shipped tiny model (docs/default-model.md, "Recipe experiments"): every line
+# Recipe sweep for the shipped tiny model (docs/experiments.md): every line
 # of RUNS_FILE is `NAME --set key=value ...` (extra `wordle-grpo train` settings on top of
 # multi_turn from the shipped model). All runs start together, each is stopped after TRAIN_S
 # seconds (Ctrl-C semantics: it saves a checkpoint), then its latest checkpoint plays all 2,315
@@ -19,7 +19,7 @@ MODEL=${MODEL:-models/wordle-tiny}
 CLI=(node dist/src/cli/main.js)
 export OMP_NUM_THREADS=$THREADS
 mkdir -p "$OUT_DIR"
-# BASE=default: the settings of sweeps 1-2 over the default preset; BASE=tiny: the tiny preset as it
+# BASE=default: the first recipe runs' settings over the default preset; BASE=tiny: the tiny preset as it
 # stands, each line's --set on top. Either way the run is time-boxed (max_steps far away).
 BASE=${BASE:-default}
 # Where the evaluations run (a GPU makes them seconds).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Learning curves of `wordle-grpo sft`, to pick a start model (docs/default-model.md): every line of
+# Learning curves of `wordle-grpo sft`, to pick a start model (docs/sft.md): every line of
 # RUNS_FILE is `NAME sft-flags...`; all lines train at once on $DEVICE for MINUTES, saving a
 # snapshot every SNAPSHOT_STEPS steps; then every snapshot plays all 2,315 answers and the held-out
 # secrets greedily (EVAL_JOBS at a time). Writes $OUT_DIR/curve.jsonl (one row per snapshot: run,

@@ -32,7 +32,7 @@ after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-test("a 30-step run writes the DESIGN.md metrics, samples, retained checkpoints and the monitor's fields", () => {
+test("a 30-step run writes the documented metrics (docs/run-files.md), samples, retained checkpoints and the monitor's fields", () => {
   assert.equal(resultA.reason, "completed");
   assert.equal(resultA.steps, 30);
   const rows = readJsonl(join(runA, "metrics.jsonl")).rows;

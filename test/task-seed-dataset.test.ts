@@ -30,7 +30,7 @@ test("seed JSONL: 75 valid rows, the ['ERROR'] row 20 skipped with its reason", 
   );
   const lengths = [0, 0, 0];
   for (const r of rows) lengths[r.history.length]++;
-  // SOURCES.md: 2 rows with 0 guesses, 19 with 1, 55 with 2; the ERROR row has an empty history.
+  // data/SOURCES.md: 2 rows with 0 guesses, 19 with 1, 55 with 2; the ERROR row has an empty history.
   assert.deepEqual(lengths, [1, 19, 55]);
 });
 

@@ -62,7 +62,7 @@ test("entropy of hand-made splits", () => {
   assert.equal(entropyOfCounts([]), 0);
 });
 
-test("known opener entropies over the 2,315 answers (SOURCES.md section 4)", () => {
+test("known opener entropies over the 2,315 answers (data/SOURCES.md section 4)", () => {
   const { answers, allowed } = loadWordLists();
   const table = patternTable(allowed, answers);
   const all = answers.map((_, i) => i);

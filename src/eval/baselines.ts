@@ -16,8 +16,8 @@ import { solverPolicy } from "./solver-policy.js";
  * - greedy entropy: one-step maximum entropy from SALET, 3.4328 computed there (3.43 rounded);
  *   src/wordle/solve.ts reproduces 3.4324 with every game won.
  * - random-consistent: a uniformly random still-possible answer; 4.09 mean with a 98.2% win rate
- *   (SOURCES.md, 20 runs per word), 4.00 in the team's feasibility study made before the tiny
- *   model was trained, so a range.
+ *   (data/SOURCES.md, 20 runs per word); 4.00 in an earlier in-house run of the same
+ *   policy, so a range.
  */
 export const REFERENCE_FIGURES = {
   optimum: {
@@ -28,12 +28,12 @@ export const REFERENCE_FIGURES = {
   greedyEntropy: {
     meanGuesses: 3.43,
     winRate: 1,
-    source: "greedy max-entropy from SALET (SOURCES.md: 3.4328)",
+    source: "greedy max-entropy from SALET (data/SOURCES.md: 3.4328)",
   },
   randomConsistent: {
     meanGuesses: [4.0, 4.09] as const,
     winRate: 0.982,
-    source: "random still-possible answer (SOURCES.md: 4.09, 98.2% wins; feasibility study: 4.00)",
+    source: "random still-possible answer (data/SOURCES.md: 4.09, 98.2% wins; 4.00 in an in-house run)",
   },
 } as const;
 

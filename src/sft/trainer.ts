@@ -86,7 +86,7 @@ export const DEFAULT_SFT_SETTINGS: SftSettings = {
   weightDecay: 0.01,
   gradClip: 1,
   // bfloat16 pays off only with AVX-512 bf16 (oneDNN); on an AVX2-only CPU a bf16 linear measured
-  // ~30x slower than float32 (docs/default-model.md), so float32 is the safe default.
+  // ~30x slower than float32 (docs/sft.md), so float32 is the safe default.
   dtype: "float32",
   configOverrides: {},
   checkpointSeconds: 120,

@@ -10,7 +10,7 @@ import { DEFAULT_SFT_SETTINGS, runSft, type SftSettings } from "../../sft/traine
 /**
  * `wordle-grpo sft`: supervised training of a small Qwen2 model on teacher games; writes a Hugging
  * Face model directory (config.json, model.safetensors, tokenizer.json, tokenizer_config.json with
- * the chat template, generation_config.json, training.json, held_out.json). See docs/default-model.md.
+ * the chat template, generation_config.json, training.json, held_out.json). See docs/sft.md.
  */
 
 interface SftFlags {

@@ -131,7 +131,7 @@ export function register(program: Command): void {
           resume,
           discardNewer: flags.resumeFromOlder === true,
           // The shipped model's matrices are tiny (d = 128): one thread avoids OpenMP's per-op
-          // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/default-model.md).
+          // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/experiments.md).
           threads: threads ?? (preset === "tiny" ? 1 : undefined),
           events,
           shouldStop: () => stopRequested,

@@ -67,7 +67,7 @@ const seed: Preset = {
 const defaults: Preset = {
   description: "recommended: G 8, 2 prompts/step, AdamW 2e-5 with cosine decay, exact rewards, clip-higher",
   config: {
-    // Correct duplicate-letter semantics, exact information gain and a win bonus (REWARDS.md).
+    // Correct duplicate-letter semantics, exact information gain and a win bonus (docs/rewards.md).
     reward: { preset: "exact" },
     prompt_template: "course",
     mode: "single_state",
@@ -125,8 +125,8 @@ const defaults: Preset = {
  * turn and later prompts show it (`?????`), so the policy learns to try another word; each turn
  * credited with its game's outcome plus letter-level shaping (the letter that made a guess a
  * non-word or inconsistent takes the blame, not the letters before it), a non-word letter costing
- * seven times an inconsistent one; AdamW 1e-3 with a cosine decay over 900 steps. docs/default-model.md
- * has the experiments behind each value (sweeps 3 and 4) and what the recipe achieves.
+ * seven times an inconsistent one; AdamW 1e-3 with a cosine decay over 900 steps. docs/experiments.md
+ * has the experiments behind each value and what the recipe achieves.
  */
 const tiny: Preset = {
   description:
@@ -141,19 +141,19 @@ const tiny: Preset = {
       secrets_per_step: 8,
       credit: "letter",
       turn_weight: 1,
-      // A refused guess costs a turn and stays in the prompt (sweep 4: invalid guesses 10.4% ->
-      // 2.6% with validity 1; ending the game at it instead hides the refusal from the policy).
+      // A refused guess costs a turn and stays in the prompt (invalid guesses 10.4% ->
+      // 2.6% with validity 1, docs/experiments.md; ending the game at it instead hides the refusal from the policy).
       invalid_ends_game: false,
       show_refused: true,
       win_bonus: 1,
       saved_bonus: 0.2,
       consistency: 0.5,
-      // Sweep 5: validity 1 / 2 / 3 / 5 left 2.6% / 2.1% / 2.0% / 2.0% invalid guesses; 3 kept the
+      // validity 1 / 2 / 3 / 5 left 2.6% / 2.1% / 2.0% / 2.0% invalid guesses; 3 kept the
       // held-out wins (65% against 60% at 5).
       validity: 3,
       repeat_penalty: 0.5,
     },
-    // A teacher term (sft_mix) helped only at T = 1 (sweep 2): off.
+    // A teacher term (sft_mix) helped only at T = 1 (docs/experiments.md): off.
     sft_mix: { weight: 0 },
     num_generations: 8,
     // Rows of the loss: a game's turns share one row, so 256 rows cover a whole step's 64 games.

@@ -5,7 +5,7 @@
  * the dataset's `word_list` column.
  *
  * Like the course, all three start with the format regex and give 0 when it does not match. Then
- * the guess is read by the shared parser (REWARDS.md: every preset reads it the same way), which
+ * the guess is read by the shared parser (docs/rewards.md: every preset reads it the same way), which
  * differs from the course's regex group in three deliberate ways:
  * - letters are upper-cased, so `<guess>crane</guess>` counts as CRANE (the course compared the raw
  *   text case-sensitively with its upper-case list and called lower case "not a word");

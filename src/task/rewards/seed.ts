@@ -1,9 +1,9 @@
 /**
- * Preset `seed`: the original Python system's final ("round 5") rewards, reproduced faithfully,
+ * Preset `seed`: the original Python system's final rewards, reproduced faithfully,
  * quirks included. total = format + feedback + info_gain (weights 1, 1, 1). The dictionary is the
  * course word list (data/predibase-five_letter_words.csv), the file the dataset's `word_list` names.
  *
- * Duplicate-letter quirk (kept on purpose, see REWARDS.md): the history is read letter by letter,
+ * Duplicate-letter quirk (kept on purpose, see docs/rewards.md): the history is read letter by letter,
  * and a letter marked `(x)` is "dead" even when the same letter is green or yellow elsewhere in that
  * guess. Example: SPEED vs ABIDE marks the first E present and the second E absent, so the seed
  * rewards call E dead and present at once; a later guess with an E gets -0.5 for it, and the
