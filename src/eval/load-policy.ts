@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DType } from "../engine/dtype.js";
+import { type SamplingSettings, samplingSettingsOf } from "../model/logits-processors.js";
 import { MODELS_DIR } from "../paths.js";
 import { PROMPT_TEMPLATES, type PromptTemplateName } from "../task/prompt.js";
 import type { SolverName } from "../wordle/solver.js";
@@ -13,7 +14,8 @@ import type { ModelPolicy } from "./model-policy.js";
 import type { GuessPolicy } from "./policy.js";
 import { solverPolicy } from "./solver-policy.js";
 
-export interface PolicySettings {
+/** Sampling settings (temperature etc.) make decoding sampled; without a temperature it is greedy. */
+export interface PolicySettings extends SamplingSettings {
   /** Play a solver instead of a model. */
   solver?: SolverName;
   opener?: string;
@@ -32,12 +34,6 @@ export interface PolicySettings {
   /** Show refused guesses in the prompt; absent: as the adapter (else the model) was trained. */
   showRefused?: boolean;
   chat?: "auto" | "chatml" | "model";
-  /** Sampled decoding at this temperature; absent: greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
   maxNewTokens?: number;
   seed?: number;
   hard?: boolean;
@@ -209,11 +205,7 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
         trainedShowRefused(settings.adapter !== undefined ? [settings.adapter, dir] : [dir]),
       chat: settings.chat,
       greedy,
-      temperature: settings.temperature,
-      topK: settings.topK,
-      topP: settings.topP,
-      minP: settings.minP,
-      repetitionPenalty: settings.repetitionPenalty,
+      ...samplingSettingsOf(settings),
       maxNewTokens: settings.maxNewTokens,
       seed: settings.seed,
       name: settings.adapter !== undefined ? "model + adapter" : "model",

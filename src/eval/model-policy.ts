@@ -12,6 +12,7 @@
  * with the given temperature and truncation settings. Sampled runs are reproducible: the k-th call
  * since the last reset (playGames resets at its start) reseeds the generator with seed + k.
  */
+import { type SamplingSettings, samplingSettingsOf } from "../model/logits-processors.js";
 import { PromptCache } from "../model/prompt-cache.js";
 import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
 import { generate } from "../model/sampler.js";
@@ -20,7 +21,8 @@ import { parseGuess } from "../task/parse-guess.js";
 import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
 import type { GuessPolicy, PolicyMove, PolicyState } from "./policy.js";
 
-export interface ModelPolicyOptions {
+/** Sampling settings (temperature, top-k, top-p, min-p, repetition penalty) apply when not greedy. */
+export interface ModelPolicyOptions extends SamplingSettings {
   model: GenerationModel;
   tokenizer: Tokenizer;
   /** Prompt template of the task layer (default "course"). */
@@ -37,11 +39,6 @@ export interface ModelPolicyOptions {
   chat?: "auto" | "chatml" | "model";
   /** Argmax decoding (default true). */
   greedy?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
   /** Most tokens per completion (default 128, the seed preset's max_completion_length). */
   maxNewTokens?: number;
   /** Generation stops once the text contains one of these (default ["</guess>"]). */
@@ -84,11 +81,7 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
   const settings: GenerateOptions = {
     maxNewTokens,
     greedy,
-    temperature: options.temperature,
-    topK: options.topK,
-    topP: options.topP,
-    minP: options.minP,
-    repetitionPenalty: options.repetitionPenalty,
+    ...samplingSettingsOf(options),
     stopStrings: options.stopStrings ?? ["</guess>"],
   };
   const decoding = greedy

@@ -24,6 +24,12 @@ export interface SamplingSettings {
   repetitionPenalty?: number;
 }
 
+/** Just the sampling settings of a larger options object (so they can be passed on whole). */
+export function samplingSettingsOf(options: SamplingSettings): SamplingSettings {
+  const { temperature, topK, topP, minP, repetitionPenalty } = options;
+  return { temperature, topK, topP, minP, repetitionPenalty };
+}
+
 /** Throws a message naming the setting when a value is outside what HF accepts. */
 export function validateSamplingSettings(settings: SamplingSettings): void {
   const { temperature, topK, topP, minP, repetitionPenalty } = settings;

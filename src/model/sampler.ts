@@ -28,7 +28,7 @@ import { type Device, manualSeed, noGrad, setRngState, type Tensor } from "../en
 import { type DecodeSettings, DecodeState } from "./decode-state.js";
 import type { ModelConfig } from "./hf-config.js";
 import type { KVCache } from "./kv-cache.js";
-import { type SamplingSettings, validateSamplingSettings } from "./logits-processors.js";
+import { type SamplingSettings, samplingSettingsOf, validateSamplingSettings } from "./logits-processors.js";
 import type { PromptCache } from "./prompt-cache.js";
 import { StopCriteria, type StopReason, type TokenDecoder } from "./stop-criteria.js";
 
@@ -173,13 +173,7 @@ function decodeSettings(
   prompts: readonly (readonly number[])[],
   options: GenerateOptions,
 ): DecodeSettings {
-  const sampling: SamplingSettings = {
-    temperature: options.temperature,
-    topK: options.topK,
-    topP: options.topP,
-    minP: options.minP,
-    repetitionPenalty: options.repetitionPenalty,
-  };
+  const sampling = samplingSettingsOf(options);
   validateSamplingSettings(sampling);
   const group = options.numReturnSequences ?? 1;
   if (!(Number.isInteger(group) && group >= 1))

@@ -6,6 +6,7 @@
  * with `showRefused`), or ends the game (`endOnInvalid`). Shared by the whole-game rollout
  * (multi-turn-rollout.ts) and the branching one (branch-rollout.ts).
  */
+import { type SamplingSettings, samplingSettingsOf } from "../../model/logits-processors.js";
 import { PromptCache } from "../../model/prompt-cache.js";
 import {
   type Completion,
@@ -92,13 +93,9 @@ export interface PlayContext {
   onGenerate?: (stats: GenerationStats) => void;
 }
 
-export interface Decoding {
+/** How a turn's guesses are decoded: the sampler's settings, greedy or not, and the seed. */
+export interface Decoding extends SamplingSettings {
   greedy: boolean;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
   seed?: number;
 }
 
@@ -209,11 +206,7 @@ export function generateGuesses(
       numReturnSequences,
       maxNewTokens: ctx.maxNewTokens,
       greedy: decoding.greedy,
-      temperature: decoding.temperature,
-      topK: decoding.topK,
-      topP: decoding.topP,
-      minP: decoding.minP,
-      repetitionPenalty: decoding.repetitionPenalty,
+      ...samplingSettingsOf(decoding),
       stopStrings: ["</guess>"],
       seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
       onStats: ctx.onGenerate,
