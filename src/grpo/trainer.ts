@@ -63,6 +63,7 @@ import {
 } from "./resume.js";
 import { type GenerationBatch, rollout } from "./rollout.js";
 import { readRunConfig, writeRunConfig } from "./run-config.js";
+import { monitorFromConfig } from "./run-monitor.js";
 import { learningRateAt } from "./schedule.js";
 import { makeSftMixer } from "./sft-mix.js";
 import { silentEvents, type TrainerEvents } from "./trainer-console.js";
@@ -72,7 +73,6 @@ import {
   attachAdapter,
   loadPolicy,
   makeOptimizer,
-  monitorFromConfig,
   preparePrompts,
   resolveDevice,
   resolveDtype,
