@@ -3,20 +3,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { feedbackString, writeDemoRun } from "../src/dashboard/demo-run.js";
-import type { Criterion, EvalGame, Milestone } from "../src/dashboard/shared/protocol.js";
-import { isEvalRow } from "../src/dashboard/shared/protocol.js";
+import { DemoRun, writeDemoRun } from "../src/dashboard/demo-run.js";
+import { isEvalRow, type Milestone } from "../src/dashboard/shared/protocol.js";
 import { checkEvalGame, checkMetricsRow, checkSampleRow } from "../src/dashboard/validate-rows.js";
-import { patternCode } from "../src/wordle/score.js";
+import { rewardFunctionNames } from "../src/grpo/config/config.js";
+import { readRunConfig } from "../src/grpo/config/run-config.js";
+import { monitorFromConfig } from "../src/grpo/run-monitor.js";
+import { readJsonl } from "../src/run/jsonl.js";
+import { runPaths } from "../src/run/run-dir.js";
 
-const readJsonl = (path: string): Record<string, unknown>[] =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line));
-
-/** The training-row keys DESIGN.md lists ("Files a run writes"). */
-const DESIGN_KEYS = [
+/** The training-row keys docs/run-files.md lists (TRL's names). */
+const TRL_KEYS = [
   "step",
   "epoch",
   "loss",
@@ -34,103 +31,89 @@ const DESIGN_KEYS = [
   "tokens_per_second",
 ];
 
-test("the demo run writes every run file in the documented format", () => {
-  const dir = mkdtempSync(join(tmpdir(), "dashboard-demo-"));
-  try {
-    writeDemoRun(dir, { loggedSteps: 60, maxSteps: 600, loggingSteps: 10, evalSteps: 100, gamesPerEval: 5 });
-    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+function withDirs(count: number, body: (...dirs: string[]) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dirs = Array.from({ length: count }, () => mkdtempSync(join(tmpdir(), "dashboard-demo-")));
+    try {
+      await body(...dirs);
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  "the demo writes a run directory the trainer's readers and the dashboard's validators accept",
+  withDirs(1, async (dir) => {
+    await writeDemoRun(dir, { loggedSteps: 60, maxSteps: 600, evalSteps: 100, gamesPerEval: 5 });
+    const paths = runPaths(dir);
+    const config = readRunConfig(paths);
     assert.equal(config.max_steps, 600);
-    const rows = readJsonl(join(dir, "metrics.jsonl"));
+    const rows = readJsonl(paths.metrics).rows;
     const train = rows.filter((r) => !isEvalRow(r));
-    const evals = rows.filter(isEvalRow);
     assert.equal(train.length, 60);
     assert.deepEqual(
-      evals.map((r) => r.step),
+      rows.filter(isEvalRow).map((r) => r.step),
       [100, 200, 300, 400, 500, 600],
     );
     for (const row of rows) assert.equal(checkMetricsRow(row), null);
     for (const row of train) {
-      for (const key of DESIGN_KEYS) assert.equal(typeof row[key], "number", `step ${row.step}: ${key}`);
-      for (const name of ["format", "feedback", "info_gain"]) {
-        assert.equal(typeof row[`rewards/${name}/mean`], "number");
-        assert.equal(typeof row[`running/rewards/${name}/mean`], "number");
-      }
-      assert.equal(typeof row.criteria_met, "boolean");
-      assert.equal(typeof row.plateau, "boolean");
-      assert.ok(Array.isArray(row.warnings));
-      const criteria = row.criteria as Criterion[];
-      assert.equal(criteria.length, 2);
-      assert.equal(
-        row.criteria_met,
-        criteria.every((c) => c.met),
-      );
+      for (const key of TRL_KEYS) assert.equal(typeof row[key], "number", `step ${row.step}: ${key}`);
+      for (const name of rewardFunctionNames(config.reward.preset))
+        assert.equal(typeof row[`rewards/${name}/mean`], "number", `step ${row.step}: ${name}`);
     }
-    for (const row of evals) {
-      for (const key of ["eval/win_rate", "eval/mean_guesses", "eval/invalid_rate", "eval/reward"]) {
-        assert.ok(key in row, `eval row at ${row.step} lacks ${key}`);
-      }
-      assert.ok(!("loss" in row));
-    }
-    const samples = readJsonl(join(dir, "samples.jsonl"));
-    assert.equal(samples.length, 120);
-    for (const s of samples) assert.equal(checkSampleRow(s), null);
-    const games = readJsonl(join(dir, "eval-games.jsonl")) as unknown as EvalGame[];
-    assert.equal(games.length, 30);
-    for (const game of games) {
-      assert.equal(checkEvalGame(game), null);
-      assert.ok(game.guesses.length >= 1 && game.guesses.length <= 6);
-      for (const g of game.guesses) {
-        if (g.feedback !== null) assert.equal(g.feedback, feedbackString(patternCode(g.word, game.secret)));
-      }
-      assert.equal(game.won, game.guesses.at(-1)?.word === game.secret);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    const samples = readJsonl(paths.samples).rows;
+    assert.equal(samples.length, 60 * config.num_generations);
+    for (const sample of samples) assert.equal(checkSampleRow(sample), null);
+    const games = readJsonl(paths.evalGames).rows;
+    assert.equal(games.length, 6 * 5);
+    for (const game of games) assert.equal(checkEvalGame(game), null);
+  }),
+);
 
-test("monitor fields behave like the monitor's: first steps and decided milestones never change", () => {
-  const dir = mkdtempSync(join(tmpdir(), "dashboard-demo-"));
-  try {
-    writeDemoRun(dir, { loggedSteps: 210, maxSteps: 2100 });
-    const train = readJsonl(join(dir, "metrics.jsonl")).filter((r) => !isEvalRow(r));
-    const firstSteps = new Map<string, number>();
-    const decided = new Map<number, string>();
-    for (const row of train) {
-      for (const c of row.criteria as Criterion[]) {
-        if (c.first_step === null) continue;
-        assert.equal(firstSteps.get(c.expr) ?? c.first_step, c.first_step);
-        firstSteps.set(c.expr, c.first_step);
+test(
+  "criteria, milestones and plateau are what the real Monitor computes from the run's config and rows",
+  withDirs(1, async (dir) => {
+    await writeDemoRun(dir, { loggedSteps: 210 });
+    const paths = runPaths(dir);
+    const config = readRunConfig(paths);
+    const monitor = monitorFromConfig(config, config.max_steps);
+    const train = [];
+    for (const row of readJsonl(paths.metrics).rows) {
+      if (isEvalRow(row)) {
+        monitor.observeEval(row);
+        continue;
       }
-      for (const m of row.milestones as Milestone[]) {
-        if (m.status === "pending") {
-          assert.ok((row.step as number) < m.step || m.step === 2100, `milestone ${m.step} still pending`);
-          continue;
-        }
-        assert.equal(decided.get(m.step) ?? m.status, m.status);
-        decided.set(m.step, m.status);
-      }
+      const fields = monitor.observe(row);
+      const written = Object.fromEntries(Object.keys(fields).map((key) => [key, row[key]]));
+      assert.deepEqual(written, fields, `step ${row.step}`);
+      train.push(row);
     }
-    // The demo's curves cross both default criteria before the end, so the page has both states to show.
-    assert.equal(firstSteps.size, 2);
-    assert.equal(train.at(-1)?.criteria_met, true);
+    // The made-up curves cross the plan's criteria and milestones, so the page has every state to show.
     assert.equal(train.at(0)?.criteria_met, false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    assert.equal(train.at(-1)?.criteria_met, true);
+    const milestones = train.flatMap((row) => row.milestones as Milestone[]);
+    for (const status of ["pending", "pass"])
+      assert.ok(
+        milestones.some((m) => m.status === status),
+        status,
+      );
+  }),
+);
 
-test("the same options write the same files", () => {
-  const a = mkdtempSync(join(tmpdir(), "dashboard-demo-"));
-  const b = mkdtempSync(join(tmpdir(), "dashboard-demo-"));
-  try {
-    writeDemoRun(a, { loggedSteps: 30, seed: 7 });
-    writeDemoRun(b, { loggedSteps: 30, seed: 7 });
-    for (const file of ["metrics.jsonl", "samples.jsonl", "eval-games.jsonl"]) {
-      assert.equal(readFileSync(join(a, file), "utf8"), readFileSync(join(b, file), "utf8"), file);
+test(
+  "the same options write the same files, at once or a few steps at a time",
+  withDirs(2, async (once, inPieces) => {
+    await writeDemoRun(once, { loggedSteps: 30, seed: 7 });
+    const demo = new DemoRun(inPieces, { seed: 7 });
+    demo.writeConfig();
+    // Closed between pieces, as the CLI's demo is when stopped: appending again continues the run.
+    for (const count of [10, 1, 19]) {
+      await demo.appendSteps(count);
+      demo.close();
     }
-  } finally {
-    rmSync(a, { recursive: true, force: true });
-    rmSync(b, { recursive: true, force: true });
-  }
-});
+    for (const file of ["config.json", "metrics.jsonl", "samples.jsonl", "eval-games.jsonl"]) {
+      assert.equal(readFileSync(join(once, file), "utf8"), readFileSync(join(inPieces, file), "utf8"), file);
+    }
+  }),
+);

@@ -96,15 +96,15 @@ test("dashboard in headless Chromium", { timeout: 240_000 }, async (t) => {
       const dirB = join(root, "run-slow");
       const a = new DemoRun(dirA, { runName: "fast", seed: 3, learningSpeed: 1.1, gamesPerEval: 10 });
       a.writeConfig();
-      a.appendSteps(190);
+      await a.appendSteps(190);
       const b = new DemoRun(dirB, { runName: "slow", seed: 4, learningSpeed: 0.8, gamesPerEval: 10 });
       b.writeConfig();
-      b.appendSteps(80);
+      await b.appendSteps(80);
       const server = await startDashboard({ runDirs: [dirA, dirB], port: 0, assetsDir: assets });
       // The helper that keeps appending: one logged step of run B every 400 ms.
       let onAppend: ((step: number, at: number) => void) | null = null;
-      const helper = setInterval(() => {
-        b.appendSteps(1);
+      const helper = setInterval(async () => {
+        await b.appendSteps(1);
         onAppend?.(b.step, Date.now());
       }, 400);
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -230,7 +230,7 @@ test("dashboard in headless Chromium", { timeout: 240_000 }, async (t) => {
 
     await t.test("100,000 metric rows: data on screen in under 2 s", async () => {
       const dir = join(root, "long-run");
-      writeDemoRun(dir, {
+      await writeDemoRun(dir, {
         runName: "long",
         loggedSteps: 100_000,
         maxSteps: 1_000_000,

@@ -38,7 +38,7 @@ async function fixture(): Promise<Fixture> {
   const runDir = join(root, "run-a");
   const demo = new DemoRun(runDir, { maxSteps: 400, loggingSteps: 10, evalSteps: 50, gamesPerEval: 3 });
   demo.writeConfig();
-  demo.appendSteps(12);
+  await demo.appendSteps(12);
   symlinkSync(join(root, "secret.txt"), join(runDir, "escape.txt"));
   symlinkSync(join(runDir, "config.json"), join(runDir, "inside-link.json"));
   const server = await startDashboard({ runDirs: [runDir], port: 0, assetsDir: assets, pollMs: 50 });
@@ -182,7 +182,7 @@ test("the columns endpoint returns the requested training-row columns as float32
 function readEvents(
   port: number,
   until: (event: string, data: unknown) => boolean,
-  onOpen: () => void,
+  onOpen: () => Promise<void>,
 ): Promise<{ event: string; data: unknown }[]> {
   return new Promise((resolve, reject) => {
     const seen: { event: string; data: unknown }[] = [];
@@ -203,7 +203,7 @@ function readEvents(
           seen.push({ event, data: parsed });
           if (event === "init" && !opened) {
             opened = true;
-            onOpen();
+            onOpen().catch(reject);
           }
           if (until(event, parsed)) {
             req.destroy();
@@ -227,9 +227,9 @@ test("the event stream starts with init and then pushes appended rows, samples, 
     const events = await readEvents(
       f.server.port,
       (event, data) => event === "problem" && /line \d+/.test((data as { message: string }).message),
-      () => {
+      async () => {
         // Lines 15-18: steps 130..150 and the eval row at 150 (lines 1-14: 12 steps, evals at 50 and 100).
-        f.demo.appendSteps(3);
+        await f.demo.appendSteps(3);
         appendFileSync(join(f.runDir, "metrics.jsonl"), '{"step": "soon"}\n');
       },
     );
@@ -265,7 +265,7 @@ test("a run directory that does not exist yet is followed once the trainer creat
     assert.equal(server.runs[0].columns.rowCount, 0);
     const demo = new DemoRun(runDir, { maxSteps: 100 });
     demo.writeConfig();
-    demo.appendSteps(2);
+    await demo.appendSteps(2);
     const deadline = Date.now() + 5_000;
     while (server.runs[0].columns.rowCount < 2 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { resolveConfig } from "../src/grpo/config/config.js";
-import { monitorFromConfig } from "../src/grpo/trainer-setup.js";
+import { monitorFromConfig } from "../src/grpo/run-monitor.js";
 import { Monitor, type MonitorFields, type MonitorOptions } from "../src/run/monitor.js";
 
 const options: MonitorOptions = {

@@ -17,12 +17,11 @@ import { initLora, loadModel, type Model } from "../model/load.js";
 import { LORA_TARGETS } from "../model/lora.js";
 import { loadTokenizer, type Tokenizer } from "../model/tokenizer.js";
 import { MODELS_DIR } from "../paths.js";
-import { Monitor } from "../run/monitor.js";
 import { renderPrompt } from "../task/prompt.js";
 import { loadSeedDataset } from "../task/seed-dataset.js";
 import { splitTrainValidation } from "../task/split.js";
 import type { TaskState } from "../task/state.js";
-import { type GrpoConfig, rewardFunctionNames } from "./config/schema.js";
+import type { GrpoConfig } from "./config/schema.js";
 import type { PreparedPrompt } from "./rollout/rollout.js";
 
 /** `device: auto`: CUDA, then MPS, else the CPU. */
@@ -133,18 +132,5 @@ export function makeOptimizer(config: GrpoConfig, params: readonly Tensor[]): Op
     betas: [config.adam_beta1, config.adam_beta2],
     eps: config.adam_epsilon,
     weightDecay: config.weight_decay,
-  });
-}
-
-/** The run's monitor, set up from the config's success criteria, milestones and plateau. */
-export function monitorFromConfig(config: GrpoConfig, totalSteps: number): Monitor {
-  return new Monitor({
-    successCriteria: config.success_criteria,
-    milestones: config.milestones,
-    runningMeanWindow: config.running_mean_window,
-    plateau: config.plateau,
-    rewardFunctions: rewardFunctionNames(config.reward.preset),
-    totalSteps,
-    saveSteps: config.save_steps,
   });
 }

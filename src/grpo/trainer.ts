@@ -63,6 +63,7 @@ import {
 import { multiTurnGenerationBatch } from "./rollout/multi-turn-batch.js";
 import { type GenerationBatch, rollout } from "./rollout/rollout.js";
 import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./run-length.js";
+import { monitorFromConfig } from "./run-monitor.js";
 import { learningRateAt } from "./schedule.js";
 import { optimizeOnBatch, type StepContext } from "./step/optimize.js";
 import { makeSftMixer } from "./step/sft-mix.js";
@@ -73,7 +74,6 @@ import {
   attachAdapter,
   loadPolicy,
   makeOptimizer,
-  monitorFromConfig,
   preparePrompts,
   resolveDevice,
   resolveDtype,

@@ -1,4 +1,10 @@
-import { JsonlWriter, type JsonRow, readJsonl, truncateJsonlAfterStep } from "./jsonl.js";
+import {
+  JsonlWriter,
+  type JsonlWriterOptions,
+  type JsonRow,
+  readJsonl,
+  truncateJsonlAfterStep,
+} from "./jsonl.js";
 import type { Monitor, MonitorFields } from "./monitor.js";
 import type { EvalGameRow, SampleRow } from "./row-types.js";
 import type { RunPaths } from "./run-dir.js";
@@ -20,10 +26,12 @@ export class RunLogs {
   constructor(
     readonly paths: RunPaths,
     readonly monitor: Monitor,
+    /** How often rows are made durable (fsync); a synthetic run that needs no durability can say never. */
+    writerOptions: JsonlWriterOptions = {},
   ) {
-    this.metrics = new JsonlWriter(paths.metrics);
-    this.samples = new JsonlWriter(paths.samples);
-    this.games = new JsonlWriter(paths.evalGames);
+    this.metrics = new JsonlWriter(paths.metrics, writerOptions);
+    this.samples = new JsonlWriter(paths.samples, writerOptions);
+    this.games = new JsonlWriter(paths.evalGames, writerOptions);
   }
 
   /**

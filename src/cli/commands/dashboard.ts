@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { DemoRun } from "../../dashboard/demo-run.js";
 import { startDashboard } from "../../dashboard/server.js";
@@ -30,19 +31,27 @@ function checkRunDir(dir: string): string | null {
   return null;
 }
 
-/** Starts appending demo rows: one logged step per `intervalMs`, like a fast trainer. */
-function startDemo(dir: string, intervalMs: number): () => void {
+/** Starts a demo run: 60 logged steps at once, then one more per `intervalMs`, like a fast trainer. */
+async function startDemo(dir: string, intervalMs: number): Promise<() => void> {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new Error(`--demo ${dir}: the folder is not empty; give a new or empty folder for the demo run`);
   }
   const demo = new DemoRun(dir, { runName: "demo", maxSteps: 2100, loggingSteps: 10, evalSteps: 100 });
   demo.writeConfig();
-  demo.appendSteps(60);
-  const timer = setInterval(() => {
-    demo.appendSteps(1);
-    if (demo.step >= demo.options.maxSteps) clearInterval(timer);
-  }, intervalMs);
-  return () => clearInterval(timer);
+  await demo.appendSteps(60);
+  let stopped = false;
+  const keepAppending = async (): Promise<void> => {
+    while (!stopped && demo.step < demo.options.maxSteps) {
+      await sleep(intervalMs);
+      if (!stopped) await demo.appendSteps(1);
+    }
+  };
+  keepAppending().catch((err: Error) =>
+    process.stderr.write(`dashboard: the demo run stopped: ${err.message}\n`),
+  );
+  return () => {
+    stopped = true;
+  };
 }
 
 export function register(program: Command): void {
@@ -65,7 +74,7 @@ export function register(program: Command): void {
         if (!Number.isFinite(interval) || interval < 10) {
           throw new Error(`--demo-interval expects milliseconds >= 10, got "${flags.demoInterval}"`);
         }
-        stopDemo = startDemo(flags.demo, interval);
+        stopDemo = await startDemo(flags.demo, interval);
         dirs.push(flags.demo);
       }
       if (dirs.length === 0)
