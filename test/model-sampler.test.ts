@@ -383,3 +383,28 @@ test("log-probs are computed only when asked for, and asking changes no token", 
     });
   }
 });
+
+test("keyed streams: a row samples the same tokens whatever rows share its batch", () => {
+  const G = 3;
+  const options = { ...NO_EOS, maxNewTokens: 10, temperature: 1.3, topK: 50, numReturnSequences: G };
+  const keys = (prompts: number[]) => prompts.flatMap((p) => [0, 1, 2].map((g) => 100 + p * G + g));
+  const together = run(PROMPTS, { ...options, streams: { seed: 7, rowKeys: keys([0, 1, 2]) } });
+  // The same rows in two calls (as two ranks would play them), the device generator reseeded in between.
+  const first = run(PROMPTS.slice(0, 1), { ...options, seed: 1, streams: { seed: 7, rowKeys: keys([0]) } });
+  const rest = run(PROMPTS.slice(1), { ...options, seed: 2, streams: { seed: 7, rowKeys: keys([1, 2]) } });
+  assert.deepEqual(
+    [...first, ...rest].map((c) => c.tokenIds),
+    together.map((c) => c.tokenIds),
+  );
+  // Another stream seed gives other tokens; rows of one prompt differ from each other.
+  const other = run(PROMPTS, { ...options, streams: { seed: 8, rowKeys: keys([0, 1, 2]) } });
+  assert.notDeepEqual(
+    other.map((c) => c.tokenIds),
+    together.map((c) => c.tokenIds),
+  );
+  assert.notDeepEqual(together[0]?.tokenIds, together[1]?.tokenIds);
+  assert.throws(
+    () => run(PROMPTS, { ...options, streams: { seed: 7, rowKeys: [1, 2] } }),
+    /streams\.rowKeys has 2 keys for 9 completion rows/,
+  );
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Rng } from "../src/util/rng.js";
+import { keyedUniform, mixSeeds, Rng } from "../src/util/rng.js";
 
 test("same seed, same stream; different seeds, different streams", () => {
   const draw = (seed: number) => {
@@ -55,4 +55,30 @@ test("shuffle is a permutation; fork gives an independent generator", () => {
   assert.notDeepEqual(shuffled, items);
   const child = rng.fork();
   assert.notEqual(child.nextUint32(), rng.nextUint32());
+});
+
+test("keyedUniform: a counter-based stream in (0, 1], uniform, independent across keys and seeds", () => {
+  assert.equal(keyedUniform(3, 17, 5), keyedUniform(3, 17, 5));
+  const n = 20_000;
+  const draws = Array.from({ length: n }, (_, i) => keyedUniform(42, i % 100, Math.floor(i / 100)));
+  assert.ok(draws.every((u) => u > 0 && u <= 1));
+  const mean = draws.reduce((s, u) => s + u, 0) / n;
+  assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
+  // Ten equal bins each get about a tenth (chi-square with 9 degrees of freedom, far below 40).
+  const bins = new Array(10).fill(0);
+  for (const u of draws) bins[Math.min(9, Math.floor(u * 10))]++;
+  const chi = bins.reduce((s, b) => s + (b - n / 10) ** 2 / (n / 10), 0);
+  assert.ok(chi < 40, `chi-square ${chi}`);
+  // Neighbouring keys, positions and seeds are not correlated.
+  const pairs = (f: (i: number) => [number, number]) => {
+    const xs = Array.from({ length: 5000 }, (_, i) => f(i));
+    const mx = xs.reduce((s, [a]) => s + a, 0) / xs.length;
+    const my = xs.reduce((s, [, b]) => s + b, 0) / xs.length;
+    const cov = xs.reduce((s, [a, b]) => s + (a - mx) * (b - my), 0) / xs.length;
+    return cov / (1 / 12);
+  };
+  assert.ok(Math.abs(pairs((i) => [keyedUniform(1, i, 0), keyedUniform(1, i + 1, 0)])) < 0.05);
+  assert.ok(Math.abs(pairs((i) => [keyedUniform(1, 0, i), keyedUniform(1, 0, i + 1)])) < 0.05);
+  assert.ok(Math.abs(pairs((i) => [keyedUniform(i, 5, 5), keyedUniform(i + 1, 5, 5)])) < 0.05);
+  assert.notEqual(mixSeeds(1, 2), mixSeeds(2, 1));
 });

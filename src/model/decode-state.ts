@@ -8,6 +8,7 @@
  * an exception at any step leaks nothing.
  */
 import { cat, type Device, keep, scope, synchronize, type Tensor, tensor, zeros } from "../engine/index.js";
+import { keyedUniform } from "../util/rng.js";
 import type { KVCache } from "./kv-cache.js";
 import type { SamplingSettings } from "./logits-processors.js";
 import { pickNextTokens } from "./next-token.js";
@@ -28,6 +29,8 @@ export interface DecodeSettings {
   withLogprobs: boolean;
   compactFraction: number;
   session: { cache: PromptCache; keys: readonly number[] } | null;
+  /** Keyed random streams per completion row (GenerateOptions.streams), or the device's generator. */
+  streams: { seed: number; rowKeys: readonly number[] } | null;
   timed: boolean;
 }
 
@@ -143,7 +146,14 @@ export class DecodeState {
   pick(): boolean {
     const { sampling, greedy, withLogprobs, stop } = this.settings;
     const picked = scope(() =>
-      pickNextTokens(this.logits as Tensor, sampling, this.seen, greedy, withLogprobs).toFloat32Array(),
+      pickNextTokens(
+        this.logits as Tensor,
+        sampling,
+        this.seen,
+        greedy,
+        withLogprobs,
+        greedy ? undefined : this.keyedUniforms(),
+      ).toFloat32Array(),
     );
     const stride = withLogprobs ? 3 : 1;
     let running = 0;
@@ -162,6 +172,16 @@ export class DecodeState {
     });
     this.stats.steps++;
     return running > 0;
+  }
+
+  /** [rows, 1] float64: each batch row's next number of its keyed stream; undefined without streams. */
+  private keyedUniforms(): Tensor | undefined {
+    const streams = this.settings.streams;
+    if (streams === null) return undefined;
+    const values = this.rows.map((row) =>
+      keyedUniform(streams.seed, streams.rowKeys[row.completion], this.generated[row.completion].length),
+    );
+    return tensor(values, { dtype: "float64", device: this.device, shape: [values.length, 1] });
   }
 
   /** Drop finished rows (KV cache included) once they are a large enough share of the batch. */

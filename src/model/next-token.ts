@@ -15,14 +15,16 @@ import {
  * uniform number per row, where torch.multinomial's exponential race draws one per column (the
  * whole vocabulary). The cumulative sum runs in float64 so rounding cannot shift mass between
  * tokens; zero-probability columns are never picked. `lse` is logsumexp(scores) [N, 1].
+ * `uniforms` [N, 1] float64 in (0, 1] replace the engine generator's numbers (keyed streams).
  * Returns column positions [N, 1] int64.
  */
-export function drawFromScores(scores: Tensor, lse: Tensor): Tensor {
+export function drawFromScores(scores: Tensor, lse: Tensor, uniforms?: Tensor): Tensor {
   const [n, columns] = scores.shape as [number, number];
   const cdf = scores.sub(lse).exp().cumsum(-1, "float64");
   const total = cdf.narrow(-1, columns - 1, 1);
   // u in (0, total]: the chosen column is the first whose cumulative mass reaches u.
-  const u = rand([n, 1], { dtype: "float64", device: scores.device }).neg().add(1).mul(total);
+  const unit = uniforms ?? rand([n, 1], { dtype: "float64", device: scores.device }).neg().add(1);
+  const u = unit.mul(total);
   return cdf
     .lt(u)
     .sum(-1, true)
@@ -35,7 +37,7 @@ export function drawFromScores(scores: Tensor, lse: Tensor): Tensor {
  * candidates, so top-p's sort, min-p and the draw work on k columns. Returns float32 [N, 3]: the
  * id, log softmax(logits / T) at it, and its log-prob under the processed distribution (for
  * greedy: under the penalised logits at T = 1); [N, 1], the ids alone, without `withLogprobs`
- * (no full-vocabulary log-softmax then).
+ * (no full-vocabulary log-softmax then). `uniforms`: as drawFromScores.
  */
 export function pickNextTokens(
   scores: Tensor,
@@ -43,6 +45,7 @@ export function pickNextTokens(
   seen: Tensor | null,
   greedy: boolean,
   withLogprobs = true,
+  uniforms?: Tensor,
 ): Tensor {
   const temperature = settings.temperature ?? 1;
   let scaledScores: Tensor | null = null;
@@ -67,7 +70,7 @@ export function pickNextTokens(
     dist = penalty === 1 && !warps ? scaled() : processLogits(penalised, rest);
   }
   const lse = greedy && !withLogprobs ? null : dist.logsumexp(-1, true);
-  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse as Tensor); // [N, 1]
+  const position = greedy ? dist.argmax(-1, true) : drawFromScores(dist, lse as Tensor, uniforms); // [N, 1]
   const ids = candidateIds ? candidateIds.gather(1, position) : position;
   // Ids are exact in float32 (vocabularies are far below 2^24).
   if (!withLogprobs) return ids.float();

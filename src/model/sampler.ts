@@ -73,6 +73,12 @@ export interface GenerateOptions extends SamplingSettings {
    * log-softmax over the whole vocabulary at every decode step.
    */
   logprobs?: boolean;
+  /**
+   * Keyed random streams instead of the device's generator: completion row i (prompt p, sample g:
+   * i = p * G + g) draws its k-th token with keyedUniform(seed, rowKeys[i], k), so a row samples
+   * the same tokens whatever other rows share the batch (data-parallel ranks, compaction).
+   */
+  streams?: { seed: number; rowKeys: readonly number[] };
   /** Restores the device's generator to this state (from getRngState) before sampling. */
   rngState?: Uint8Array;
   /** Drop special tokens (EOS, <|im_end|>, ...) from `text`. Default true (as TRL decodes). */
@@ -186,6 +192,11 @@ function decodeSettings(
   if (!(compactFraction > 0 && compactFraction <= 1))
     throw new Error(`generate: compactFraction must be in (0, 1] (got ${compactFraction})`);
   checkPrompts(prompts, config.vocabSize);
+  const streams = options.streams ?? null;
+  if (streams !== null && streams.rowKeys.length !== prompts.length * group)
+    throw new Error(
+      `generate: streams.rowKeys has ${streams.rowKeys.length} keys for ${prompts.length * group} completion rows`,
+    );
   const eos = [...(options.eosTokenIds ?? tokenizer?.eosTokenIds ?? config.eosTokenIds)];
   const pad = options.padTokenId ?? tokenizer?.padTokenId ?? config.padTokenId ?? eos[0] ?? 0;
   if (!(Number.isInteger(pad) && pad >= 0 && pad < config.vocabSize))
@@ -204,6 +215,7 @@ function decodeSettings(
     withLogprobs: options.logprobs ?? false,
     compactFraction,
     session,
+    streams,
     timed: options.onStats !== undefined,
   };
 }

@@ -15,6 +15,25 @@ function splitmix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/**
+ * A uniform number in (0, 1] that depends only on (seed, key, position): a counter-based stream,
+ * so a row's draws do not depend on which other rows share its batch or on the order of calls.
+ * Data-parallel sampling uses it: a game samples the same tokens on any number of ranks.
+ */
+export function keyedUniform(seed: number, key: number, position: number): number {
+  const hi = splitmix32(splitmix32(splitmix32(seed >>> 0) ^ (key >>> 0)) ^ (position >>> 0));
+  const lo = splitmix32(hi ^ 0x2545f491);
+  // 53 bits: 32 from `hi`, 21 from `lo`; +1 so the value is never 0 (a draw inverts the CDF at u).
+  return (hi * 0x200000 + (lo >>> 11) + 1) / 2 ** 53;
+}
+
+/** Folds several integers into one 32-bit seed (a stream per step, per round, ...). */
+export function mixSeeds(...parts: number[]): number {
+  let x = 0x6a09e667;
+  for (const p of parts) x = splitmix32(x ^ (p >>> 0) ^ Math.floor(p / 0x100000000));
+  return x;
+}
+
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
