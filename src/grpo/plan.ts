@@ -1,7 +1,13 @@
 import type { ModelConfig } from "../model/hf-config.js";
 import type { GrpoConfig, LoraConfig } from "./config/schema.js";
 import { lossPlanNotes } from "./plan-loss.js";
-import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./run-length.js";
+import {
+  checkSplit,
+  itemsPerGenerationBatch,
+  stepItemsName,
+  stepsPerEpoch,
+  totalSteps,
+} from "./run-length.js";
 
 /**
  * `wordle-grpo plan`: what a configuration means in steps, evaluations, checkpoints, disk and time,
@@ -73,6 +79,8 @@ export interface PlanOptions {
   secPerStep?: number;
   /** Model shape for the adapter size; Qwen2.5-0.5B when absent. */
   modelShape?: ModelShape;
+  /** Data-parallel ranks (train --nproc N): the step is split over them. Default 1. */
+  ranks?: number;
 }
 
 export interface PlanAlternative {
@@ -89,6 +97,12 @@ export interface RunPlan {
   completions_per_step: number;
   prompts_per_step: number;
   prompts_dropped_per_epoch: number;
+  /** Data parallelism: the global step above, split over this many ranks by whole groups. */
+  ranks: {
+    count: number;
+    prompts_per_rank: number;
+    completions_per_rank: number;
+  };
   steps_per_epoch: number;
   num_train_epochs: number;
   total_steps: number;
@@ -155,6 +169,10 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
     ? promptsPerStep * G
     : cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
   const perEpoch = stepsPerEpoch(cfg, N);
+  const rankCount = options.ranks ?? 1;
+  if (!Number.isInteger(rankCount) || rankCount < 1)
+    throw new Error(`plan: --nproc must be a positive integer, got ${rankCount}`);
+  checkSplit(stepItemsName(cfg), promptsPerStep, rankCount);
   if (perEpoch === 0) {
     throw new Error(
       `plan: an epoch of ${N} prompts has no complete step of ${promptsPerStep} prompts ` +
@@ -243,6 +261,13 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
           : "."),
     );
   }
+  if (rankCount > 1)
+    notes.push(
+      `${rankCount} ranks: each plays ${promptsPerStep / rankCount} of the step's ${promptsPerStep} ${multiTurn ? "secrets" : "prompts"} ` +
+        `(${completionsPerStep / rankCount} ${multiTurn ? "games" : "completions"}) and every ${rankCount}th micro-batch of ` +
+        `per_device_train_batch_size ${cfg.per_device_train_batch_size} rows; the gradients are summed, so the step, its ` +
+        `metrics and the steps per epoch are those of one process.`,
+    );
   notes.push(...lossPlanNotes(cfg));
   if (cfg.save_total_limit !== null && saves > cfg.save_total_limit) {
     notes.push(
@@ -289,6 +314,11 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
     completions_per_step: completionsPerStep,
     prompts_per_step: promptsPerStep,
     prompts_dropped_per_epoch: N % promptsPerStep,
+    ranks: {
+      count: rankCount,
+      prompts_per_rank: promptsPerStep / rankCount,
+      completions_per_rank: completionsPerStep / rankCount,
+    },
     steps_per_epoch: perEpoch,
     num_train_epochs: stepsFrom === "epochs" ? cfg.num_train_epochs : total / perEpoch,
     total_steps: total,
@@ -350,6 +380,11 @@ export function formatPlan(plan: RunPlan, title: string): string {
     plan.mode === "multi_turn"
       ? `  per step           ${n(plan.completions_per_step)} games = ${plan.prompts_per_step} secret(s) × G ${plan.num_generations}`
       : `  per step           ${n(plan.completions_per_step)} completions = ${plan.prompts_per_step} prompt(s) × G ${plan.num_generations}`,
+    ...(plan.ranks.count > 1
+      ? [
+          `  per rank           ${n(plan.ranks.completions_per_rank)} ${plan.mode === "multi_turn" ? "games" : "completions"} = ${plan.ranks.prompts_per_rank} ${plan.mode === "multi_turn" ? "secret(s)" : "prompt(s)"} × G, on each of ${plan.ranks.count} ranks`,
+        ]
+      : []),
     `  steps per epoch    ${n(plan.steps_per_epoch)}`,
     `  epochs             ${fmt(plan.num_train_epochs)}`,
     `  total steps        ${n(plan.total_steps)} (from ${plan.steps_from.replace("_", " ")})`,

@@ -42,16 +42,18 @@ import {
 } from "../run/checkpoints.js";
 import { readJsonl } from "../run/jsonl.js";
 import { RunLogs, type SampleRow } from "../run/logs.js";
-import { openRunDirectory, type RunPaths } from "../run/run-dir.js";
+import { openRunDirectory, type RunPaths, runPaths } from "../run/run-dir.js";
 import { acquireRunLock } from "../run/run-lock.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import { writeDirectoryAtomically } from "../util/atomic.js";
+import { mixSeeds } from "../util/rng.js";
 import { readRunConfig, writeRunConfig } from "./config/run-config.js";
 import type { GrpoConfig } from "./config/schema.js";
 import { temperatureAt } from "./config/temperature.js";
 import { DataOrder } from "./data-order.js";
+import { type Collective, Ranks } from "./ranks.js";
 import {
   captureEngineRng,
   loadAdapterValues,
@@ -62,7 +64,13 @@ import {
 } from "./resume.js";
 import { multiTurnGenerationBatch } from "./rollout/multi-turn-batch.js";
 import { type GenerationBatch, rollout } from "./rollout/rollout.js";
-import { itemsPerGenerationBatch, stepsPerEpoch, totalSteps } from "./run-length.js";
+import {
+  checkSplit,
+  itemsPerGenerationBatch,
+  stepItemsName,
+  stepsPerEpoch,
+  totalSteps,
+} from "./run-length.js";
 import { monitorFromConfig } from "./run-monitor.js";
 import { learningRateAt } from "./schedule.js";
 import { optimizeOnBatch, type StepContext } from "./step/optimize.js";
@@ -103,6 +111,11 @@ export interface TrainOptions {
   rewards?: RewardPreset;
   /** Test hook: replace a micro-batch's loss (e.g. multiply by NaN to test the skip path). */
   lossHook?: StepContext["lossHook"];
+  /**
+   * Data parallelism: this process is one rank of the group (ranks.ts has the rules). Rank 0 alone
+   * writes the run directory; every rank reads it on resume, so it must be on a shared file system.
+   */
+  group?: Collective | ((config: GrpoConfig) => Collective) | null;
 }
 
 export type StopReason = "completed" | "interrupted" | "plateau" | "nonfinite";
@@ -144,20 +157,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new Error(`--resume: there is no run directory ${resolve(outputDir)} to resume`);
   // A device or dtype this machine cannot run fails before anything is created.
   if (!resuming) checkRunnable(options.config);
-  const paths = openRunDirectory(outputDir);
-  const lock = acquireRunLock(paths.root, resuming ? "train --resume" : "train");
+  // The group is made from the run's own config (a resume's timeout and backend are the run's).
+  const group =
+    typeof options.group === "function"
+      ? options.group(resuming ? readRunConfig(runPaths(outputDir)) : options.config)
+      : (options.group ?? null);
+  const ranks = new Ranks(group);
   try {
-    return await trainLocked(options, paths, resuming);
+    // Rank 0 owns the run directory; the other ranks only read it (on resume).
+    if (!ranks.main) return await trainLocked(options, runPaths(outputDir), resuming, ranks);
+    const paths = openRunDirectory(outputDir);
+    const lock = acquireRunLock(paths.root, resuming ? "train --resume" : "train");
+    try {
+      return await trainLocked(options, paths, resuming, ranks);
+    } finally {
+      lock.release();
+    }
   } finally {
-    lock.release();
+    if (typeof options.group === "function") group?.destroy?.();
   }
 }
 
-async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boolean): Promise<TrainResult> {
-  const events = options.events ?? silentEvents;
+async function trainLocked(
+  options: TrainOptions,
+  paths: RunPaths,
+  resuming: boolean,
+  ranks: Ranks,
+): Promise<TrainResult> {
+  const events = ranks.main ? (options.events ?? silentEvents) : silentEvents;
   const config = resuming ? readRunConfig(paths) : options.config;
   if (resuming) checkRunnable(config);
-  if (!resuming) refuseExistingRun(paths, events);
+  if (!resuming && ranks.main) refuseExistingRun(paths, events);
   if (options.threads !== undefined) setNumThreads(options.threads);
 
   const policy = await loadPolicy(config);
@@ -170,6 +200,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
   const total = totalSteps(config, datasetSize);
   const perEpoch = stepsPerEpoch(config, datasetSize);
   const promptsPerBatch = itemsPerGenerationBatch(config);
+  checkSplit(stepItemsName(config), promptsPerBatch, ranks.size);
   const preset = options.rewards ?? rewardPreset(config.reward.preset, { weights: config.reward.weights });
 
   manualSeed(config.seed);
@@ -198,6 +229,8 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     nonfinite = saved.trainer.nonfinite_steps;
     consecutiveNonfinite = saved.trainer.consecutive_nonfinite;
     batch = saved.generation;
+    // Every rank has read the checkpoint before rank 0 cuts the logs or removes newer checkpoints.
+    ranks.each(step);
     // Checkpoints newer than the one resumed from belong to the future this resume abandons:
     // removed only when asked, never by a resume that merely named an older checkpoint.
     const newer = listCheckpoints(paths).filter((c) => c.step > step);
@@ -207,10 +240,12 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
           "resuming from an older one removes them and the metrics after it: pass --resume-from-older to do that, " +
           "or resume the latest",
       );
-    RunLogs.prepareResume(paths, step, monitor);
-    for (const c of newer) {
-      rmSync(c.path, { recursive: true, force: true });
-      events.message(`removed ${basename(c.path)} (newer than the checkpoint resumed from)`);
+    if (ranks.main) {
+      RunLogs.prepareResume(paths, step, monitor);
+      for (const c of newer) {
+        rmSync(c.path, { recursive: true, force: true });
+        events.message(`removed ${basename(c.path)} (newer than the checkpoint resumed from)`);
+      }
     }
     events.message(`resuming ${paths.root} from ${basename(ckpt.path)} (step ${step} of ${total})`);
   } else {
@@ -221,11 +256,12 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
             ? `${promptsPerBatch} secrets x ${config.num_generations} games`
             : `${promptsPerBatch} prompt${promptsPerBatch === 1 ? "" : "s"} x ${config.num_generations} completions`
         } per step), ` +
-        `${adapter.parameterCount().toLocaleString("en-US")} LoRA parameters`,
+        `${adapter.parameterCount().toLocaleString("en-US")} LoRA parameters` +
+        (ranks.distributed ? `, on ${ranks.size} rank${ranks.size === 1 ? "" : "s"}` : ""),
     );
   }
-  writeRunConfig(paths, config, total);
-  const logs = new RunLogs(paths, monitor);
+  if (ranks.main) writeRunConfig(paths, config, total);
+  const logs = ranks.main ? new RunLogs(paths, monitor) : null;
   const rolloutCtx = { model, tokenizer, config, preset };
   const stepCtx: StepContext = {
     model,
@@ -235,10 +271,13 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     padId: tokenizer.padTokenId,
     sft: makeSftMixer(config, tokenizer, secrets),
     lossHook: options.lossHook,
+    ranks,
   };
   let lastSaved = resuming ? step : -1;
 
   const save = (reason: string): void => {
+    lastSaved = step;
+    if (logs === null) return;
     logs.flush();
     const trainerState: TrainerState = {
       global_step: step,
@@ -267,7 +306,6 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     );
     const protect = best.bestStep === null ? [] : [best.bestStep];
     applyRetention(paths, config.save_total_limit, protect);
-    lastSaved = step;
     events.message(`saved ${basename(paths.checkpoint(step))} (${reason})`);
   };
 
@@ -287,7 +325,9 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
     writeFileSync(join(dir, "training.json"), `${JSON.stringify(record, null, 2)}\n`);
   };
 
+  // Rank 0 evaluates; the other ranks wait for it at the next step's first collective.
   const runEvaluation = async (): Promise<void> => {
+    if (logs === null) return;
     const progress = step / total;
     const evaluation = await evaluateDuringTraining(
       rolloutCtx,
@@ -312,13 +352,15 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
   let reason: StopReason = "completed";
   try {
     while (step < total) {
-      if (options.shouldStop?.()) {
+      if (ranks.any(options.shouldStop?.() ?? false)) {
         reason = "interrupted";
         break;
       }
       const started = performance.now();
       const progress = step / total;
       const generationValues: Record<string, number | null> = {};
+      // Each rank's own generator for what stays random per rank (dropout), resumable at any step.
+      if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, ranks.rank));
       if (batch === null || batch.uses >= config.num_iterations) {
         const next = order.next();
         const temperature = temperatureAt(config, progress);
@@ -329,8 +371,9 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
               temperature,
               progress,
               step,
+              ranks,
             )
-          : rollout(rolloutCtx, prompts.train, next.indices, temperature, progress);
+          : rollout(rolloutCtx, prompts.train, next.indices, temperature, progress, ranks, step);
         Object.assign(generationValues, batch.stats, completionStats(batch));
         Object.assign(
           generationValues,
@@ -363,10 +406,15 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
       if (step % config.logging_steps === 0 || step === total) {
         const values = window.flush();
         const row = { step, ...values, nonfinite_steps: nonfinite };
-        const fields = logs.logTrain(row);
-        logs.logSamples(sampleRows(batch, step));
-        events.logged(row, fields, monitor.statusLine(row, fields));
-        if (fields.plateau_stop) reason = "plateau";
+        let plateau = false;
+        if (logs !== null) {
+          const fields = logs.logTrain(row);
+          logs.logSamples(sampleRows(batch, step));
+          events.logged(row, fields, monitor.statusLine(row, fields));
+          plateau = fields.plateau_stop === true;
+        }
+        // Rank 0's monitor decides for all ranks.
+        if (ranks.any(plateau)) reason = "plateau";
       }
       if (config.eval_steps !== null && step % config.eval_steps === 0) await runEvaluation();
       else if (config.eval_steps === null && step === total) await runEvaluation();
@@ -392,11 +440,12 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
         `stopping: ${MAX_CONSECUTIVE_NONFINITE} non-finite steps in a row (see the last checkpoint)`,
       );
     let finalDir: string | null = null;
-    if (step === total && adapterIsFinite()) {
+    // Rank 0 alone writes final/.
+    if (ranks.main && step === total && adapterIsFinite()) {
       writeDirectoryAtomically(paths.final, saveAdapter);
       finalDir = paths.final;
       events.message(`done: ${total} steps; adapter in ${paths.final}`);
-    } else if (step === total) {
+    } else if (ranks.main && step === total) {
       events.message(
         `done: ${total} steps, but the adapter holds NaN or infinite values: final/ not written`,
       );
@@ -412,7 +461,7 @@ async function trainLocked(options: TrainOptions, paths: RunPaths, resuming: boo
       finalDir,
     };
   } finally {
-    logs.close();
+    logs?.close();
     events.close();
     optimizer.dispose();
     model.adapter = null;

@@ -22,6 +22,7 @@ interface PlanFlags {
   datasetSize?: string;
   model?: string;
   json?: boolean;
+  nproc?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -66,6 +67,7 @@ export function register(program: Command): void {
       "--model <dir>",
       "Hugging Face model directory for the adapter size (default: config model, else Qwen2.5-0.5B shapes)",
     )
+    .option("--nproc <n>", "data-parallel ranks (train --nproc n): the per-rank share of each step")
     .option("--json", "print the plan as JSON")
     .action((flags: PlanFlags) => {
       const { config, warnings } = resolveConfig({
@@ -94,6 +96,7 @@ export function register(program: Command): void {
         epochs: positiveNumber("--epochs", flags.epochs),
         secPerStep: positiveNumber("--sec-per-step", flags.secPerStep),
         modelShape: modelDir === undefined ? undefined : loadShape(modelDir),
+        ranks: positiveNumber("--nproc", flags.nproc, true),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ preset: flags.preset, ...plan, warnings }, null, 2)}\n`);

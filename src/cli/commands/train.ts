@@ -1,13 +1,16 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { ProcessGroup } from "../../engine/distributed.js";
 import { evaluateAdapter } from "../../eval/before-after.js";
 import { formatReport } from "../../eval/format.js";
 import { loadPolicy } from "../../eval/load-policy.js";
 import { resolveEvalSet } from "../../eval/secrets.js";
 import { type GrpoConfig, resolveConfig } from "../../grpo/config/config.js";
+import { checkSplit, itemsPerGenerationBatch, stepItemsName } from "../../grpo/run-length.js";
 import { train } from "../../grpo/trainer.js";
-import { consoleEvents } from "../../grpo/trainer-console.js";
-import { resolveModelDir } from "../../grpo/trainer-setup.js";
+import { consoleEvents, silentEvents } from "../../grpo/trainer-console.js";
+import { resolveDevice, resolveModelDir } from "../../grpo/trainer-setup.js";
+import { LAUNCHED_ENV, launchLocalRanks } from "../launch.js";
 
 /**
  * `wordle-grpo train`: run GRPO on a model, or resume a run.
@@ -35,6 +38,7 @@ interface TrainFlags {
   resume?: string | true;
   resumeFromOlder?: boolean;
   threads?: string;
+  nproc?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -65,6 +69,10 @@ export function register(program: Command): void {
       "allow resuming from a checkpoint older than the run's newest (removes the newer checkpoints and metrics)",
     )
     .option("--threads <n>", "engine threads (keep the same value when resuming for identical numbers)")
+    .option(
+      "--nproc <n>",
+      "run data-parallel on n local ranks (each with cores / n threads); launched by torchrun or Slurm instead, the RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT variables say so",
+    )
     .option(
       "--final-eval",
       "after training, play all answers and the held-out secrets before/after (default with preset tiny)",
@@ -106,7 +114,19 @@ export function register(program: Command): void {
         resolved = resolve(preset);
       }
       const { config, warnings } = resolved;
-      const events = consoleEvents();
+      const nproc = positiveInt("--nproc", flags.nproc);
+      if (nproc !== undefined) {
+        if (process.env.WORLD_SIZE !== undefined)
+          throw new Error(
+            "--nproc starts its own ranks; it cannot run inside a launched rank (WORLD_SIZE is set)",
+          );
+        if (resume === null) checkSplit(stepItemsName(config), itemsPerGenerationBatch(config), nproc);
+        process.exitCode = await launchLocalRanks(nproc, threads);
+        return;
+      }
+      const distributed = process.env.WORLD_SIZE !== undefined;
+      const rank = Number(process.env.RANK ?? 0);
+      const events = distributed && rank !== 0 ? silentEvents : consoleEvents();
       for (const w of warnings) events.message(`warning: ${w}`);
       if (resume === null && flags.preset === undefined)
         events.message(
@@ -122,7 +142,12 @@ export function register(program: Command): void {
         stopRequested = true;
         events.message(`${signal}: finishing the current step, then saving a checkpoint`);
       };
-      process.on("SIGINT", onSignal);
+      // A rank started by --nproc hears signals from its launcher (SIGTERM) only: the terminal's
+      // Ctrl-C reaches every process of the group, and the launcher passes it on once.
+      const launched = process.env[LAUNCHED_ENV] === "1";
+      const launcherPid = process.ppid;
+      const ignore = () => {};
+      process.on("SIGINT", launched ? ignore : onSignal);
       process.on("SIGTERM", onSignal);
       try {
         const result = await train({
@@ -134,13 +159,24 @@ export function register(program: Command): void {
           // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/experiments.md).
           threads: threads ?? (preset === "tiny" ? 1 : undefined),
           events,
-          shouldStop: () => stopRequested,
+          // A launched rank whose launcher is gone (killed) stops too, saving as on Ctrl-C.
+          shouldStop: () => stopRequested || (launched && process.ppid !== launcherPid),
+          group: distributed
+            ? (run) =>
+                ProcessGroup.fromEnv(process.env, {
+                  backend: run.ddp_backend,
+                  timeoutSeconds: run.ddp_timeout,
+                  device: resolveDevice(run),
+                }) as ProcessGroup
+            : null,
         });
         // Everything is saved now: from here a signal ends the process as usual (an interrupted run
         // skips the closing evaluation, and Ctrl-C during it stops it).
-        process.off("SIGINT", onSignal);
+        process.off("SIGINT", launched ? ignore : onSignal);
         process.off("SIGTERM", onSignal);
+        // Rank 0 speaks for a data-parallel run.
         const finalEval = flags.finalEval ?? (preset === "tiny" && resume === null);
+        if (distributed && rank !== 0) return;
         if (finalEval && result.finalDir !== null && !stopRequested)
           await printBeforeAfter(config, result.finalDir);
         if (result.reason === "nonfinite") {
@@ -151,7 +187,7 @@ export function register(program: Command): void {
           );
         }
       } finally {
-        process.off("SIGINT", onSignal);
+        process.off("SIGINT", launched ? ignore : onSignal);
         process.off("SIGTERM", onSignal);
       }
     });

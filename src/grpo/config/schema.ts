@@ -276,6 +276,14 @@ const configObject = z.strictObject({
   momentum: z.number().min(0).lt(1).default(0),
   gradient_checkpointing: z.boolean().default(false),
   seed: z.int().default(42),
+  /**
+   * Data parallelism (HF TrainingArguments): seconds a rank waits in a collective before it gives
+   * up on the others (a rank that died or hangs). Rank 0 evaluates alone while the others wait, so
+   * it must cover an evaluation.
+   */
+  ddp_timeout: positiveInt.default(1800),
+  /** Data parallelism: "auto" (nccl on CUDA, gloo on the CPU), or one of them (ours; HF's ddp_backend). */
+  ddp_backend: z.enum(["auto", "gloo", "nccl"]).default("auto"),
 
   // ---- logging, evaluation, checkpoints (HF TrainingArguments) -----------------------------------
   logging_steps: positiveInt.default(10),

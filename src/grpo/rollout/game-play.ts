@@ -19,6 +19,7 @@ import type { CausalLM } from "../../model/transformer.js";
 import { type EpisodeStart, WordleEpisode } from "../../task/episode.js";
 import { parseGuess } from "../../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
+import { mixSeeds } from "../../util/rng.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../../wordle/candidates.js";
 import { loadWordLists } from "../../wordle/words.js";
 import { type LetterWeights, letterTokens, PrefixJudge, tokenShaping } from "./letter-shaping.js";
@@ -97,6 +98,11 @@ export interface PlayContext {
 export interface Decoding extends SamplingSettings {
   greedy: boolean;
   seed?: number;
+  /**
+   * Keyed random streams (data parallelism): the game with local index k is game firstGame + k of
+   * the step, and its tokens come from keyedUniform(mix(seed, round), game, position).
+   */
+  stream?: { seed: number; firstGame: number };
 }
 
 /** One PrefixJudge per word list: its prefix sets and history cache outlive a step. */
@@ -209,12 +215,32 @@ export function generateGuesses(
       ...samplingSettingsOf(decoding),
       stopStrings: ["</guess>"],
       seed: decoding.seed === undefined ? undefined : decoding.seed * 7919 + round,
+      ...(decoding.stream === undefined
+        ? {}
+        : { streams: keyedStreams(decoding.stream, round, prompts, numReturnSequences, promptCache) }),
       onStats: ctx.onGenerate,
       promptCache,
     });
   } finally {
     ctx.model.training = wasTraining;
   }
+}
+
+/** GenerateOptions.streams for one call: row (game k, sample g) is keyed by its game of the step. */
+function keyedStreams(
+  stream: NonNullable<Decoding["stream"]>,
+  round: number,
+  prompts: readonly number[][],
+  perPrompt: number,
+  promptCache?: GenerateOptions["promptCache"],
+): { seed: number; rowKeys: number[] } {
+  const games = promptCache?.keys ?? prompts.map((_, i) => i);
+  return {
+    seed: mixSeeds(stream.seed, round),
+    rowKeys: games.flatMap((k) =>
+      Array.from({ length: perPrompt }, (_, g) => (stream.firstGame + k) * perPrompt + g),
+    ),
+  };
 }
 
 /** Turns a game has used since the empty board. */

@@ -1,4 +1,5 @@
 import { Rng } from "../../util/rng.js";
+import { type Ranks, SOLO } from "../ranks.js";
 import { branchRollout } from "./branch-rollout.js";
 import { type MultiTurnBatch, type MultiTurnOptions, multiTurnRollout } from "./multi-turn-rollout.js";
 import { oldAndReferenceLogProbs, type RolloutContext } from "./rollout.js";
@@ -15,8 +16,14 @@ export function multiTurnGenerationBatch(
   temperature: number,
   progress: number,
   step: number,
+  ranks: Ranks = SOLO,
 ): MultiTurnBatch {
   const { config } = ctx;
+  if (ranks.distributed && config.multi_turn.rollout === "branch")
+    throw new Error(
+      'multi_turn.rollout = "branch" runs in one process only (its branch points are drawn across all ' +
+        'secrets of a step); use multi_turn.rollout = "games" with several ranks',
+    );
   const options: MultiTurnOptions = {
     model: ctx.model,
     tokenizer: ctx.tokenizer,
@@ -25,20 +32,27 @@ export function multiTurnGenerationBatch(
     temperature,
     progress,
     onGenerate: ctx.onGenerate,
+    ranks,
+    step,
+    runSeed: config.seed,
   };
   const batch =
     config.multi_turn.rollout === "branch"
       ? branchRollout({ ...options, rng: new Rng((config.seed * 1_000_003 + step) ^ 0x5bd1e995) })
       : multiTurnRollout(options);
-  const { oldLogps, refLogps } = oldAndReferenceLogProbs(
-    ctx,
-    batch.completions.map((c) => c.promptIds),
-    batch.completions.map((c) => c.tokenIds),
-    temperature,
-  );
+  // Each rank scores its portion of the completions; every rank gets all of them.
+  const scored = ranks.mapPortion(batch.completions, (part) => {
+    const { oldLogps, refLogps } = oldAndReferenceLogProbs(
+      ctx,
+      part.map((c) => c.promptIds),
+      part.map((c) => c.tokenIds),
+      temperature,
+    );
+    return part.map((_, i) => ({ old: oldLogps?.[i] ?? null, ref: refLogps?.[i] ?? null }));
+  });
   batch.completions.forEach((c, i) => {
-    c.oldLogps = oldLogps?.[i] ?? null;
-    c.refLogps = refLogps?.[i] ?? null;
+    c.oldLogps = scored[i].old;
+    c.refLogps = scored[i].ref;
   });
   return batch;
 }

@@ -1,8 +1,10 @@
 import type { Tokenizer } from "../../model/tokenizer.js";
 import type { CausalLM } from "../../model/transformer.js";
 import { completionBehaviour } from "../../task/metrics.js";
+import { mixSeeds } from "../../util/rng.js";
 import { loadWordLists } from "../../wordle/words.js";
 import { configSchema, type GrpoConfig, type ScaleRewards } from "../config/schema.js";
+import { type Ranks, SOLO } from "../ranks.js";
 import { ADVANTAGE_STD_EPSILON, computeAdvantages, unbiasedStd } from "../step/advantages.js";
 import { type Decoding, newGame, type PlayContext, playToEnd, type TurnRecord } from "./game-play.js";
 import { type GenerationBatch, type RolloutCompletion, samplerSettings } from "./rollout.js";
@@ -61,6 +63,15 @@ export interface MultiTurnOptions {
   progress: number;
   /** Reseeds the sampler (reproducible rollouts). */
   seed?: number;
+  /**
+   * Data parallelism: this rank plays the games of its share of the secrets, from keyed streams
+   * seeded by (config seed, step), and the played games are gathered (ranks.ts). Default: alone.
+   */
+  ranks?: Ranks;
+  /** The step the batch is for (the keyed streams' seed). */
+  step?: number;
+  /** The run's seed (the keyed streams' seed). */
+  runSeed?: number;
   /** Told the prefill / decode split of every generate call (benchmarks, profiling). */
   onGenerate?: PlayContext["onGenerate"];
 }
@@ -284,12 +295,18 @@ export function multiTurnRollout(options: MultiTurnOptions): MultiTurnBatch {
   const G = config.num_generations;
   checkRolloutInputs("multi-turn rollout", G, secrets);
 
-  const games = secrets.flatMap((secret) => Array.from({ length: G }, () => secret));
+  const ranks = options.ranks ?? SOLO;
+  const mine = ranks.share(secrets);
   const ctx = playContext(options);
-  const live = games.map((secret) => newGame(ctx, secret));
-  playToEnd(ctx, live, sampledDecoding(options));
-  const turnsOf = live.map((g) => g.turns);
-  const won = live.map((g) => g.won);
+  const live = mine.items.flatMap((secret) => Array.from({ length: G }, () => newGame(ctx, secret)));
+  const decoding = sampledDecoding(options);
+  if (ranks.distributed)
+    decoding.stream = { seed: mixSeeds(options.runSeed ?? 0, options.step ?? 0), firstGame: mine.offset * G };
+  playToEnd(ctx, live, decoding);
+  const played = ranks.gather(live.map((g) => ({ secret: g.secret, turns: g.turns, won: g.won })));
+  const games = played.map((g) => g.secret);
+  const turnsOf = played.map((g) => g.turns);
+  const won = played.map((g) => g.won);
 
   const credited = creditTurns(turnsOf, won, G, {
     maxTurns: mt.max_turns,

@@ -19,7 +19,9 @@ import { type CompletionBehaviour, completionBehaviour } from "../../task/metric
 import { parseGuess } from "../../task/parse-guess.js";
 import type { RewardPreset } from "../../task/rewards/presets.js";
 import type { TaskState } from "../../task/state.js";
+import { mixSeeds } from "../../util/rng.js";
 import type { GrpoConfig } from "../config/schema.js";
+import { type Ranks, SOLO } from "../ranks.js";
 import { computeAdvantages, normalizeThenSumAdvantages, unbiasedStd } from "../step/advantages.js";
 import { buildMicroBatch } from "../step/micro-batch.js";
 
@@ -178,21 +180,31 @@ export function oldAndReferenceLogProbs(
   return { oldLogps, refLogps, seconds: { old, ref: clock() } };
 }
 
+/**
+ * `ranks`: each rank generates and scores the completions of its share of the prompts (whole
+ * groups), drawing from keyed streams (seed, step, completion) so its tokens equal the one-process
+ * run's; the completions are then gathered, and advantages and statistics computed on the whole
+ * batch on every rank.
+ */
 export function rollout(
   ctx: RolloutContext,
   prompts: readonly PreparedPrompt[],
   promptIndices: readonly number[],
   temperature: number,
   progress: number,
+  ranks: Ranks = SOLO,
+  step = 0,
 ): GenerationBatch {
   const { model, tokenizer, config, preset } = ctx;
   const G = config.num_generations;
-  const chosen = promptIndices.map((i) => prompts[i]);
+  const mine = ranks.share(promptIndices);
+  const chosen = mine.items.map((i) => prompts[i]);
   const wasTraining = model.training;
   model.training = false;
   try {
     const clock = phaseClock(model.device);
     const sampling = samplerSettings(config, temperature);
+    const firstRow = mine.offset * G;
     const generated = generate(
       model,
       tokenizer,
@@ -203,24 +215,20 @@ export function rollout(
         numReturnSequences: G,
         maxNewTokens: config.max_completion_length,
         onStats: ctx.onGenerate,
+        ...(ranks.distributed
+          ? {
+              streams: {
+                seed: mixSeeds(config.seed, step),
+                rowKeys: Array.from({ length: chosen.length * G }, (_, i) => firstRow + i),
+              },
+            }
+          : {}),
       },
     );
     const generateSeconds = clock();
     const scored = generated.map((c) =>
       scoreCompletion(preset, chosen[c.promptIndex].state, c.text, progress),
     );
-    const adv = computeAdvantages(
-      scored.map((s) => s.reward),
-      G,
-      config.scale_rewards,
-    );
-    if (config.multi_objective_aggregation === "normalize_then_sum") {
-      adv.advantages = normalizeThenSumAdvantages(
-        scored.map((s) => preset.rewards.map((r) => s.rewards[r.name]!)),
-        preset.rewards.map((r) => r.weight),
-        G,
-      );
-    }
     const scoreSeconds = clock();
 
     // π_old and π_ref, per micro-batch of completions.
@@ -238,21 +246,33 @@ export function rollout(
         refLogps: seconds.ref,
       });
 
-    const completions: RolloutCompletion[] = generated.map((c, i) => ({
-      prompt: c.promptIndex,
-      promptIds: chosen[c.promptIndex].ids,
-      state: chosen[c.promptIndex].state,
-      tokenIds: c.tokenIds,
-      text: c.text,
-      truncated: c.truncated,
-      guess: scored[i].guess,
-      reward: scored[i].reward,
-      rewards: scored[i].rewards,
-      advantage: adv.advantages[i],
-      behaviour: scored[i].behaviour,
-      oldLogps: oldLogps ? oldLogps[i] : null,
-      refLogps: refLogps ? refLogps[i] : null,
-    }));
+    const all = ranks.gather(
+      generated.map((c, i) => ({
+        prompt: mine.offset + c.promptIndex,
+        tokenIds: c.tokenIds,
+        text: c.text,
+        truncated: c.truncated,
+        ...scored[i],
+        oldLogps: oldLogps ? oldLogps[i] : null,
+        refLogps: refLogps ? refLogps[i] : null,
+      })),
+    );
+    const adv = computeAdvantages(
+      all.map((c) => c.reward),
+      G,
+      config.scale_rewards,
+    );
+    if (config.multi_objective_aggregation === "normalize_then_sum") {
+      adv.advantages = normalizeThenSumAdvantages(
+        all.map((c) => preset.rewards.map((r) => c.rewards[r.name]!)),
+        preset.rewards.map((r) => r.weight),
+        G,
+      );
+    }
+    const completions: RolloutCompletion[] = all.map((c, i) => {
+      const prompt = prompts[promptIndices[c.prompt]];
+      return { ...c, promptIds: prompt.ids, state: prompt.state, advantage: adv.advantages[i] };
+    });
     const stats: Record<string, number> = {
       reward: adv.reward_mean,
       reward_std: adv.reward_std,

@@ -23,6 +23,7 @@ import { forwardBackward } from "../../model/checkpointing.js";
 import type { CausalLM } from "../../model/transformer.js";
 import type { GrpoConfig } from "../config/schema.js";
 import { packable } from "../plan-loss.js";
+import { type Ranks, SOLO } from "../ranks.js";
 import { type GenerationBatch, phaseClock } from "../rollout/rollout.js";
 import type { Optimizer } from "../trainer-setup.js";
 import { completionEntropies } from "./entropy-pass.js";
@@ -40,6 +41,8 @@ export interface StepContext {
   padId: number;
   /** A teacher cross-entropy added to every step's gradient (config sft_mix), or null. */
   sft?: SftMixer | null;
+  /** Data parallelism: micro-batch m runs on rank m mod N and the gradients are summed (ranks.ts). */
+  ranks?: Ranks;
   /** Test hook: replaces the loss of a micro-batch (e.g. to inject a NaN). */
   lossHook?: (step: number, loss: Tensor) => Tensor;
 }
@@ -88,11 +91,11 @@ export function optimizeOnBatch(
   const clock = phaseClock(model.device);
   const wasTraining = model.training;
   model.training = true;
-  let loss = 0;
-  let tokens = 0;
-  const micro: { metrics: GrpoLossMetrics; entropy: number | null }[] = [];
+  const ranks = ctx.ranks ?? SOLO;
+  const mine: MicroResult[] = [];
   try {
     for (let start = 0; start < lossRows.length; start += rows) {
+      if (!ranks.ownsMicroBatch(start / rows)) continue;
       const chunk = lossRows.slice(start, start + rows);
       const result = scope(() => {
         const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
@@ -139,17 +142,26 @@ export function optimizeOnBatch(
             : fb.entropy.mul(mb.tokenMask).sum().item() / tokenCount;
         return { loss: fb.loss, metrics: metrics as GrpoLossMetrics, entropy, tokenCount };
       });
-      loss += result.loss;
-      tokens += chunk.reduce((n, r) => n + r.prompt.length + r.completion.length, 0);
-      micro.push({ metrics: result.metrics, entropy: result.entropy });
+      mine.push({
+        index: start / rows,
+        loss: result.loss,
+        tokens: chunk.reduce((n, r) => n + r.prompt.length + r.completion.length, 0),
+        metrics: result.metrics,
+        entropy: result.entropy,
+      });
     }
   } finally {
     model.training = wasTraining;
   }
+  // Every rank's micro-batches, in micro-batch order: the same sums as one process makes.
+  const micro = ranks.gather(mine).sort((a, b) => a.index - b.index);
+  let loss = micro.reduce((sum, m) => sum + m.loss, 0);
+  const tokens = micro.reduce((sum, m) => sum + m.tokens, 0);
 
-  // The supervised term adds its gradient to the GRPO one before clipping (sft-mix.ts).
+  // The supervised term adds its gradient to the GRPO one before clipping (sft-mix.ts); with
+  // several ranks rank 0 alone adds it, so the summed gradient counts it once.
   let sftLoss: number | null = null;
-  if (ctx.sft) {
+  if (ctx.sft && ranks.main) {
     const mixer = ctx.sft;
     model.training = true;
     try {
@@ -157,8 +169,12 @@ export function optimizeOnBatch(
     } finally {
       model.training = wasTraining;
     }
-    loss += mixer.weight * sftLoss;
   }
+  if (ctx.sft) {
+    sftLoss = ranks.each(sftLoss)[0];
+    loss += ctx.sft.weight * (sftLoss as number);
+  }
+  ranks.sumGradients(params);
   const forwardBackwardSeconds = clock();
   const gradNorm = clipGradNorm(
     params,
@@ -208,6 +224,15 @@ export function optimizeOnBatch(
     tokens,
     seconds: { forwardBackward: forwardBackwardSeconds, optimizer: optimizerSeconds },
   };
+}
+
+/** One micro-batch's figures (plain numbers: ranks gather them). */
+interface MicroResult {
+  index: number;
+  loss: number;
+  tokens: number;
+  metrics: GrpoLossMetrics;
+  entropy: number | null;
 }
 
 /** grpoLoss's settings from the configuration. */
