@@ -6,6 +6,8 @@
         "src/addon.cc",
         "src/autograd.cc",
         "src/decode_attention.cc",
+        "src/distributed.cc",
+        "src/distributed_group.cc",
         "src/fused_kernels.cc",
         "src/lora_epilogue.cc",
         "src/dropout.cc",

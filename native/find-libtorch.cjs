@@ -127,6 +127,73 @@ function cudaIncludeDir(found) {
   return candidates.find((d) => existsSync(join(d, "cuda_runtime_api.h"))) ?? null;
 }
 
+/** Folders where the system keeps shared libraries (Debian puts gloo in /usr/lib, not the triplet). */
+function systemLibDirs() {
+  const dirs = [];
+  if (existsSync("/usr/lib")) {
+    for (const entry of readdirSync("/usr/lib")) if (/-linux-gnu/.test(entry)) dirs.push(join("/usr/lib", entry));
+  }
+  return [...dirs, "/usr/lib", "/usr/local/lib", "/usr/lib64"];
+}
+
+function c10dHeader(found, name) {
+  return found.includeDirs.some((d) => existsSync(join(d, "torch", "csrc", "distributed", "c10d", name)));
+}
+
+/**
+ * torch.distributed's gloo backend (CPU collectives). libtorch ships ProcessGroupGloo.hpp but
+ * compiles it only under USE_C10D_GLOO, and the header includes gloo's own headers, which
+ * Debian's libtorch-dev does not carry (apt-get install libgloo-dev does). The ProcessGroupGloo
+ * code itself lives in libtorch_cpu; -lgloo is added where a shared libgloo exists (Debian) for
+ * the gloo symbols the header's inline code may reference; pip wheels link gloo in statically.
+ */
+function glooSupport(found) {
+  if (!c10dHeader(found, "ProcessGroupGloo.hpp")) return null;
+  const includeDir = [...found.includeDirs, "/usr/include", "/usr/local/include"].find((d) =>
+    existsSync(join(d, "gloo", "algorithm.h")),
+  );
+  if (!includeDir) return null;
+  const libDir = [found.libDir, ...systemLibDirs()].find((d) => libraryIn(d, "gloo")) ?? null;
+  return { includeDir, libDir };
+}
+
+/** Where nccl.h is: $NCCL_HOME, the CUDA include dir, pip's nvidia-nccl package, the system. */
+function ncclIncludeDir(found) {
+  const candidates = [...found.includeDirs];
+  for (const root of [process.env.NCCL_HOME, process.env.NCCL_ROOT, process.env.CUDA_HOME, process.env.CUDA_PATH]) {
+    if (root) candidates.push(join(root, "include"));
+  }
+  candidates.push(join(found.libDir, "..", "..", "nvidia", "nccl", "include"), "/usr/include", "/usr/local/include", "/usr/local/cuda/include");
+  return candidates.find((d) => existsSync(join(d, "nccl.h"))) ?? null;
+}
+
+/** Whether python3's torch was built with NCCL; null when the answer cannot be had. */
+function pythonTorchHasNccl() {
+  try {
+    const out = execFileSync("python3", ["-c", "import torch.distributed as d; print(int(d.is_available() and d.is_nccl_available()))"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 60_000,
+    }).trim();
+    return out === "1" ? true : out === "0" ? false : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * torch.distributed's nccl backend (GPU collectives): only for a CUDA libtorch whose
+ * ProcessGroupNCCL.hpp is installed, with nccl.h findable (the header includes it) and, for
+ * python3's torch, torch.distributed.is_nccl_available(). ProcessGroupNCCL lives in libtorch_cuda.
+ */
+function ncclSupport(found) {
+  if (!found.hasCuda || !c10dHeader(found, "ProcessGroupNCCL.hpp")) return null;
+  const includeDir = ncclIncludeDir(found);
+  if (!includeDir) return null;
+  if (found.source.startsWith("python3") && pythonTorchHasNccl() === false) return null;
+  return { includeDir };
+}
+
 function discover() {
   const found = fromLibtorchEnv() ?? fromPythonTorch() ?? fromSystem();
   if (!found) throw new Error(HOW_TO_FIX);
@@ -135,12 +202,27 @@ function discover() {
     const cudaInclude = cudaIncludeDir(found);
     if (cudaInclude) found.includeDirs.push(cudaInclude);
   }
-  const libs = ["torch", "torch_cpu", "c10", ...(hasCuda ? ["torch_cuda", "c10_cuda"] : [])];
-  const defines = ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", ...(hasCuda ? ["WORDLE_WITH_CUDA=1"] : [])];
+  found.hasCuda = hasCuda;
+  const gloo = glooSupport(found);
+  const nccl = ncclSupport(found);
+  for (const extra of [gloo, nccl]) {
+    if (extra && !found.includeDirs.includes(extra.includeDir)) found.includeDirs.push(extra.includeDir);
+  }
+  const libs = ["torch", "torch_cpu", "c10", ...(hasCuda ? ["torch_cuda", "c10_cuda"] : []), ...(gloo?.libDir ? ["gloo"] : [])];
+  // The linker and the loader search /usr/lib and /usr/local/lib anyway (Debian's libgloo is there).
+  const searchedAnyway = ["/usr/lib", "/usr/local/lib", "/usr/lib64", found.libDir];
+  const libDirs = [found.libDir, ...(gloo?.libDir && !searchedAnyway.includes(gloo.libDir) ? [gloo.libDir] : [])];
+  const defines = [
+    "NAPI_CPP_EXCEPTIONS",
+    "NAPI_VERSION=8",
+    ...(hasCuda ? ["WORDLE_WITH_CUDA=1"] : []),
+    ...(gloo ? ["USE_C10D_GLOO"] : []),
+    ...(nccl ? ["USE_C10D_NCCL"] : []),
+  ];
   const abi = cxx11AbiDefine(found);
   if (abi) defines.push(abi);
   const version = torchVersion(found);
-  return { ...found, hasCuda, libs, defines, version, standard: cxxStandard(version) };
+  return { ...found, hasCuda, gloo: gloo !== null, nccl: nccl !== null, libs, libDirs, defines, version, standard: cxxStandard(version) };
 }
 
 function main() {
@@ -155,13 +237,13 @@ function main() {
   const isMac = process.platform === "darwin";
   const out = {
     include: found.includeDirs,
-    libdirs: [found.libDir],
+    libdirs: found.libDirs,
     // --no-as-needed keeps libtorch_cuda linked although no symbol of it is referenced directly:
     // its static initialisers register the CUDA kernels with the dispatcher.
     libs: isMac
       ? found.libs.map((l) => `-l${l}`)
       : ["-Wl,--no-as-needed", ...found.libs.map((l) => `-l${l}`), "-Wl,--as-needed"],
-    ldflags: [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`],
+    ldflags: found.libDirs.flatMap((dir) => [`-L${dir}`, `-Wl,-rpath,${dir}`]),
     defines: found.defines,
     // at::parallel_for (ATen/ParallelOpenMP.h) is a header template: without -fopenmp the file that
     // includes it runs its loop on one thread. Compile-only: the GOMP_* calls resolve at load time
@@ -170,7 +252,8 @@ function main() {
     cflags: [`-std=${found.standard}`, ...(process.platform === "linux" ? ["-fopenmp"] : [])],
     describe: [
       `libtorch ${found.version ? `${found.version.major}.${found.version.minor}` : "(unknown version)"} from ${found.source}: ` +
-        `include ${found.includeDirs.join(", ")}; lib ${found.libDir}; cuda ${found.hasCuda}; ${found.standard}`,
+        `include ${found.includeDirs.join(", ")}; lib ${found.libDirs.join(", ")}; cuda ${found.hasCuda}; ` +
+        `c10d gloo ${found.gloo}, nccl ${found.nccl}; ${found.standard}`,
     ],
   }[what];
   if (!out) {

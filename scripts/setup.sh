@@ -10,6 +10,8 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 need_apt=()
 # libtorch for the tensor engine (Debian 12: 1.13.1). Keep recommends: libopenblas0 makes fp32 fast.
 [ -e /usr/include/torch/csrc/api/include/torch/torch.h ] || [ -n "${LIBTORCH:-}" ] || need_apt+=(libtorch-dev)
+# gloo's headers: the addon compiles torch.distributed's CPU backend (ProcessGroupGloo) against them.
+[ -e /usr/include/gloo/algorithm.h ] || [ -n "${LIBTORCH:-}" ] || need_apt+=(libgloo-dev)
 # libtorch-dev only recommends OpenBLAS; without it fp32 matmuls use the reference BLAS (~50x slower).
 if [ -z "${LIBTORCH:-}" ] && command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0 >/dev/null 2>&1; then
   need_apt+=(libopenblas0)

@@ -4,6 +4,7 @@
 
 #include "autograd.h"
 #include "decode_attention.h"
+#include "distributed.h"
 #include "fused_kernels.h"
 #include "lora_epilogue.h"
 #include "dropout.h"
@@ -74,6 +75,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       // profiling
       {"opProfile", OpProfile},
       {"opProfileTotals", OpProfileTotals},
+      // torch.distributed (c10d)
+      {"distributedBackends", DistributedBackends},
+      {"distCreate", DistCreate},
+      {"distAllReduce", DistAllReduce},
+      {"distAllReduceFlat", DistAllReduceFlat},
+      {"distBroadcast", DistBroadcast},
+      {"distAllGather", DistAllGather},
+      {"distBarrier", DistBarrier},
+      {"distStoreSet", DistStoreSet},
+      {"distStoreGet", DistStoreGet},
+      {"distStoreCheck", DistStoreCheck},
+      {"distDestroy", DistDestroy},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   exports.Set("dtypes", DtypeTable(env));

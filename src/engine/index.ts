@@ -94,6 +94,17 @@ export {
   zeros,
   zerosLike,
 } from "./create.js";
+export {
+  type DistributedBackend,
+  type DistributedEnv,
+  DistributedError,
+  distributedBackends,
+  distributedEnv,
+  ProcessGroup,
+  type ProcessGroupEnvOptions,
+  type ProcessGroupOptions,
+  type ReduceOp,
+} from "./distributed.js";
 export { type Device, DTYPES, type DType, dtypeSize, isFloatingDType } from "./dtype.js";
 export {
   decodeAttention,
