@@ -46,7 +46,9 @@ export function checkSplit(what: string, items: number, size: number): void {
 }
 
 function fewerRanks(items: number, size: number): string {
-  const counts = Array.from({ length: Math.min(items, 4 * size) }, (_, i) => i + 1).filter((n) => items % n === 0);
+  const counts = Array.from({ length: Math.min(items, 4 * size) }, (_, i) => i + 1).filter(
+    (n) => items % n === 0,
+  );
   return `run a number of ranks that divides ${items} (${counts.join(", ")})`;
 }
 

@@ -48,7 +48,6 @@ import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
 import { writeDirectoryAtomically } from "../util/atomic.js";
-import { mixSeeds } from "../util/rng.js";
 import { readRunConfig, writeRunConfig } from "./config/run-config.js";
 import type { GrpoConfig } from "./config/schema.js";
 import { temperatureAt } from "./config/temperature.js";
@@ -359,8 +358,6 @@ async function trainLocked(
       const started = performance.now();
       const progress = step / total;
       const generationValues: Record<string, number | null> = {};
-      // Each rank's own generator for what stays random per rank (dropout), resumable at any step.
-      if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, ranks.rank));
       if (batch === null || batch.uses >= config.num_iterations) {
         const next = order.next();
         const temperature = temperatureAt(config, progress);

@@ -18,9 +18,10 @@
  * entropies decide which tokens train, and the bonus backpropagates through them), then the policy
  * pass with those entropies, detached, so its loss value includes the bonus.
  */
-import { clipGradNorm, enableGrad, scope, type Tensor } from "../../engine/index.js";
+import { clipGradNorm, enableGrad, manualSeed, scope, type Tensor } from "../../engine/index.js";
 import { forwardBackward } from "../../model/checkpointing.js";
 import type { CausalLM } from "../../model/transformer.js";
+import { mixSeeds } from "../../util/rng.js";
 import type { GrpoConfig } from "../config/schema.js";
 import { packable } from "../plan-loss.js";
 import { type Ranks, SOLO } from "../ranks.js";
@@ -97,6 +98,9 @@ export function optimizeOnBatch(
     for (let start = 0; start < lossRows.length; start += rows) {
       if (!ranks.ownsMicroBatch(start / rows)) continue;
       const chunk = lossRows.slice(start, start + rows);
+      // Under a group, each micro-batch draws its dropout masks from a generator seeded by (seed,
+      // step, micro-batch): the same masks on whichever rank runs it, and after any resume.
+      if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, start / rows));
       const result = scope(() => {
         const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
         const entropies = entropyFirst
@@ -163,6 +167,7 @@ export function optimizeOnBatch(
   let sftLoss: number | null = null;
   if (ctx.sft && ranks.main) {
     const mixer = ctx.sft;
+    if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, lossRows.length));
     model.training = true;
     try {
       sftLoss = scope(() => sftBackward(model, mixer.sequences(step), ctx.padId, mixer.weight));
