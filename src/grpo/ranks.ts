@@ -13,6 +13,8 @@ import { scope, type Tensor, zerosLike } from "../engine/index.js";
 export interface Collective {
   readonly rank: number;
   readonly worldSize: number;
+  /** This process's index on its machine (picks its GPU); the rank when absent. */
+  readonly localRank?: number;
   /** Sums these tensors across ranks in place, as one flat bucket. */
   allReduceFlat(tensors: Tensor[]): void;
   /** Every rank's value, in rank order. */
@@ -24,10 +26,12 @@ export interface Collective {
 export class Ranks {
   readonly rank: number;
   readonly size: number;
+  readonly localRank: number;
 
   constructor(private readonly group: Collective | null = null) {
     this.rank = group?.rank ?? 0;
     this.size = group?.worldSize ?? 1;
+    this.localRank = group?.localRank ?? this.rank;
   }
 
   /** Launched as one rank of a group (even a group of one): the keyed, rank-independent path. */

@@ -184,7 +184,9 @@ async function trainLocked(
   ranks: Ranks,
 ): Promise<TrainResult> {
   const events = ranks.main ? (options.events ?? silentEvents) : silentEvents;
-  const config = resuming ? readRunConfig(paths) : options.config;
+  const runConfig = resuming ? readRunConfig(paths) : options.config;
+  // What this rank runs on; config.json keeps the run's own setting.
+  const config = onRankDevice(runConfig, ranks);
   if (resuming) checkRunnable(config);
   if (!resuming && ranks.main) refuseExistingRun(paths, events);
   if (options.threads !== undefined) setNumThreads(options.threads);
@@ -259,7 +261,7 @@ async function trainLocked(
         (ranks.distributed ? `, on ${ranks.size} rank${ranks.size === 1 ? "" : "s"}` : ""),
     );
   }
-  if (ranks.main) writeRunConfig(paths, config, total);
+  if (ranks.main) writeRunConfig(paths, runConfig, total);
   const logs = ranks.main ? new RunLogs(paths, monitor) : null;
   const rolloutCtx = { model, tokenizer, config, preset };
   const stepCtx: StepContext = {
@@ -465,6 +467,12 @@ async function trainLocked(
     adapter.dispose();
     model.dispose();
   }
+}
+
+/** Ranks on a CUDA machine use one GPU each: `cuda` means cuda:<LOCAL_RANK> (torchrun's convention). */
+function onRankDevice(config: GrpoConfig, ranks: Ranks): GrpoConfig {
+  if (!ranks.distributed || resolveDevice(config) !== "cuda") return config;
+  return { ...config, device: `cuda:${ranks.localRank}` };
 }
 
 /**

@@ -221,7 +221,7 @@ const configObject = z.strictObject({
    * Skywork-OR1's adaptive entropy control in TRL: after each step entropy_coef moves by
    * entropy_coef_delta (up while the entropy is at or below entropy_target, down otherwise, within
    * [min, max]). Accepted with TRL's defaults so TRL configs load, but true is refused
-   * (config-validate.ts): the controller is not implemented here.
+   * (config/validate.ts): the controller is not implemented here.
    */
   use_adaptive_entropy: z.boolean().default(false),
   entropy_coef_min: z.number().default(0.0),

@@ -31,7 +31,7 @@ export function gameReturnWeights(mt: GrpoConfig["multi_turn"]): GameReturnWeigh
   };
 }
 
-/** The schema's default weights (config-schema.ts states them; nothing here restates them). */
+/** The schema's default weights (config/schema.ts states them; nothing here restates them). */
 export const DEFAULT_GAME_RETURN: GameReturnWeights = gameReturnWeights(configSchema.parse({}).multi_turn);
 
 export type TurnCredit = GrpoConfig["multi_turn"]["credit"];

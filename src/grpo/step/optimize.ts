@@ -93,14 +93,19 @@ export function optimizeOnBatch(
   const wasTraining = model.training;
   model.training = true;
   const ranks = ctx.ranks ?? SOLO;
+  // Which rows this rank trains on. A token sum over the whole batch (packable losses) is the same
+  // sum however its rows are split, so each rank takes an equal part of the rows; the other losses
+  // normalise per micro-batch, so each micro-batch stays whole and runs on rank m mod N.
+  const splitRows = ranks.distributed && packed && (settings.topEntropyQuantile ?? 1) === 1;
+  const part = splitRows ? ranks.portion(lossRows.length) : { start: 0, end: lossRows.length };
   const mine: MicroResult[] = [];
   try {
-    for (let start = 0; start < lossRows.length; start += rows) {
-      if (!ranks.ownsMicroBatch(start / rows)) continue;
-      const chunk = lossRows.slice(start, start + rows);
+    for (let start = part.start; start < part.end; start += rows) {
+      if (!splitRows && !ranks.ownsMicroBatch(start / rows)) continue;
+      const chunk = lossRows.slice(start, Math.min(start + rows, part.end));
       // Under a group, each micro-batch draws its dropout masks from a generator seeded by (seed,
-      // step, micro-batch): the same masks on whichever rank runs it, and after any resume.
-      if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, start / rows));
+      // step, first row): the same masks on whichever rank runs it, and after any resume.
+      if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, start));
       const result = scope(() => {
         const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
         const entropies = entropyFirst
@@ -147,7 +152,7 @@ export function optimizeOnBatch(
         return { loss: fb.loss, metrics: metrics as GrpoLossMetrics, entropy, tokenCount };
       });
       mine.push({
-        index: start / rows,
+        index: start,
         loss: result.loss,
         tokens: chunk.reduce((n, r) => n + r.prompt.length + r.completion.length, 0),
         metrics: result.metrics,
