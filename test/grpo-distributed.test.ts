@@ -67,6 +67,9 @@ for (const mode of ["multi_turn", "single_state"] as const) {
         "max_steps=5",
         "--set",
         "save_steps=5",
+        // The closing evaluation's games are split over the ranks too.
+        "--set",
+        "eval.games=6",
         "--output",
         out,
         "--nproc",
@@ -83,6 +86,10 @@ for (const mode of ["multi_turn", "single_state"] as const) {
     const samples = (run: string) =>
       readFileSync(join(run, "samples.jsonl"), "utf8").trim().split("\n").length;
     assert.equal(samples(runs[1]), samples(runs[0]));
+    const evalGames = (run: string) => readFileSync(join(run, "eval-games.jsonl"), "utf8");
+    assert.equal(evalGames(runs[0]).trim().split("\n").length, 6);
+    assert.equal(evalGames(runs[1]), evalGames(runs[0]));
+    assert.ok(one.some((row) => typeof row["eval/win_rate"] === "number"));
   });
 }
 
@@ -113,6 +120,19 @@ function exited(child: ChildProcess): Promise<{ code: number | null; stderr: str
   return new Promise((resolve) =>
     child.on("exit", (code) => resolve({ code, stderr, at: performance.now() })),
   );
+}
+
+/** Waits (a bounded time) until no process of the group is left; zombies may outlive it briefly. */
+async function groupGone(pgid: number, limitMs = 10_000): Promise<void> {
+  const start = performance.now();
+  while (performance.now() - start < limitMs) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 async function waitFor(path: string, limitMs = 300_000): Promise<void> {
@@ -168,6 +188,7 @@ test("a job killed after a checkpoint resumes with 2 ranks (or 1) to the uninter
   await waitFor(join(out, "checkpoint-4", "trainer_state.json"));
   process.kill(-(job.pid as number), "SIGKILL");
   await new Promise((r) => job.on("exit", r));
+  await groupGone(job.pid as number);
   assert.equal(existsSync(join(out, "final")), false, "the job ended before it was killed");
   // The same checkpoint on 1 rank: nothing in it is per rank, and with these micro-batches (one
   // per rank of 2) the sums are the same too.

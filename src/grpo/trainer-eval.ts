@@ -12,6 +12,8 @@
  * and the engine's random generators are restored afterwards, so a run with evaluation draws the
  * same training samples as one without.
  */
+
+import { summarizeGames } from "../eval/aggregate.js";
 import { evalGameLines, evalMetrics } from "../eval/format.js";
 import { modelPolicy } from "../eval/model-policy.js";
 import { playGames } from "../eval/play-games.js";
@@ -19,6 +21,7 @@ import { heldOutSecrets } from "../eval/secrets.js";
 import { generate } from "../model/sampler.js";
 import type { EvalGameRow } from "../run/logs.js";
 import type { GrpoConfig } from "./config/schema.js";
+import { type Ranks, SOLO } from "./ranks.js";
 import { captureEngineRng, restoreEngineRng } from "./resume.js";
 import {
   type PreparedPrompt,
@@ -46,6 +49,7 @@ export async function evaluateDuringTraining(
   step: number,
   temperature: number,
   progress: number,
+  ranks: Ranks = SOLO,
 ): Promise<TrainingEvaluation> {
   const { model, tokenizer, config, preset } = ctx;
   const greedy = config.eval.sampling === "greedy";
@@ -55,19 +59,29 @@ export async function evaluateDuringTraining(
   try {
     const metrics: Record<string, number | null> = {};
     if (validation.length > 0) {
-      const completions = generate(
-        model,
-        tokenizer,
-        validation.map((p) => p.ids),
-        {
-          ...samplerSettings(config, temperature),
-          greedy,
-          maxNewTokens: config.max_completion_length,
-          seed: greedy ? undefined : config.seed + step,
-        },
-      );
-      const scored = completions.map((c) =>
-        scoreCompletion(preset, validation[c.promptIndex].state, c.text, progress),
+      // Each rank scores its portion of the prompts; every rank gets all the scores.
+      const scored = ranks.mapPortion(validation, (part) =>
+        part.length === 0
+          ? []
+          : generate(
+              model,
+              tokenizer,
+              part.map((p) => p.ids),
+              {
+                ...samplerSettings(config, temperature),
+                greedy,
+                maxNewTokens: config.max_completion_length,
+                seed: greedy ? undefined : config.seed + step,
+              },
+            ).map((c) => {
+              const { reward, rewards } = scoreCompletion(
+                preset,
+                part[c.promptIndex].state,
+                c.text,
+                progress,
+              );
+              return { reward, rewards };
+            }),
       );
       metrics["eval/reward"] = scored.reduce((s, x) => s + x.reward, 0) / scored.length;
       for (const fn of preset.rewards)
@@ -87,9 +101,12 @@ export async function evaluateDuringTraining(
         maxNewTokens: config.max_completion_length,
         seed: config.seed + step,
       });
-      const result = await playGames(policy, secrets);
-      Object.assign(metrics, evalMetrics(result.summary));
-      games = evalGameLines(step, result.games) as unknown as EvalGameRow[];
+      // Each rank plays its portion of the secrets; the games are gathered in secret order.
+      const { start, end } = ranks.portion(secrets.length);
+      const played = start < end ? (await playGames(policy, secrets.slice(start, end))).games : [];
+      const all = ranks.gather(played);
+      Object.assign(metrics, evalMetrics(summarizeGames(all)));
+      games = evalGameLines(step, all) as unknown as EvalGameRow[];
     }
     return { metrics, games };
   } finally {

@@ -326,9 +326,8 @@ async function trainLocked(
     writeFileSync(join(dir, "training.json"), `${JSON.stringify(record, null, 2)}\n`);
   };
 
-  // Rank 0 evaluates; the other ranks wait for it at the next step's first collective.
+  // Every rank plays its share of the evaluation; rank 0 logs it and keeps the best adapter.
   const runEvaluation = async (): Promise<void> => {
-    if (logs === null) return;
     const progress = step / total;
     const evaluation = await evaluateDuringTraining(
       rolloutCtx,
@@ -336,7 +335,9 @@ async function trainLocked(
       step,
       temperatureAt(config, progress),
       progress,
+      ranks,
     );
+    if (logs === null) return;
     const row = { step, ...evaluation.metrics };
     logs.logEval(row);
     if (evaluation.games.length > 0) logs.logGames(evaluation.games);

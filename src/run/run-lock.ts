@@ -15,15 +15,20 @@ interface LockOwner {
   command: string;
 }
 
-function startTime(pid: number): number | null {
+/** /proc/PID/stat's state letter and start time (field 3 and 22), or null off Linux / no process. */
+function procStat(pid: number): { state: string; started: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[19]);
+    return { state: fields[0], started: Number(fields[19]) };
   } catch {
     return null;
   }
+}
+
+function startTime(pid: number): number | null {
+  return procStat(pid)?.started ?? null;
 }
 
 function alive(owner: LockOwner): boolean {
@@ -32,7 +37,10 @@ function alive(owner: LockOwner): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
   }
-  return owner.started === null || startTime(owner.pid) === owner.started;
+  const stat = procStat(owner.pid);
+  // A killed process stays a zombie ("Z") until its parent reaps it: it holds nothing any more.
+  if (stat?.state === "Z" || stat?.state === "X") return false;
+  return owner.started === null || stat?.started === owner.started;
 }
 
 export interface RunLock {

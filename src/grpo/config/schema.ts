@@ -278,8 +278,8 @@ const configObject = z.strictObject({
   seed: z.int().default(42),
   /**
    * Data parallelism (HF TrainingArguments): seconds a rank waits in a collective before it gives
-   * up on the others (a rank that died or hangs). Rank 0 evaluates alone while the others wait, so
-   * it must cover an evaluation.
+   * up on the others (a rank that hangs; a rank that dies is noticed at once). It must cover the
+   * longest stretch one rank works between two collectives (a rollout, rank 0 saving a checkpoint).
    */
   ddp_timeout: positiveInt.default(1800),
   /** Data parallelism: "auto" (nccl on CUDA, gloo on the CPU), or one of them (ours; HF's ddp_backend). */
