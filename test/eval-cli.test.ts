@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,30 @@ test("CLI: eval --solver entropy --json on a word list, with baselines", () => {
     out.sets[0].baselines.map((b: { solver: string }) => b.solver),
     ["entropy", "random-consistent"],
   );
+});
+
+test("CLI: eval --games takes FILE.lock for its run: a second eval writing the same file is refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "eval-cli-lock-"));
+  const games = join(dir, "games.jsonl");
+  const holder = spawn("sleep", ["30"]);
+  try {
+    // A live eval holds the file (as its lock says): this one stops before playing, naming it.
+    writeFileSync(`${games}.lock`, JSON.stringify({ pid: holder.pid, started: null, command: "eval" }));
+    const refused = cli(["eval", "--solver", "entropy", "--set", "words:frost", "--games", games]);
+    assert.notEqual(refused.status, 0);
+    assert.match(
+      refused.stderr,
+      new RegExp(`games\\.jsonl is in use by process ${holder.pid} \\(eval\\).*--games`),
+    );
+    assert.equal(existsSync(games), false);
+  } finally {
+    holder.kill("SIGKILL");
+  }
+  // Its holder gone, the lock is taken over; the file is written whole and the lock released.
+  const r = cli(["eval", "--solver", "entropy", "--set", "words:frost", "--games", games]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(games, "utf8").trim().split("\n").length, 1);
+  assert.equal(existsSync(`${games}.lock`), false);
 });
 
 test("CLI: play --solver entropy prints plain tiles when not on a terminal", () => {

@@ -224,6 +224,12 @@ test("loadTokenizer errors name the directory and the problem", () => {
   try {
     assert.throws(() => loadTokenizer(dir), /no tokenizer\.json in this directory/);
     writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(buildCharTokenizerJson(["a"], ["<|end|>"])));
+    // A directory that lost its tokenizer_config.json would be prompted in another format: refused.
+    assert.throws(
+      () => loadTokenizer(dir),
+      /no tokenizer_config\.json beside tokenizer\.json.*chat template/,
+    );
+    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({}));
     assert.throws(() => loadTokenizer(dir), /no end-of-sequence token/);
     writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ eos_token: "<|missing|>" }));
     assert.throws(() => loadTokenizer(dir), /eos_token "<\|missing\|>" is not in the vocabulary/);

@@ -198,8 +198,10 @@ export class Tokenizer {
 }
 
 /**
- * Load the tokenizer of a model directory. tokenizer.json is required; tokenizer_config.json,
- * chat_template.jinja and generation_config.json are read when present.
+ * Load the tokenizer of a model directory. tokenizer.json and tokenizer_config.json are required
+ * (transformers' save_pretrained writes both: the second names the special tokens and usually holds
+ * the chat template, and a directory that lost it would silently prompt the model in another
+ * format); chat_template.jinja and generation_config.json are read when present.
  */
 export function loadTokenizer(dir: string): Tokenizer {
   const tokenizerPath = join(dir, "tokenizer.json");
@@ -210,7 +212,14 @@ export function loadTokenizer(dir: string): Tokenizer {
     );
   const tokenizerJson = readJson(tokenizerPath);
   const configPath = join(dir, "tokenizer_config.json");
-  const config = existsSync(configPath) ? readJson(configPath) : {};
+  if (!existsSync(configPath))
+    throw new TokenizerError(
+      dir,
+      "no tokenizer_config.json beside tokenizer.json: it names the special tokens (eos, pad) and holds the " +
+        "chat template, so without it the model would be prompted in a format it was not trained on; " +
+        "copy it from where the model came from",
+    );
+  const config = readJson(configPath);
   const generationPath = join(dir, "generation_config.json");
   const generation = existsSync(generationPath) ? readJson(generationPath) : {};
   return new Tokenizer(tokenizerJson, config, {

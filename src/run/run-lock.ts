@@ -51,10 +51,21 @@ export interface RunLock {
 const held = new Set<string>();
 
 export function acquireRunLock(root: string, command: string): RunLock {
-  const path = join(root, ".lock");
+  return acquireLock(join(root, ".lock"), root, command, "--output");
+}
+
+/**
+ * The same lock for one output file (`eval --games FILE`): FILE.lock, so two commands writing the
+ * same file cannot interleave or overwrite each other's result.
+ */
+export function acquireFileLock(file: string, command: string, flag: string): RunLock {
+  return acquireLock(`${file}.lock`, file, command, flag);
+}
+
+function acquireLock(path: string, what: string, command: string, flag: string): RunLock {
   if (held.has(path))
     throw new Error(
-      `${root} is in use by this process (another run in it has not finished); choose another --output`,
+      `${what} is in use by this process (it has not finished with it); choose another ${flag}`,
     );
   const me: LockOwner = { pid: process.pid, started: startTime(process.pid), command };
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -72,8 +83,8 @@ export function acquireRunLock(root: string, command: string): RunLock {
       // Our own PID without an entry in `held` is a lock this process failed to remove: stale.
       if (owner !== null && owner.pid !== process.pid && alive(owner))
         throw new Error(
-          `${root} is in use by process ${owner.pid} (${owner.command}); wait for it to finish or stop it, ` +
-            "or choose another --output",
+          `${what} is in use by process ${owner.pid} (${owner.command}); wait for it to finish or stop it, ` +
+            `or choose another ${flag}`,
         );
       rmSync(path, { force: true });
       continue;
@@ -94,5 +105,5 @@ export function acquireRunLock(root: string, command: string): RunLock {
     process.on("exit", release);
     return { release };
   }
-  throw new Error(`${root}: could not take ${path} (another process keeps recreating it)`);
+  throw new Error(`${what}: could not take ${path} (another process keeps recreating it)`);
 }

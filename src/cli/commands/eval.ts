@@ -1,11 +1,13 @@
-import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
 import { evaluateAdapter } from "../../eval/before-after.js";
 import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
 import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
+import { acquireFileLock } from "../../run/run-lock.js";
 import { PROMPT_TEMPLATES, type PromptTemplateName } from "../../task/prompt.js";
+import { atomicWriteFile } from "../../util/atomic.js";
 import type { SolverName } from "../../wordle/solver.js";
 
 /**
@@ -192,8 +194,15 @@ export function register(program: Command): void {
         const set = resolveEvalSet(spec, { heldOutCount, includeFrost: flags.frost });
         return limit === undefined ? set : { ...set, secrets: set.secrets.slice(0, limit) };
       });
-      const loaded = await loadPolicy(settings);
+      // The games file is this command's until it ends: a second eval writing it fails at once.
+      const gamesLock =
+        flags.games === undefined ? null : acquireFileLock(resolve(flags.games), "eval", "--games");
+      const loaded = await loadPolicy(settings).catch((error) => {
+        gamesLock?.release();
+        throw error;
+      });
       if (flags.before && loaded.setAdapterEnabled === undefined) {
+        gamesLock?.release();
         loaded.dispose();
         throw new Error("--before compares a model without and with its adapter: give --adapter DIR");
       }
@@ -233,7 +242,7 @@ export function register(program: Command): void {
               ),
             ),
           );
-          writeFileSync(flags.games, `${lines.join("\n")}\n`);
+          atomicWriteFile(flags.games, `${lines.join("\n")}\n`);
         }
         if (flags.json) {
           const json = { player: loaded.description, ...reportJson(report) };
@@ -254,6 +263,7 @@ export function register(program: Command): void {
       } finally {
         bar?.stop();
         loaded.dispose();
+        gamesLock?.release();
       }
     });
 }
