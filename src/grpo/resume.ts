@@ -52,6 +52,12 @@ export interface TrainerState {
   /** When the checkpoint was written and why (save_steps, interrupt, ...). */
   saved_at: string;
   reason: string;
+  /**
+   * Engine threads the run computed with: a resume uses them unless told otherwise, because the
+   * thread count changes how reductions are split and so the last bits of the numbers (absent in
+   * checkpoints written before it was recorded).
+   */
+  threads?: number;
 }
 
 export interface RngStates {

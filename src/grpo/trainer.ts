@@ -28,7 +28,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { deviceProblem, manualSeed, setNumThreads } from "../engine/index.js";
+import { deviceProblem, getNumThreads, manualSeed, setNumThreads } from "../engine/index.js";
 import { feedbackString } from "../eval/game-record.js";
 import type { AdapterTrainingRecord } from "../eval/load-policy.js";
 import { trainingSecrets } from "../eval/secrets.js";
@@ -98,7 +98,7 @@ export interface TrainOptions {
   resume?: string | number | true | null;
   /** Resuming from a checkpoint older than the run's newest removes the newer ones (else an error). */
   discardNewer?: boolean;
-  /** Intra-op threads of the engine (same count on resume for identical numbers). */
+  /** Intra-op threads of the engine; a resume defaults to the count the run was saved with. */
   threads?: number;
   events?: TrainerEvents;
   /** Checked between steps: once it returns true the trainer saves a checkpoint and returns. */
@@ -227,6 +227,9 @@ async function trainLocked(
     window.restore(saved.trainer.window);
     best = new BestTracker(config.metric_for_best_model, config.greater_is_better, saved.trainer.best);
     step = saved.trainer.global_step;
+    // Same threads as the run had, for the same numbers (unless the caller chose a count).
+    if (options.threads === undefined && saved.trainer.threads !== undefined)
+      setNumThreads(saved.trainer.threads);
     nonfinite = saved.trainer.nonfinite_steps;
     consecutiveNonfinite = saved.trainer.consecutive_nonfinite;
     batch = saved.generation;
@@ -294,6 +297,7 @@ async function trainLocked(
       consecutive_nonfinite: consecutiveNonfinite,
       saved_at: new Date().toISOString(),
       reason,
+      threads: getNumThreads(),
     };
     const reusable = batch !== null && batch.uses < config.num_iterations ? batch : null;
     saveCheckpoint(paths, step, (dir) =>

@@ -68,7 +68,7 @@ export function register(program: Command): void {
       "--resume-from-older",
       "allow resuming from a checkpoint older than the run's newest (removes the newer checkpoints and metrics)",
     )
-    .option("--threads <n>", "engine threads (keep the same value when resuming for identical numbers)")
+    .option("--threads <n>", "engine threads (a resume keeps the run's own count unless given)")
     .option(
       "--nproc <n>",
       "run data-parallel on n local ranks (each with cores / n threads); launched by torchrun or Slurm instead, the RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT variables say so",
