@@ -20,6 +20,10 @@ import { register as registerEval } from "./commands/eval.js";
 
 registerEval(program);
 
+import { register as registerExport } from "./commands/export.js";
+
+registerExport(program);
+
 import { register as registerPlan } from "./commands/plan.js";
 
 registerPlan(program);
