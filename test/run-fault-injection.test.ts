@@ -84,9 +84,8 @@ test("20 SIGKILLs at random moments, each followed by a restart: the run ends as
   const got = metrics(run);
   const want = metrics(reference);
   assert.equal(got.length, want.length, "metrics rows");
-  got.forEach((row, i) =>
-    assert.deepEqual(row, want[i], `metrics row ${i}: ${firstDifference(row, want[i])}`),
-  );
+  for (const [i, row] of got.entries())
+    assert.deepEqual(row, want[i], `metrics row ${i}: ${firstDifference(row, want[i])}`);
   const adapter = (dir: string) => readFileSync(join(dir, "final", "adapter_model.safetensors"));
   assert.ok(adapter(run).equals(adapter(reference)));
 });
