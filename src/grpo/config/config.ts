@@ -1,4 +1,4 @@
-import { findUnknownKeys } from "./keys.js";
+import { findUnknownKeys, translateTrlKeys } from "./keys.js";
 import {
   type ConfigLayer,
   deepMerge,
@@ -12,9 +12,11 @@ import { configSchema, type GrpoConfig } from "./schema.js";
 import { validateConfig } from "./validate.js";
 
 /**
- * Resolving a training configuration: preset, then a JSON/TOML file, then overrides (`--set k=v`
+ * Resolving a training configuration: preset, then a JSON/TOML/YAML file, then overrides (`--set k=v`
  * or CLI flags), each layer on top of the previous; then the schema (types, ranges, defaults) and
  * the cross-setting checks. Every problem is reported at once, naming the layer it came from.
+ * A layer may be a TRL GRPOConfig: its keys that do nothing here are dropped with a warning each
+ * (trl-keys.ts), so only truly unknown keys are errors.
  */
 
 export * from "./schema.js";
@@ -34,7 +36,7 @@ export class ConfigError extends Error {
 export interface ResolveOptions {
   /** Preset name (default: "default"). */
   preset?: string;
-  /** Path of a .json or .toml config file. */
+  /** Path of a .json, .toml, .yaml or .yml config file. */
   file?: string;
   /** `["lora.r=8", ...]` as from `--set`, or an object (dotted keys allowed), e.g. from CLI flags. */
   overrides?: readonly string[] | Record<string, unknown>;
@@ -67,9 +69,41 @@ export function resolveConfig(options: ResolveOptions = {}): ResolvedConfig {
   return resolveLayers(layers);
 }
 
-/** Merge and validate explicit layers (lowest priority first). */
-export function resolveLayers(layers: readonly Layer[]): ResolvedConfig {
+/** At most this many names in the line for TRL keys left out at values that change nothing. */
+const QUIET_NAMES_SHOWN = 8;
+
+/**
+ * Drop each layer's TRL-only keys (rename exact equivalents), collecting one warning per key that
+ * someone set to a value that asks for something, and one line per layer for the rest.
+ */
+function translateTrlLayers(layers: readonly Layer[]): {
+  layers: Layer[];
+  warnings: string[];
+  problems: string[];
+} {
+  const warnings: string[] = [];
   const problems: string[] = [];
+  const translated = layers.map((layer) => {
+    const trl = translateTrlKeys(configSchema, layer.values);
+    warnings.push(...trl.ignored.map((line) => `${layer.label}: ${line}`));
+    const quiet = trl.ignoredQuietly;
+    if (quiet.length > 0) {
+      const names = quiet.slice(0, QUIET_NAMES_SHOWN).join(", ");
+      const more = quiet.length > QUIET_NAMES_SHOWN ? ` and ${quiet.length - QUIET_NAMES_SHOWN} more` : "";
+      warnings.push(
+        `${layer.label}: ignored ${quiet.length} TRL setting${quiet.length === 1 ? "" : "s"} whose values ask for ` +
+          `what happens here anyway: ${names}${more} (docs/training.md, "TRL configs")`,
+      );
+    }
+    problems.push(...trl.conflicts.map((line) => `${layer.label}: ${line}`));
+    return { label: layer.label, values: trl.values };
+  });
+  return { layers: translated, warnings, problems };
+}
+
+/** Merge and validate explicit layers (lowest priority first). */
+export function resolveLayers(givenLayers: readonly Layer[]): ResolvedConfig {
+  const { layers, warnings: trlWarnings, problems } = translateTrlLayers(givenLayers);
   for (const layer of layers) {
     for (const unknown of findUnknownKeys(configSchema, layer.values)) {
       problems.push(`${layer.label}: ${unknown.message}`);
@@ -96,7 +130,7 @@ export function resolveLayers(layers: readonly Layer[]): ResolvedConfig {
   }
   const { errors, warnings } = validateConfig(parsed.data);
   if (errors.length > 0) throw new ConfigError(errors);
-  return { config: parsed.data, warnings };
+  return { config: parsed.data, warnings: [...trlWarnings, ...warnings] };
 }
 
 /** Validate an already-merged object (e.g. a run's saved config.json when resuming). */

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse as parseToml } from "smol-toml";
+import { parseDocument } from "yaml";
 
 /**
- * Reading config layers: a JSON or TOML file, and `--set key=value` overrides. Each returns a plain
- * nested object; merging and schema validation happen in config.ts.
+ * Reading config layers: a JSON, TOML or YAML file, and `--set key=value` overrides. Each returns a
+ * plain nested object; merging and schema validation happen in config.ts.
  */
 
 export type ConfigLayer = Record<string, unknown>;
@@ -12,7 +13,36 @@ export type ConfigLayer = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
-/** Read a `.json` or `.toml` config file (other extensions: JSON first, then TOML). */
+type Format = "JSON" | "TOML" | "YAML";
+
+/**
+ * YAML 1.2 (so `1e-6` is a number and `yes` a string). A file of comments only holds no settings,
+ * like an empty TOML file. The parser's message ends with the line and column, which is the part
+ * of its error that is kept.
+ */
+function parseYaml(text: string): unknown {
+  const doc = parseDocument(text);
+  const error = doc.errors[0];
+  if (error !== undefined) throw new Error(error.message.split("\n")[0]!.replace(/:$/, ""));
+  return doc.contents === null ? {} : doc.toJS();
+}
+
+const PARSERS: Record<Format, (text: string) => unknown> = {
+  JSON: JSON.parse,
+  TOML: parseToml,
+  YAML: parseYaml,
+};
+
+/** The formats to try for a file name: its extension's, or all of them (JSON and TOML first). */
+function formatsFor(path: string): Format[] {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".json") return ["JSON"];
+  if (ext === ".toml") return ["TOML"];
+  if (ext === ".yaml" || ext === ".yml") return ["YAML"];
+  return ["JSON", "TOML", "YAML"];
+}
+
+/** Read a `.json`, `.toml`, `.yaml` or `.yml` config file (other extensions: each format in turn). */
 export function loadConfigFile(path: string): ConfigLayer {
   let text: string;
   try {
@@ -20,20 +50,10 @@ export function loadConfigFile(path: string): ConfigLayer {
   } catch (err) {
     throw new Error(`config file ${path}: cannot read it (${(err as Error).message})`);
   }
-  const ext = extname(path).toLowerCase();
-  const parsers: Array<["JSON" | "TOML", (t: string) => unknown]> =
-    ext === ".toml"
-      ? [["TOML", parseToml]]
-      : ext === ".json"
-        ? [["JSON", JSON.parse]]
-        : [
-            ["JSON", JSON.parse],
-            ["TOML", parseToml],
-          ];
   const failures: string[] = [];
-  for (const [name, parse] of parsers) {
+  for (const name of formatsFor(path)) {
     try {
-      const value = parse(text);
+      const value = PARSERS[name](text);
       if (!isPlainObject(value)) throw new Error("expected a table/object of settings at the top level");
       return value;
     } catch (err) {
