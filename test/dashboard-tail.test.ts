@@ -113,7 +113,7 @@ test("startNearEnd reads only the last complete lines of a big file and reports 
     let text = "";
     for (let i = 1; i <= 1000; i++) text += `${JSON.stringify({ step: i, pad: "x".repeat(40) })}\n`;
     writeFileSync(path, text);
-    const tail = new JsonlTail(path, 500);
+    const tail = new JsonlTail(path, { startNearEnd: 500 });
     const read = await tail.read();
     const steps = read.lines.map((l) => (l.value as { step: number }).step);
     assert.ok(steps.length >= 5 && steps.length < 20, `read ${steps.length} lines`);

@@ -1,4 +1,6 @@
-import { type FileHandle, open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { MAX_BYTES_PER_POLL, MAX_LINE_BYTES, READ_CHUNK_BYTES } from "./limits.js";
+import { notRegularReason, openRegularFile } from "./regular-file.js";
 
 /**
  * One parsed line of a JSONL file. `where` locates it for error messages: "line 12", or
@@ -9,11 +11,19 @@ export interface JsonlLine {
   value: unknown;
 }
 
-/** A line that is not valid JSON: reported, skipped, never fatal. */
+/**
+ * Something wrong with the file: a line that is not valid JSON or is too long (skipped), or the
+ * whole file (`where` empty), e.g. a FIFO in its place. Reported, never fatal.
+ */
 export interface JsonlProblem {
   file: string;
   where: string;
   message: string;
+}
+
+/** "FILE line 3: message", or "FILE: message" for a problem with the whole file. */
+export function describeJsonlProblem(p: JsonlProblem): string {
+  return p.where === "" ? `${p.file}: ${p.message}` : `${p.file} ${p.where}: ${p.message}`;
 }
 
 export interface JsonlReadResult {
@@ -21,6 +31,8 @@ export interface JsonlReadResult {
   problems: JsonlProblem[];
   /** True when the file shrank since the last read: the reader restarted from byte 0. */
   restarted: boolean;
+  /** True when the file holds more than this read took (its byte budget ran out). */
+  more: boolean;
 }
 
 /**
@@ -34,13 +46,25 @@ export interface JsonlVisitor {
   problem(problem: JsonlProblem): void;
 }
 
-const CHUNK_BYTES = 4 * 1024 * 1024;
+export interface JsonlTailOptions {
+  /**
+   * When set, the first read skips all but about this many bytes at the end of the file (for
+   * files where only the newest rows matter, such as samples.jsonl).
+   */
+  startNearEnd?: number;
+  /** Bytes one `visit()` reads at most; the rest waits for the next call. */
+  maxBytesPerVisit?: number;
+  /** A line longer than this is skipped (and reported) instead of being buffered. */
+  maxLineBytes?: number;
+}
 
 /**
  * Follows an append-only JSONL file by byte offset. Each `read()` returns the complete lines
- * appended since the previous call. A trailing line without `\n` is kept back until its newline
- * arrives, because the writer may be half-way through it. A missing file reads as empty, so a
- * reader can start before the trainer creates the file.
+ * appended since the previous call, up to a byte budget. A trailing line without `\n` is kept
+ * back until its newline arrives, because the writer may be half-way through it. A missing file
+ * reads as empty, so a reader can start before the trainer creates the file. Anything that is
+ * not a regular file (a FIFO, socket, device or directory) is never opened blocking and never
+ * read: it is reported once, and followed again once a regular file takes its place.
  */
 export class JsonlTail {
   private offset = 0;
@@ -54,20 +78,29 @@ export class JsonlTail {
   private inode = -1;
   /** Bytes of an incomplete last line, waiting for the rest. */
   private pending: Buffer = Buffer.alloc(0);
+  /** True while dropping the rest of a line that passed `maxLineBytes`, up to its newline. */
+  private skippingLongLine = false;
+  /** What the path was when last refused ("FIFO", ...), so the refusal is reported once. */
+  private refusedAs: string | null = null;
+  /** Lines skipped for being longer than `maxLineBytes`, since the tail was created. */
+  linesTooLong = 0;
+  private readonly startNearEnd?: number;
+  private readonly maxBytesPerVisit: number;
+  private readonly maxLineBytes: number;
 
-  /**
-   * @param startNearEnd when set, the first read skips all but about this many bytes at the end
-   *   of the file (for files where only the newest rows matter, such as samples.jsonl).
-   */
   constructor(
     readonly path: string,
-    private readonly startNearEnd?: number,
-  ) {}
+    options: JsonlTailOptions = {},
+  ) {
+    this.startNearEnd = options.startNearEnd;
+    this.maxBytesPerVisit = options.maxBytesPerVisit ?? MAX_BYTES_PER_POLL;
+    this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  }
 
-  /** Reads everything appended since the last call and returns it in one result. */
+  /** Reads what was appended since the last call (up to the byte budget) and returns it in one result. */
   async read(): Promise<JsonlReadResult> {
-    const result: JsonlReadResult = { lines: [], problems: [], restarted: false };
-    await this.visit({
+    const result: JsonlReadResult = { lines: [], problems: [], restarted: false, more: false };
+    result.more = await this.visit({
       restart: () => {
         result.restarted = true;
       },
@@ -77,17 +110,29 @@ export class JsonlTail {
     return result;
   }
 
-  /** Like `read()`, but hands each line to `visitor` as soon as it is parsed. */
-  async visit(visitor: JsonlVisitor): Promise<void> {
-    let handle: FileHandle;
-    try {
-      handle = await open(this.path, "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw err;
+  /**
+   * Like `read()`, but hands each line to `visitor` as soon as it is parsed. Stops early, between
+   * chunks, once `signal` is aborted. Returns true when the file holds bytes this call did not
+   * read (the budget ran out or it was stopped): call again to go on.
+   */
+  async visit(visitor: JsonlVisitor, signal?: AbortSignal): Promise<boolean> {
+    const opened = await openRegularFile(this.path);
+    if (opened.kind === "missing") {
+      this.refusedAs = null;
+      return false;
     }
+    if (opened.kind === "not-regular") {
+      // Polls repeat several times a second: say it once, again only if it changes.
+      if (this.refusedAs !== opened.what) {
+        this.refusedAs = opened.what;
+        visitor.problem({ file: this.path, where: "", message: notRegularReason(opened.what) });
+      }
+      return false;
+    }
+    this.refusedAs = null;
+    const { handle, stats } = opened;
     try {
-      const { size, ino, mtimeMs } = await handle.stat();
+      const { size, ino, mtimeMs } = stats;
       this.lastModifiedMs = mtimeMs;
       const replaced = this.inode !== -1 && ino !== this.inode;
       this.inode = ino;
@@ -97,6 +142,7 @@ export class JsonlTail {
         this.lineNumber = 0;
         this.lineNumbersKnown = true;
         this.pending = Buffer.alloc(0);
+        this.skippingLongLine = false;
         visitor.restart();
       }
       if (this.first && this.startNearEnd !== undefined && size > this.startNearEnd) {
@@ -106,14 +152,18 @@ export class JsonlTail {
         await this.skipPartialLine(handle, size);
       }
       this.first = false;
-      while (this.offset < size) {
-        const length = Math.min(CHUNK_BYTES, size - this.offset);
-        const chunk = Buffer.allocUnsafe(length);
+      const stopAt = Math.min(size, this.offset + this.maxBytesPerVisit);
+      if (this.offset >= stopAt) return this.offset < size;
+      // One buffer per call, reused for each chunk: `consume` keeps copies of what it holds on to.
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, stopAt - this.offset));
+      while (this.offset < stopAt && !signal?.aborted) {
+        const length = Math.min(chunk.length, stopAt - this.offset);
         const { bytesRead } = await handle.read(chunk, 0, length, this.offset);
         if (bytesRead === 0) break;
         this.offset += bytesRead;
         this.consume(chunk.subarray(0, bytesRead), visitor);
       }
+      return this.offset < size;
     } finally {
       await handle.close();
     }
@@ -133,28 +183,55 @@ export class JsonlTail {
     }
   }
 
+  /** Where the line starting at file byte `bytePosition` is, for messages. */
+  private locate(bytePosition: number): string {
+    return this.lineNumbersKnown ? `line ${this.lineNumber}` : `byte ${bytePosition}`;
+  }
+
+  private reportTooLong(bytePosition: number, visitor: JsonlVisitor): void {
+    this.linesTooLong += 1;
+    visitor.problem({
+      file: this.path,
+      where: this.locate(bytePosition),
+      message: `line longer than ${this.maxLineBytes} bytes; skipped`,
+    });
+  }
+
+  /** Parses the complete lines in `chunk` (the bytes just before `this.offset`), keeping the rest. */
   private consume(chunk: Buffer, visitor: JsonlVisitor): void {
-    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    let fresh = chunk;
+    if (this.skippingLongLine) {
+      // The rest of an overlong line, already counted and reported: drop it up to its newline.
+      const newline = fresh.indexOf(10);
+      if (newline < 0) return;
+      this.skippingLongLine = false;
+      fresh = fresh.subarray(newline + 1);
+    }
+    const data = this.pending.length > 0 ? Buffer.concat([this.pending, fresh]) : fresh;
+    // Byte offset of `data` in the file, for locating lines when line numbers are unknown.
+    let bytePosition = this.offset - data.length;
     // Decode up to the last newline in one go: byte 0x0A never occurs inside a multi-byte UTF-8
     // character, so this never cuts one, and one big decode is much faster than one per line.
     const end = data.lastIndexOf(10);
     if (end >= 0) {
       const text = data.toString("utf8", 0, end + 1);
-      // Byte offset of `text` in the file, for locating lines when line numbers are unknown.
-      let bytePosition = this.offset - data.length;
       let start = 0;
       while (start < text.length) {
         const newline = text.indexOf("\n", start);
         this.lineNumber += 1;
         const line = text.slice(start, newline);
-        let where: string;
-        if (this.lineNumbersKnown) where = `line ${this.lineNumber}`;
-        else {
-          where = `byte ${bytePosition}`;
-          bytePosition += Buffer.byteLength(line) + 1;
-        }
         start = newline + 1;
+        // A UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when it could matter.
+        const needBytes = !this.lineNumbersKnown || line.length * 3 > this.maxLineBytes;
+        const bytes = needBytes ? Buffer.byteLength(line) : 0;
+        const lineStart = bytePosition;
+        bytePosition += bytes + 1;
+        if (bytes > this.maxLineBytes) {
+          this.reportTooLong(lineStart, visitor);
+          continue;
+        }
         if (line.trim() === "") continue;
+        const where = this.locate(lineStart);
         try {
           visitor.line({ where, value: JSON.parse(line) });
         } catch (err) {
@@ -162,7 +239,16 @@ export class JsonlTail {
         }
       }
     }
-    // Copy: `data` may be a large chunk buffer; keep only the incomplete tail.
-    this.pending = Buffer.from(data.subarray(end + 1));
+    const rest = data.subarray(end + 1);
+    if (rest.length > this.maxLineBytes) {
+      // No newline within the limit: count the line now and skip it, whenever it ends.
+      this.lineNumber += 1;
+      this.reportTooLong(this.offset - rest.length, visitor);
+      this.skippingLongLine = true;
+      this.pending = Buffer.alloc(0);
+      return;
+    }
+    // Copy: `data` may be the reused read buffer; keep only the incomplete tail.
+    this.pending = Buffer.from(rest);
   }
 }

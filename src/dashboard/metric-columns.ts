@@ -1,3 +1,5 @@
+import { MAX_COLUMNS } from "./limits.js";
+
 /**
  * Numeric training metrics stored column by column (one Float32Array per key), so 100,000 rows
  * cost a few megabytes and can be sent to the page as one binary blob instead of 100,000 JSON
@@ -10,6 +12,14 @@ export class MetricColumns {
   private columns: Float32Array[] = [];
   private capacity = 1024;
   rowCount = 0;
+  /**
+   * The first key turned away because the run already had `maxColumns` columns, or null. Every
+   * column costs 4 bytes per row, so a file inventing keys row after row must not add columns
+   * without end.
+   */
+  firstRefusedKey: string | null = null;
+
+  constructor(readonly maxColumns = MAX_COLUMNS) {}
 
   /** Appends one row; keys seen for the first time become new columns (NaN for earlier rows). */
   push(row: Record<string, unknown>): void {
@@ -19,7 +29,13 @@ export class MetricColumns {
       const value = row[key];
       if (typeof value !== "number") continue;
       let c = this.index.get(key);
-      if (c === undefined) c = this.addColumn(key);
+      if (c === undefined) {
+        if (this.keys.length >= this.maxColumns) {
+          this.firstRefusedKey ??= key;
+          continue;
+        }
+        c = this.addColumn(key);
+      }
       this.columns[c][r] = value;
     }
     this.rowCount += 1;
@@ -31,21 +47,22 @@ export class MetricColumns {
   }
 
   /**
-   * The first `rows` rows of the columns numbered `columns` (indices into `keys`), column-major,
-   * little-endian float32 (the layout of a Float32Array on every platform a browser runs on).
+   * The first `rows` rows of the columns numbered `columns` (indices into `keys`), one buffer per
+   * column in that order, as little-endian float32 (the layout of a Float32Array on every
+   * platform a browser runs on). The buffers are views of the stored columns, not copies, so any
+   * number of responses in flight cost no memory beyond the store itself; the rows they cover are
+   * never written again (rows are only appended, and growing copies into new arrays).
    * Unknown indices are an error, so a confused client gets a 400 rather than wrong data.
    */
-  toBinary(rows: number, columns: readonly number[]): Buffer {
+  columnBuffers(rows: number, columns: readonly number[]): Buffer[] {
     const n = Math.max(0, Math.min(rows, this.rowCount));
     for (const c of columns) {
       if (!Number.isInteger(c) || c < 0 || c >= this.keys.length) throw new RangeError(`no column ${c}`);
     }
-    const out = Buffer.allocUnsafe(4 * n * columns.length); // every byte is written below
-    const view = new Float32Array(out.buffer, out.byteOffset, n * columns.length);
-    columns.forEach((c, i) => {
-      view.set(this.columns[c].subarray(0, n), i * n);
+    return columns.map((c) => {
+      const column = this.columns[c];
+      return Buffer.from(column.buffer, column.byteOffset, 4 * n);
     });
-    return out;
   }
 
   private addColumn(key: string): number {

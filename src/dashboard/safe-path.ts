@@ -1,4 +1,4 @@
-import { realpath, stat } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 
 /** Why a requested path was refused; the server maps these to HTTP statuses. */
@@ -38,8 +38,10 @@ function inside(root: string, target: string): boolean {
 }
 
 /**
- * Resolves `segments` under `root` to a regular file whose real location (after following every
+ * Resolves `segments` under `root` to an existing path whose real location (after following every
  * symlink) is still inside the real `root`. A symlink pointing out of the run directory is refused.
+ * What kind of file it is, is for the caller to check when opening it (`openRegularFile`), so
+ * that the check and the open see the same file and a FIFO is refused by name.
  */
 export async function resolveFileInside(root: string, segments: string[]): Promise<SafePathResult> {
   const candidate = join(root, ...segments);
@@ -53,7 +55,5 @@ export async function resolveFileInside(root: string, segments: string[]): Promi
     return { ok: false, refusal: "not-found" };
   }
   if (!inside(realRoot, realTarget)) return { ok: false, refusal: "forbidden" };
-  const info = await stat(realTarget).catch(() => null);
-  if (!info?.isFile()) return { ok: false, refusal: "not-found" };
   return { ok: true, path: realTarget };
 }

@@ -1,8 +1,20 @@
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PACKAGE_ROOT } from "../paths.js";
+import { parseColumnsQuery } from "./columns-query.js";
+import {
+  CLOSE_WAIT_FOR_POLL_MS,
+  MAX_CONCURRENT_COLUMN_RESPONSES,
+  MAX_CONCURRENT_FILE_RESPONSES,
+  MAX_EVENT_STREAM_BACKLOG_BYTES,
+  MAX_EVENT_STREAMS,
+} from "./limits.js";
+import { notRegularReason, openRegularFile } from "./regular-file.js";
+import { RequestSlots } from "./request-slots.js";
 import { RunState, type RunUpdate } from "./run-state.js";
 import { resolveFileInside, splitRawPath } from "./safe-path.js";
 import { EVENTS } from "./shared/protocol.js";
@@ -82,12 +94,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   // web page on another origin cannot read the runs through DNS rebinding.
   const allowedHosts = loopbackHosts(host);
 
+  // Expensive responses share a few slots each, so parallel requests cannot multiply what they hold.
+  const columnSlots = new RequestSlots("column responses", MAX_CONCURRENT_COLUMN_RESPONSES);
+  const fileSlots = new RequestSlots("run-file downloads", MAX_CONCURRENT_FILE_RESPONSES);
+  const streamSlots = new RequestSlots("event streams", MAX_EVENT_STREAMS);
+
   let polling: Promise<void> = Promise.resolve();
-  const pollAll = async (): Promise<void> => {
+  // Aborted by close(): a poll in progress stops at its next chunk.
+  const stopPolling = new AbortController();
+  /** Polls every run once; true when some file had more than its per-poll byte budget. */
+  const pollAll = async (): Promise<boolean> => {
+    let more = false;
     for (const run of runs) {
+      if (stopPolling.signal.aborted) return false;
       let update: RunUpdate;
       try {
-        update = await run.poll();
+        update = await run.poll(stopPolling.signal);
       } catch (err) {
         // E.g. a permission error on one run's files: report it on that run, keep following the others.
         const message = `${run.dir}: ${(err as Error).message}`;
@@ -100,12 +122,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         }
         continue;
       }
+      if (update.more) more = true;
       // A new run_name can change labels of other runs too (clashes); tell the page about each.
       const relabelled = update.config !== undefined ? assignLabels(runs).filter((r) => r !== run) : [];
       broadcast(run, update);
       for (const other of relabelled)
         sendToAll(EVENTS.config, { runId: other.info.id, config: other.config, run: other.info });
     }
+    return more;
   };
 
   const send = (res: ServerResponse, event: string, data: unknown): void => {
@@ -114,7 +138,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const sendToAll = (event: string, data: unknown): void => {
     if (clients.size === 0) return;
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of clients) res.write(text);
+    for (const res of clients) writeToStream(res, text);
+  };
+  /**
+   * Writes to one event stream. A client that stops reading would have every later event queued
+   * for it in memory; one that still has more than MAX_EVENT_STREAM_BACKLOG_BYTES waiting when
+   * the next event comes is disconnected instead (a browser's EventSource reconnects and gets a
+   * fresh `init`). Checked before writing, so one big event alone never cuts off a client that
+   * keeps up.
+   */
+  const writeToStream = (res: ServerResponse, text: string): void => {
+    if (res.writableLength > MAX_EVENT_STREAM_BACKLOG_BYTES) {
+      clients.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(text);
   };
 
   function broadcast(run: RunState, update: RunUpdate): void {
@@ -132,21 +171,24 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     for (const message of update.problems) sendToAll(EVENTS.problem, { runId, message });
   }
 
-  // Read what is already there before accepting requests, so the first page load is complete.
-  await pollAll();
+  // Read what is already there before accepting requests, so the first page load is complete
+  // (a big file takes several polls: each reads at most MAX_BYTES_PER_POLL of it).
+  let more = await pollAll();
+  while (more) more = await pollAll();
   assignLabels(runs);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
+  const schedule = (delayMs: number): void => {
     timer = setTimeout(() => {
-      polling = pollAll().finally(() => {
-        if (!stopped) schedule();
+      // A file with more to read is polled again at once (after pending requests), not in pollMs.
+      polling = pollAll().then((more) => {
+        if (!stopped) schedule(more ? 0 : pollMs);
       });
-    }, pollMs);
+    }, delayMs);
   };
-  schedule();
+  schedule(pollMs);
   const heartbeat = setInterval(() => {
-    for (const res of clients) res.write(": keep-alive\n\n");
+    for (const res of clients) writeToStream(res, ": keep-alive\n\n");
   }, 15_000);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -173,45 +215,68 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         runs.map((r) => r.info),
       );
     }
-    if (head === "api" && rest.length === 1 && rest[0] === "events") return openEvents(req, res);
+    if (head === "api" && rest.length === 1 && rest[0] === "events") return openEvents(res);
     if (head === "api" && rest.length === 3 && rest[0] === "runs" && rest[2] === "columns") {
-      const run = runs[Number(rest[1])];
-      if (!run || !/^\d+$/.test(rest[1])) return reply(res, 404, "no such run");
-      // ?rows=N&keys=0,3,7: the first N rows of those columns (indices into init's `keys`); the page
-      // asks only for what it draws, which keeps a 100,000-row load small.
-      const rows = Number(query.get("rows") ?? run.columns.rowCount);
-      const keysParam = query.get("keys");
-      const columns =
-        keysParam === null
-          ? run.columns.keys.map((_, i) => i)
-          : keysParam === ""
-            ? []
-            : keysParam.split(",").map(Number);
-      if (!Number.isInteger(rows) || rows < 0) return reply(res, 400, "rows must be an integer >= 0");
-      let body: Buffer;
-      try {
-        body = run.columns.toBinary(rows, columns);
-      } catch (err) {
-        return reply(res, 400, (err as Error).message);
-      }
-      res.writeHead(200, { "content-type": "application/octet-stream", "cache-control": "no-store" });
-      res.end(body);
-      return;
+      const run = /^\d+$/.test(rest[1]) ? runs[Number(rest[1])] : undefined;
+      if (!run) return reply(res, 404, "no such run");
+      return serveColumns(run, query, res);
     }
     if (head === "runs" && rest.length >= 2) {
       const run = /^\d+$/.test(rest[0]) ? runs[Number(rest[0])] : undefined;
       if (!run) return reply(res, 404, "no such run");
-      const found = await resolveFileInside(run.dir, rest.slice(1));
-      if (!found.ok) return reply(res, found.refusal === "forbidden" ? 403 : 404, found.refusal);
-      res.writeHead(200, {
-        "content-type": CONTENT_TYPES[extname(found.path)] ?? "application/octet-stream",
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-      });
-      createReadStream(found.path).pipe(res);
-      return;
+      return serveRunFile(run, rest.slice(1), res);
     }
     reply(res, 404, "not found");
+  }
+
+  /**
+   * `?rows=N&keys=0,3,7`: the first N rows of those columns (indices into init's `keys`) as
+   * float32, column after column; the page asks only for what it draws, which keeps a
+   * 100,000-row load small. The body is written from views of the stored columns (no copy).
+   */
+  function serveColumns(run: RunState, query: URLSearchParams, res: ServerResponse): void {
+    const request = parseColumnsQuery(query, run.columns.keys.length, run.columns.rowCount);
+    if (!request.ok) {
+      reply(res, request.status, request.message);
+      return;
+    }
+    const release = columnSlots.take();
+    if (!release) {
+      replyBusy(res, columnSlots);
+      return;
+    }
+    res.on("close", release);
+    const buffers = run.columns.columnBuffers(request.rows, request.columns);
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": 4 * request.rows * request.columns.length,
+      "cache-control": "no-store",
+      // Duplicate indices were dropped: this says which columns the body holds, in order.
+      "x-columns": request.columns.join(","),
+    });
+    for (const buffer of buffers) res.write(buffer);
+    res.end();
+  }
+
+  /** A file inside the run directory, streamed; only regular files are opened. */
+  async function serveRunFile(run: RunState, segments: string[], res: ServerResponse): Promise<void> {
+    const found = await resolveFileInside(run.dir, segments);
+    if (!found.ok) return reply(res, found.refusal === "forbidden" ? 403 : 404, found.refusal);
+    const release = fileSlots.take();
+    if (!release) return replyBusy(res, fileSlots);
+    res.on("close", release);
+    const opened = await openRegularFile(found.path).catch(() => null);
+    if (opened === null || opened.kind === "missing") return reply(res, 404, "not-found");
+    if (opened.kind === "not-regular") {
+      return reply(res, 403, `${segments.join("/")}: ${notRegularReason(opened.what, "not served")}`);
+    }
+    res.writeHead(200, {
+      "content-type": CONTENT_TYPES[extname(found.path)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+    // pipeline closes the file when the client goes away mid-download; that is not an error here.
+    await pipeline(opened.handle.createReadStream(), res).catch(() => undefined);
   }
 
   function serveAsset(res: ServerResponse, name: string): void {
@@ -228,7 +293,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     res.end(body);
   }
 
-  async function openEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function openEvents(res: ServerResponse): Promise<void> {
+    const release = streamSlots.take();
+    if (!release) return replyBusy(res, streamSlots);
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -236,9 +303,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
     res.write("retry: 1000\n\n");
     let closed = false;
-    req.on("close", () => {
+    res.on("close", () => {
       closed = true;
       clients.delete(res);
+      release();
     });
     // Wait for a poll in progress to finish, so `init` and the following appends never overlap.
     await polling;
@@ -271,18 +339,33 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
+  let closing: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    stopped = true;
+    clearTimeout(timer);
+    clearInterval(heartbeat);
+    stopPolling.abort();
+    const closed = new Promise<void>((ok) => server.close(() => ok()));
+    for (const res of clients) res.end();
+    clients.clear();
+    // A poll in progress stops at its next chunk; even a file system that hangs does not keep
+    // the server open past CLOSE_WAIT_FOR_POLL_MS.
+    await Promise.race([
+      polling.catch(() => undefined),
+      sleep(CLOSE_WAIT_FOR_POLL_MS, undefined, { ref: false }),
+    ]);
+    // Event streams, downloads and keep-alive sockets would each hold server.close() open.
+    server.closeAllConnections();
+    await closed;
+  };
+
   return {
     url: `http://${urlHost}:${port}/`,
     port,
     runs,
-    async close() {
-      stopped = true;
-      clearTimeout(timer);
-      clearInterval(heartbeat);
-      await polling;
-      for (const res of clients) res.end();
-      clients.clear();
-      await new Promise<void>((ok) => server.close(() => ok()));
+    close() {
+      closing ??= close();
+      return closing;
     },
   };
 }
@@ -290,6 +373,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 function reply(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
   res.end(`${message}\n`);
+}
+
+function replyBusy(res: ServerResponse, slots: RequestSlots): void {
+  res.writeHead(503, {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+    "retry-after": "1",
+  });
+  res.end(`${slots.busyMessage()}\n`);
 }
 
 function replyJson(res: ServerResponse, value: unknown): void {

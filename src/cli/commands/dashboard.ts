@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { DemoRun } from "../../dashboard/demo-run.js";
 import { startDashboard } from "../../dashboard/server.js";
+import { stopOnSignals } from "../../dashboard/stop-on-signals.js";
 
 /**
  * `wordle-grpo dashboard [RUN_DIR ...]`: a local web page that follows one or more runs live.
@@ -98,11 +99,10 @@ export function register(program: Command): void {
           `dashboard: warning: listening on ${flags.host}; anyone who can reach it can read these runs\n`,
         );
       }
-      const stop = (): void => {
+      // Ctrl-C or SIGTERM always ends it, within a few seconds at most (see stopOnSignals).
+      stopOnSignals(() => {
         stopDemo();
-        void server.close().then(() => process.exit(0));
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+        return server.close();
+      });
     });
 }

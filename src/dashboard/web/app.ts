@@ -208,7 +208,15 @@ class Dashboard {
     const rest = drawn.filter((key) => !isRewardKey(key));
     const fetchColumns = async (keys: string[]): Promise<ArrayBuffer> => {
       const indices = keys.map((key) => init.keys.indexOf(key)).join(",");
-      const response = await fetch(`api/runs/${id}/columns?rows=${init.rowCount}&keys=${indices}`);
+      const url = `api/runs/${id}/columns?rows=${init.rowCount}&keys=${indices}`;
+      let response = await fetch(url);
+      // The server sends a few column responses at a time and answers 503 beyond that (with many
+      // runs overlaid, say): wait as it asks and try again.
+      for (let retry = 0; response.status === 503 && retry < 20; retry++) {
+        const waitS = Number(response.headers.get("retry-after")) || 1;
+        await new Promise((done) => setTimeout(done, 1000 * waitS));
+        response = await fetch(url);
+      }
       if (!response.ok)
         throw new Error(`loading ${init.run.label}: HTTP ${response.status} ${await response.text()}`);
       return response.arrayBuffer();
