@@ -8,12 +8,15 @@ import {
 import type { Monitor, MonitorFields } from "./monitor.js";
 import type { EvalGameRow, SampleRow } from "./row-types.js";
 import type { RunPaths } from "./run-dir.js";
+import { TrackerSet } from "./trackers/tracker-set.js";
 
 /**
  * The three logs of a run (docs/run-files.md) behind one object: training rows pass through the
  * monitor, which adds its fields before the row is written; eval rows, samples and games are
  * appended as given. On resume the logs are cut back to the checkpoint's step and the monitor
  * replays what is left, so the resumed run writes exactly the rows the uninterrupted one would.
+ * Every metrics row and sample written is also handed to the run's experiment trackers
+ * (`report_to`, src/run/trackers/), which can fail without stopping the run.
  */
 
 export type { EvalGameRow, SampleRow } from "./row-types.js";
@@ -28,6 +31,8 @@ export class RunLogs {
     readonly monitor: Monitor,
     /** How often rows are made durable (fsync); a synthetic run that needs no durability can say never. */
     writerOptions: JsonlWriterOptions = {},
+    /** Experiment trackers (makeTrackers); none by default. */
+    private readonly trackers: TrackerSet = new TrackerSet([], () => {}),
   ) {
     this.metrics = new JsonlWriter(paths.metrics, writerOptions);
     this.samples = new JsonlWriter(paths.samples, writerOptions);
@@ -46,7 +51,9 @@ export class RunLogs {
   /** Add the monitor's fields to a training row, write it, and return the fields. */
   logTrain(row: JsonRow): MonitorFields {
     const fields = this.monitor.observe(row);
-    this.metrics.append({ ...row, ...fields });
+    const written = { ...row, ...fields };
+    this.metrics.append(written);
+    this.trackers.logMetrics(written);
     return fields;
   }
 
@@ -54,26 +61,34 @@ export class RunLogs {
   logEval(row: JsonRow): void {
     this.monitor.observeEval(row);
     this.metrics.append(row);
+    this.trackers.logMetrics(row);
   }
 
   logSamples(rows: SampleRow[]): void {
     this.samples.append(...rows);
+    this.trackers.logSamples(rows);
   }
 
   logGames(rows: EvalGameRow[]): void {
     this.games.append(...rows);
   }
 
-  /** Make every row durable; call before writing a checkpoint. */
+  /** Make every row durable, the trackers' files included; call before writing a checkpoint. */
   flush(): void {
     this.metrics.flush();
     this.samples.flush();
     this.games.flush();
+    this.trackers.flush();
   }
 
-  close(): void {
+  /**
+   * Close the logs and the trackers. The files are closed when this returns; the promise settles
+   * once trackers that finish asynchronously (W&B's upload) are done or given up on. It never rejects.
+   */
+  close(): Promise<void> {
     this.metrics.close();
     this.samples.close();
     this.games.close();
+    return this.trackers.close();
   }
 }

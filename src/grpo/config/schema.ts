@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { milestoneSchema, plateauSchema } from "../../run/monitor-config.js";
+import { reportToList, TRACKER_NAMES } from "../../run/trackers/names.js";
 import type { PromptTemplateName } from "../../task/prompt.js";
 import { type RewardPresetName, rewardPreset } from "../../task/rewards/presets.js";
+import { didYouMean } from "../../util/suggest.js";
 
 /**
  * The training configuration schema. Every key a user may write lives here, once, with its
@@ -294,6 +296,25 @@ const configObject = z.strictObject({
   save_total_limit: positiveInt.nullable().default(null),
   metric_for_best_model: z.string().min(1).default("eval/win_rate"),
   greater_is_better: z.boolean().default(true),
+  /**
+   * Experiment trackers that get every logged row besides metrics.jsonl (HF): a list of tensorboard,
+   * csv, wandb, or "all", or "none". HF defaults to every installed integration; here to none, so a
+   * run writes only its own files and opens no connection unless asked (src/run/trackers/).
+   */
+  report_to: z
+    .preprocess(
+      reportToList,
+      z.array(
+        z.enum(TRACKER_NAMES, {
+          error: (issue) =>
+            `unknown tracker ${JSON.stringify(issue.input)}: report_to takes ${TRACKER_NAMES.join(", ")}, ` +
+            `"all" or "none".${typeof issue.input === "string" ? didYouMean(issue.input, TRACKER_NAMES) : ""}`,
+        }),
+      ),
+    )
+    .default([]),
+  /** Folder of the tensorboard tracker's event files (HF); null: RUN/runs. Relative paths: from the working directory. */
+  logging_dir: z.string().min(1).nullable().default(null),
 
   // ---- monitor (ours) ---------------------------------------------------------------------------
   /** Expressions over metrics that must all hold for the run to count as a success. */
