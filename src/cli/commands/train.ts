@@ -58,7 +58,10 @@ export function register(program: Command): void {
       "--preset <name>",
       "starting preset: default, seed, tiny, trl (default: tiny for the shipped model, else default)",
     )
-    .option("--config <file>", "config file (JSON, TOML or YAML; TRL GRPOConfig keys accepted) applied on top of the preset")
+    .option(
+      "--config <file>",
+      "config file (JSON, TOML or YAML; TRL GRPOConfig keys accepted) applied on top of the preset",
+    )
     .option("--model <dir>", "Hugging Face model directory (default: config model, else the shipped model)")
     .option("--output <dir>", "run directory (default: config output_dir)")
     .option("--set <key=value>", "override one setting (repeatable), e.g. --set lora.r=8", collect, [])
