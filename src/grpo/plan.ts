@@ -1,5 +1,7 @@
-import type { ModelConfig } from "../model/hf-config.js";
 import type { GrpoConfig, LoraConfig } from "./config/schema.js";
+import type { MemoryEstimate } from "./memory-estimate.js";
+import { formatMemoryEstimate } from "./memory-format.js";
+import type { MemoryModelShape } from "./memory-model.js";
 import { lossPlanNotes } from "./plan-loss.js";
 import {
   checkSplit,
@@ -14,11 +16,8 @@ import {
  * before anything runs. The step arithmetic itself is run-length.ts, which the trainer uses too.
  */
 
-/** The sizes the adapter and its files depend on, from the model's parsed config.json. */
-export type ModelShape = Pick<
-  ModelConfig,
-  "hiddenSize" | "intermediateSize" | "numHiddenLayers" | "numAttentionHeads" | "numKeyValueHeads" | "headDim"
-> & { name: string };
+/** The sizes the adapter, its files and the memory estimate depend on, from the model's parsed config.json. */
+export type ModelShape = MemoryModelShape & { name: string };
 
 /** Qwen2.5-0.5B(-Instruct) config.json values: the size the seed trained and the bench uses. */
 export const QWEN25_05B_SHAPE: ModelShape = {
@@ -29,6 +28,11 @@ export const QWEN25_05B_SHAPE: ModelShape = {
   numAttentionHeads: 14,
   numKeyValueHeads: 2,
   headDim: 64,
+  vocabSize: 151936,
+  tieWordEmbeddings: true,
+  qkvBias: true,
+  oProjBias: false,
+  mlpBias: false,
 };
 
 /** [in_features, out_features] of each adaptable linear layer of a Qwen2/Llama block. */
@@ -81,6 +85,8 @@ export interface PlanOptions {
   modelShape?: ModelShape;
   /** Data-parallel ranks (train --nproc N): the step is split over them. Default 1. */
   ranks?: number;
+  /** The peak-memory estimate of one process (memory-check.ts grpoMemoryEstimate), to report. */
+  memory?: MemoryEstimate;
 }
 
 export interface PlanAlternative {
@@ -130,6 +136,8 @@ export interface RunPlan {
     seconds_per_epoch: number;
     events: Array<{ step: number; what: string; seconds: number }>;
   } | null;
+  /** Peak memory of one process, by part (null when not estimated). */
+  memory: MemoryEstimate | null;
   /** The "batch counts prompts" reading (batch × epochs), when it differs from TRL's. */
   naive_total_steps: number | null;
   alternatives: PlanAlternative[];
@@ -338,6 +346,7 @@ export function planRun(config: GrpoConfig, options: PlanOptions): RunPlan {
       total_bytes: totalBytes,
     },
     timeline,
+    memory: options.memory ?? null,
     naive_total_steps: naiveTotal,
     alternatives,
     notes,
@@ -394,6 +403,7 @@ export function formatPlan(plan: RunPlan, title: string): string {
     `  adapter            ${n(plan.disk.lora_parameters)} LoRA parameters = ${formatBytes(plan.disk.adapter_bytes)} (${plan.disk.model})`,
     `  checkpoint size    ${formatBytes(plan.disk.checkpoint_bytes)} (adapter + optimizer state)`,
     `  disk, at most      ${formatBytes(plan.disk.total_bytes)} (kept checkpoints + best/ + final/ + logs)`,
+    ...(plan.memory === null ? [] : formatMemoryEstimate(plan.memory)),
   ];
   if (plan.timeline) {
     const t = plan.timeline;
@@ -405,6 +415,11 @@ export function formatPlan(plan: RunPlan, title: string): string {
       ),
     );
   }
-  lines.push("", ...plan.notes.map((note) => `* ${note}`));
+  const notes = [...plan.notes, ...(plan.memory?.notes ?? [])];
+  if (plan.memory !== null && plan.ranks.count > 1)
+    notes.push(
+      `Memory is per rank: ${plan.ranks.count} ranks on one machine need ${plan.ranks.count} times it.`,
+    );
+  lines.push("", ...notes.map((note) => `* ${note}`));
   return lines.join("\n");
 }

@@ -52,6 +52,7 @@ import { readRunConfig, writeRunConfig } from "./config/run-config.js";
 import type { GrpoConfig } from "./config/schema.js";
 import { temperatureAt } from "./config/temperature.js";
 import { DataOrder } from "./data-order.js";
+import { checkTrainingMemory } from "./memory-check.js";
 import { type Collective, Ranks } from "./ranks.js";
 import {
   captureEngineRng,
@@ -138,11 +139,15 @@ export function runDirOfCheckpoint(spec: string): string | null {
   return /^checkpoint-\d+$/.test(basename(resolve(spec))) ? dirname(resolve(spec)) : null;
 }
 
-/** Throws the reason the config's device and dtype cannot run on this machine, if there is one. */
+/**
+ * Throws the reason the config cannot run on this machine, if there is one: its device and dtype,
+ * or a memory estimate larger than what is available (memory-check.ts).
+ */
 function checkRunnable(config: GrpoConfig): void {
   const device = resolveDevice(config);
   const problem = deviceProblem(device, resolveDtype(config, device));
   if (problem !== null) throw new Error(problem);
+  checkTrainingMemory(config);
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {

@@ -32,6 +32,7 @@ import {
 } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { HELD_OUT_SEED, reservedSecrets, trainingSecrets } from "../eval/secrets.js";
+import { checkSftMemory } from "../grpo/memory-check.js";
 import { type ModelConfig, parseHfConfig } from "../model/hf-config.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { CausalLM } from "../model/transformer.js";
@@ -284,6 +285,8 @@ async function runSftLocked(options: SftRunOptions): Promise<SftResult> {
   const games = new TeacherGames(parseTeacherSpec(settings.teacher));
   const secrets = trainingSecrets();
   const reserved = reservedSecrets();
+  // Refuse a run that cannot fit before its weights exist (WORDLE_SKIP_MEMORY_CHECK=1 overrides).
+  checkSftMemory(config, settings, options.device ?? "cpu", tokenizer);
 
   // Master weights (float32) and the optimiser over them.
   manualSeed(settings.seed);

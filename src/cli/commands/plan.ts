@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { trainingSecrets } from "../../eval/secrets.js";
 import { resolveConfig } from "../../grpo/config/config.js";
-import { formatPlan, type ModelShape, planRun } from "../../grpo/plan.js";
+import { grpoMemoryEstimate, modelShapeOf } from "../../grpo/memory-check.js";
+import { formatPlan, planRun } from "../../grpo/plan.js";
 import { resolveModelDir } from "../../grpo/trainer-setup.js";
-import { loadHfConfig } from "../../model/hf-config.js";
 import { loadSeedDataset } from "../../task/seed-dataset.js";
 import { splitTrainValidation } from "../../task/split.js";
 
@@ -23,6 +23,7 @@ interface PlanFlags {
   model?: string;
   json?: boolean;
   nproc?: string;
+  finalEval?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -46,15 +47,11 @@ function trainPromptCount(seed: number): { count: number; source: string } {
   };
 }
 
-function loadShape(dir: string): ModelShape {
-  return { ...loadHfConfig(dir), name: dir };
-}
-
 export function register(program: Command): void {
   program
     .command("plan")
     .description(
-      "show steps per epoch, total steps, evaluations, checkpoints, disk and time for a configuration",
+      "show steps per epoch, total steps, evaluations, checkpoints, disk, peak memory and time for a configuration",
     )
     .option("--preset <name>", "starting preset: default, seed, trl", "default")
     .option("--config <file>", "JSON or TOML config file applied on top of the preset")
@@ -65,9 +62,14 @@ export function register(program: Command): void {
     .option("--dataset-size <n>", "training prompts per epoch (default: the seed dataset's train split)")
     .option(
       "--model <dir>",
-      "Hugging Face model directory for the adapter size (default: config model, else Qwen2.5-0.5B shapes)",
+      "Hugging Face model directory for the adapter and memory sizes (default: config model, else Qwen2.5-0.5B shapes)",
     )
     .option("--nproc <n>", "data-parallel ranks (train --nproc n): the per-rank share of each step")
+    .option(
+      "--final-eval",
+      "count train's before/after evaluation in the memory estimate (default with --preset tiny)",
+    )
+    .option("--no-final-eval", "leave it out, as train --no-final-eval")
     .option("--json", "print the plan as JSON")
     .action((flags: PlanFlags) => {
       const { config, warnings } = resolveConfig({
@@ -89,14 +91,21 @@ export function register(program: Command): void {
         flags.model ??
         config.model ??
         (config.prompt_template === "tiny" ? resolveModelDir(config) : undefined);
+      const ranks = positiveNumber("--nproc", flags.nproc, true);
       const plan = planRun(config, {
         datasetSize: dataset.count,
         datasetSource: dataset.source,
         targetSteps: positiveNumber("--target-steps", flags.targetSteps, true),
         epochs: positiveNumber("--epochs", flags.epochs),
         secPerStep: positiveNumber("--sec-per-step", flags.secPerStep),
-        modelShape: modelDir === undefined ? undefined : loadShape(modelDir),
-        ranks: positiveNumber("--nproc", flags.nproc, true),
+        modelShape: modelDir === undefined ? undefined : modelShapeOf(modelDir),
+        ranks,
+        memory: grpoMemoryEstimate(config, {
+          modelDir,
+          ranks,
+          // As train decides it: on by default with the preset tiny.
+          finalEvaluation: flags.finalEval ?? flags.preset === "tiny",
+        }),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ preset: flags.preset, ...plan, warnings }, null, 2)}\n`);
