@@ -8,21 +8,15 @@ import { fileURLToPath } from "node:url";
 import { openSafetensors } from "../src/engine/safetensors.js";
 import { resolveConfig } from "../src/grpo/config/config.js";
 import type { GrpoConfig } from "../src/grpo/config/schema.js";
-import { availableHostMemory } from "../src/grpo/memory-available.js";
-import {
-  checkTrainingMemory,
-  grpoMemoryEstimate,
-  memoryProblem,
-  modelShapeOf,
-  SKIP_MEMORY_CHECK_ENV,
-} from "../src/grpo/memory-check.js";
-import type { MemoryEstimate } from "../src/grpo/memory-estimate.js";
-import { GiB, kvCacheBytes, MiB, weightCount } from "../src/grpo/memory-model.js";
+import { checkTrainingMemory, grpoMemoryEstimate, modelShapeOf } from "../src/grpo/memory-check.js";
 import { QWEN25_05B_SHAPE } from "../src/grpo/plan.js";
 import { resolveModelDir } from "../src/grpo/trainer-setup.js";
 import { loadHfConfig } from "../src/model/hf-config.js";
 import { KVCache } from "../src/model/kv-cache.js";
+import { GiB, kvCacheBytes, MiB, weightCount } from "../src/model/memory-model.js";
+import { type MemoryEstimate, memoryProblem, SKIP_MEMORY_CHECK_ENV } from "../src/model/memory-report.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
+import { availableHostMemory } from "../src/util/memory-available.js";
 
 /** The tiny preset on the CPU, as the CLI resolves it. */
 function tinyConfig(sets: string[] = []): GrpoConfig {

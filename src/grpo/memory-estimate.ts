@@ -12,8 +12,7 @@
  * freed and the backward's blocks do not all fit in it (measured on the tiny model: the sum is
  * within 10% of the peak RSS, the larger of the two alone 13% under; docs/training.md).
  */
-import type { GrpoConfig } from "./config/schema.js";
-import { formatMemory } from "./memory-format.js";
+
 import {
   blockPeakPerToken,
   DTYPE_BYTES,
@@ -23,23 +22,22 @@ import {
   kvCapacity,
   layerKeptPerToken,
   type MemoryModelShape,
-  MiB,
   projectionSizes,
   trunkActivationPerToken,
   weightCount,
-} from "./memory-model.js";
+} from "../model/memory-model.js";
+import {
+  formatMemory,
+  type MemoryEstimate,
+  type MemoryPart,
+  type MemoryPlace,
+  RUNTIME_BASELINE_BYTES,
+  type SequenceLengths,
+} from "../model/memory-report.js";
+import type { GrpoConfig } from "./config/schema.js";
 import { loraParameterCount } from "./plan.js";
 import { packable } from "./plan-loss.js";
 import { itemsPerGenerationBatch } from "./run-length.js";
-
-/**
- * Node, libtorch and the addon, loaded, with the project's modules and word lists: 212 MiB RSS at
- * `train`'s start (libtorch 1.13 CPU build, Node 20, x86-64), plus the JS heap a run grows
- * (games, logs): 30-40 MiB. memory-check.ts uses the process's own RSS where it is larger (a CUDA
- * build maps more libraries).
- */
-export const RUN_HEAP_GROWTH_BYTES = 32 * MiB;
-export const RUNTIME_BASELINE_BYTES = 208 * MiB + RUN_HEAP_GROWTH_BYTES;
 
 /** Sampling keeps about four [rows, V] float32 tensors: logits, their processed copy, probabilities, a sort for top-p. */
 const SAMPLER_LOGIT_COPIES = 4;
@@ -68,49 +66,6 @@ const FINAL_EVALUATION = "final evaluation";
 
 /** Generation starts each cache with 256 columns and doubles it (kv-cache.ts, prompt-cache.ts). */
 const INITIAL_CACHE_COLUMNS = 256;
-
-/** Tokens of the rows the run generates and trains on. */
-export interface SequenceLengths {
-  /** single_state: the longest training prompt; multi_turn: the first turn's prompt. */
-  prompt: number;
-  /** max_completion_length. */
-  completion: number;
-  /** A whole game of max_turns turns (a multi_turn loss row; evaluation's longest row). */
-  game: number;
-  /** How they were obtained: measured with the model's tokenizer, or assumed from the config. */
-  source: string;
-}
-
-/** Where a part lives: host RAM, or the accelerator (host RAM too for cpu and mps). */
-export type MemoryPlace = "host" | "device";
-
-export interface MemoryPart {
-  name: string;
-  bytes: number;
-  place: MemoryPlace;
-  /** How it was computed, with the numbers. */
-  detail: string;
-  /** What makes it smaller (the setting to change), or null for the fixed runtime. */
-  fix: string | null;
-  /** The phase it belongs to (phases do not overlap: the largest sets the peak), or null: always held. */
-  phase: string | null;
-}
-
-export interface MemoryEstimate {
-  /** Peak bytes of one rank: hostBytes + deviceBytes. */
-  total: number;
-  /** Peak of the host's and the GPU's share (all of it is host memory on cpu and mps). */
-  hostBytes: number;
-  deviceBytes: number;
-  /** Every part, largest first; the phases after "optimizer state" do not add up (see peakPhase). */
-  parts: MemoryPart[];
-  /** The phase that sets the peak: "generation + training", "checkpoint save" or "final evaluation". */
-  peakPhase: string;
-  device: string;
-  dtype: FloatDtype;
-  lengths: SequenceLengths;
-  notes: string[];
-}
 
 export interface GrpoMemoryInputs {
   shape: MemoryModelShape & { name: string };

@@ -5,11 +5,12 @@
  * step trains on, and evaluation's longest). Without one (plan on the assumed Qwen2.5 shape) they
  * come from the config's limits.
  */
+
+import type { SequenceLengths } from "../model/memory-report.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import { renderPrompt } from "../task/prompt.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
 import type { GrpoConfig } from "./config/schema.js";
-import type { SequenceLengths } from "./memory-estimate.js";
 import { preparePrompts } from "./trainer-setup.js";
 
 /** A guess and its feedback, repeated to fill a board: the length of any real game to a few tokens. */

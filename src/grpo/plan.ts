@@ -1,7 +1,6 @@
+import type { MemoryModelShape } from "../model/memory-model.js";
+import { formatMemoryEstimate, type MemoryEstimate } from "../model/memory-report.js";
 import type { GrpoConfig, LoraConfig } from "./config/schema.js";
-import type { MemoryEstimate } from "./memory-estimate.js";
-import { formatMemoryEstimate } from "./memory-format.js";
-import type { MemoryModelShape } from "./memory-model.js";
 import { lossPlanNotes } from "./plan-loss.js";
 import {
   checkSplit,

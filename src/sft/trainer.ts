@@ -32,7 +32,6 @@ import {
 } from "../engine/index.js";
 import type { Tensor } from "../engine/tensor.js";
 import { HELD_OUT_SEED, reservedSecrets, trainingSecrets } from "../eval/secrets.js";
-import { checkSftMemory } from "../grpo/memory-check.js";
 import { type ModelConfig, parseHfConfig } from "../model/hf-config.js";
 import { Tokenizer } from "../model/tokenizer.js";
 import { CausalLM } from "../model/transformer.js";
@@ -42,6 +41,7 @@ import { Rng } from "../util/rng.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { type GameSequence, SequenceBuilder } from "./game-sequence.js";
 import { initWeights } from "./init-weights.js";
+import { checkSftMemory } from "./memory-estimate.js";
 import { readConfigOverrides, saveModelDir, tinyModelConfigJson } from "./model-files.js";
 import { cosineLr } from "./schedule.js";
 import { parseTeacherSpec, TeacherGames } from "./teacher.js";

@@ -8,12 +8,28 @@
  *
  * Formulas of the decoder: memory-model.ts.
  */
+
+import { hasFusedAttention } from "../engine/index.js";
 import type { ModelConfig } from "../model/hf-config.js";
+import {
+  DTYPE_BYTES,
+  F32,
+  type FloatDtype,
+  trunkActivationPerToken,
+  weightCount,
+} from "../model/memory-model.js";
+import {
+  type MemoryEstimate,
+  type MemoryPart,
+  memoryCheckSkipped,
+  memoryProblem,
+  RUNTIME_BASELINE_BYTES,
+  runtimeBytes,
+} from "../model/memory-report.js";
 import type { Tokenizer } from "../model/tokenizer.js";
 import { renderPrompt } from "../task/prompt.js";
+import { availableHostMemory } from "../util/memory-available.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
-import { type MemoryEstimate, type MemoryPart, RUNTIME_BASELINE_BYTES } from "./memory-estimate.js";
-import { DTYPE_BYTES, F32, type FloatDtype, trunkActivationPerToken, weightCount } from "./memory-model.js";
 
 export interface SftMemoryInputs {
   config: ModelConfig;
@@ -159,4 +175,25 @@ export function estimateSftMemory(inputs: SftMemoryInputs): MemoryEstimate {
     },
     notes: [],
   };
+}
+
+/** `sft`: throws before the weights are made when the run would not fit. */
+export function checkSftMemory(
+  config: ModelConfig,
+  settings: { batchGames: number; dtype: FloatDtype },
+  device: string,
+  tokenizer: Tokenizer,
+): void {
+  if (memoryCheckSkipped()) return;
+  const estimate = estimateSftMemory({
+    config,
+    batchGames: settings.batchGames,
+    dtype: settings.dtype,
+    device,
+    gameTokens: sftGameTokens(tokenizer),
+    fusedAttention: hasFusedAttention(),
+    runtimeBytes: runtimeBytes(),
+  });
+  const problem = memoryProblem("sft", estimate, availableHostMemory());
+  if (problem !== null) throw new Error(problem);
 }

@@ -1,14 +1,14 @@
 /**
  * Bytes a Qwen2/Llama decoder needs, from its config.json shape: weights, the activations one
  * layer keeps for backward, the KV cache. The GRPO and SFT estimates (memory-estimate.ts,
- * memory-estimate-sft.ts) add these up; every term below names the tensors it stands for, in the
+ * sft/memory-estimate.ts) add these up; every term below names the tensors it stands for, in the
  * order src/model/transformer.ts, attention.ts, mlp.ts, rmsnorm.ts, rope.ts and lora.ts make them.
  *
  * Notation: h hidden size, I intermediate size, q = heads x headDim (query width), kv =
  * kvHeads x headDim, V vocabulary, L layers, a = bytes of one activation element (4 for float32,
  * 2 for bfloat16 / float16), T the sequence length a query attends over.
  */
-import type { ModelConfig } from "../model/hf-config.js";
+import type { ModelConfig } from "./hf-config.js";
 
 /** What the formulas read from a parsed config.json. */
 export type MemoryModelShape = Pick<
