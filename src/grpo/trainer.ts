@@ -44,6 +44,7 @@ import { readJsonl } from "../run/jsonl.js";
 import { RunLogs, type SampleRow } from "../run/logs.js";
 import { openRunDirectory, type RunPaths, runPaths } from "../run/run-dir.js";
 import { acquireRunLock } from "../run/run-lock.js";
+import { makeTrackers } from "../run/trackers/make-trackers.js";
 import { aggregateBehaviour, behaviourMetrics } from "../task/metrics.js";
 import { attemptsInPlayOrder } from "../task/prompt.js";
 import { type RewardPreset, rewardPreset } from "../task/rewards/presets.js";
@@ -270,7 +271,11 @@ async function trainLocked(
     );
   }
   if (ranks.main) writeRunConfig(paths, runConfig, total);
-  const logs = ranks.main ? new RunLogs(paths, monitor) : null;
+  // Experiment trackers (report_to), rank 0 only; made after a resume cut the logs back, since the
+  // csv tracker starts from metrics.jsonl as it is now.
+  const logs = ranks.main
+    ? new RunLogs(paths, monitor, {}, await makeTrackers(runConfig, paths, (m) => events.message(m)))
+    : null;
   const rolloutCtx = { model, tokenizer, config, preset };
   const stepCtx: StepContext = {
     model,
@@ -470,7 +475,7 @@ async function trainLocked(
       finalDir,
     };
   } finally {
-    logs?.close();
+    await logs?.close();
     events.close();
     optimizer.dispose();
     model.adapter = null;
