@@ -267,7 +267,6 @@ async function runSftLocked(options: SftRunOptions): Promise<SftResult> {
   } else {
     settings = options.settings;
     checkSettings(settings);
-    writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
   }
   // --init-from without config keys takes the architecture of the model it starts from.
   const overrides =
@@ -287,6 +286,8 @@ async function runSftLocked(options: SftRunOptions): Promise<SftResult> {
   const reserved = reservedSecrets();
   // Refuse a run that cannot fit before its weights exist (WORDLE_SKIP_MEMORY_CHECK=1 overrides).
   checkSftMemory(config, settings, options.device ?? "cpu", tokenizer);
+  // Written once the run is known to start, so a refused run leaves nothing to --overwrite.
+  if (!options.resume) writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
 
   // Master weights (float32) and the optimiser over them.
   manualSeed(settings.seed);
