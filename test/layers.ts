@@ -17,6 +17,7 @@ export const LAYERS: Record<string, number> = {
   sft: 5, // supervised warm-up
   grpo: 6, // the GRPO trainer
   dashboard: 7, // the live page and its server
+  serve: 7, // the OpenAI-compatible model server
   cli: 8, // the command line
   index: 9, // src/index.ts: the package's public API
 };

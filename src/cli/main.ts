@@ -32,6 +32,10 @@ import { register as registerPlay } from "./commands/play.js";
 
 registerPlay(program);
 
+import { register as registerServe } from "./commands/serve.js";
+
+registerServe(program);
+
 import { register as registerSft } from "./commands/sft.js";
 
 registerSft(program);
