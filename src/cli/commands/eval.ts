@@ -2,8 +2,9 @@ import { resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { type Command, Option } from "commander";
 import { evaluateAdapter } from "../../eval/before-after.js";
+import { endpointLoadedPolicy } from "../../eval/endpoint-policy.js";
 import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
-import { loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
+import { type LoadedPolicy, loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
 import { acquireFileLock } from "../../run/run-lock.js";
 import { PROMPT_TEMPLATES, type PromptTemplateName } from "../../task/prompt.js";
@@ -49,6 +50,48 @@ interface EvalFlags extends PolicyFlags {
   games?: string;
   before?: boolean;
   json?: boolean;
+  endpoint?: string;
+  servedModel?: string;
+  apiKeyEnv?: string;
+  concurrency: string;
+  retries: string;
+  requestTimeout: string;
+}
+
+/**
+ * The policy of `eval --endpoint`: a model behind an OpenAI-compatible server, played with the
+ * same prompts and parser as a local one. Its training.json is out of reach, so the template is
+ * --template (default course) and refused guesses are shown only with --refused show.
+ */
+function endpointPolicyOf(flags: EvalFlags, settings: PolicySettings): LoadedPolicy {
+  if (flags.model !== undefined || flags.adapter !== undefined || flags.solver !== undefined)
+    throw new Error("--endpoint plays the served model: leave out --model, --adapter and --solver");
+  if (flags.before) throw new Error("--before needs a local model with its adapter, not --endpoint");
+  if (flags.servedModel === undefined)
+    throw new Error(
+      "--endpoint needs --served-model NAME (the model name the server knows; see its /v1/models)",
+    );
+  let apiKey: string | undefined;
+  if (flags.apiKeyEnv !== undefined) {
+    apiKey = process.env[flags.apiKeyEnv];
+    if (apiKey === undefined || apiKey === "")
+      throw new Error(`--api-key-env ${flags.apiKeyEnv}: that environment variable is not set`);
+  }
+  return endpointLoadedPolicy({
+    endpoint: flags.endpoint as string,
+    servedModel: flags.servedModel,
+    apiKey,
+    template: settings.template,
+    showRefused: settings.showRefused ?? false,
+    temperature: settings.temperature,
+    topP: settings.topP,
+    topK: settings.topK,
+    maxNewTokens: settings.maxNewTokens,
+    seed: settings.seed,
+    concurrency: numberFlag(flags.concurrency, "--concurrency", "int", 1),
+    retries: numberFlag(flags.retries, "--retries", "int", 0),
+    timeoutMs: (numberFlag(flags.requestTimeout, "--request-timeout", "real", 0.001) as number) * 1000,
+  });
 }
 
 /** A number flag: `kind` "int" (>= min) or "real" (> 0 unless min is given). */
@@ -185,6 +228,15 @@ export function register(program: Command): void {
       "with --adapter: also play the base model (adapter off) on the same secrets, shown as before/after",
     )
     .option("--json", "print one JSON object (summaries, metrics, baselines)")
+    .option(
+      "--endpoint <url>",
+      "play a model behind an OpenAI-compatible server (wordle-grpo serve, vLLM, ...) instead of a local one",
+    )
+    .option("--served-model <name>", "with --endpoint: the model name the server knows")
+    .option("--api-key-env <var>", "with --endpoint: send the API key held in this environment variable")
+    .option("--concurrency <n>", "with --endpoint: requests in flight at once", "8")
+    .option("--retries <n>", "with --endpoint: retries of a request on 429, 5xx or a network error", "3")
+    .option("--request-timeout <s>", "with --endpoint: seconds to wait for one answer", "120")
     .action(async (flags: EvalFlags) => {
       const settings = policySettings(flags);
       const heldOutCount = numberFlag(flags.heldOut, "--held-out", "int");
@@ -197,7 +249,9 @@ export function register(program: Command): void {
       // The games file is this command's until it ends: a second eval writing it fails at once.
       const gamesLock =
         flags.games === undefined ? null : acquireFileLock(resolve(flags.games), "eval", "--games");
-      const loaded = await loadPolicy(settings).catch((error) => {
+      const load = async () =>
+        flags.endpoint !== undefined ? endpointPolicyOf(flags, settings) : loadPolicy(settings);
+      const loaded = await load().catch((error) => {
         gamesLock?.release();
         throw error;
       });
