@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { checkEvalGame } from "../src/dashboard/validate-rows.js";
-import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
+import { writeTinyModelDir } from "./helpers/tiny-model-dir.js";
 
 /** Run the CLI: the compiled one under dist/, or the TypeScript one through tsx. */
 function cli(args: string[]) {
@@ -26,22 +26,7 @@ function cli(args: string[]) {
 
 /** The tiny Qwen2 fixture as a full model directory: its weights plus a character tokenizer. */
 function tinyModelDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "eval-cli-model-"));
-  for (const file of ["config.json", "generation_config.json", "model.safetensors"]) {
-    copyFileSync(join(FIXTURES_DIR, "qwen2-tiny", file), join(dir, file));
-  }
-  const chars = ["\n", "✓", "×"];
-  for (let c = 32; c < 127; c++) chars.push(String.fromCharCode(c));
-  for (let cp = 0x4e00; chars.length < 380; cp++) chars.push(String.fromCodePoint(cp));
-  writeFileSync(
-    join(dir, "tokenizer.json"),
-    JSON.stringify(buildCharTokenizerJson(chars, ["<pad>", "<bos>", "<eos>"])),
-  );
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({ pad_token: "<pad>", bos_token: "<bos>", eos_token: "<eos>" }),
-  );
-  return dir;
+  return writeTinyModelDir(mkdtempSync(join(tmpdir(), "eval-cli-model-")));
 }
 
 test("CLI: eval --solver entropy --json on a word list, with baselines", () => {

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, configSchema, resolveConfig } from "../src/grpo/config/config.js";
+import { configSchema, resolveConfig } from "../src/grpo/config/config.js";
 import { settableKeys } from "../src/grpo/config/keys.js";
 import { loadConfigFile } from "../src/grpo/config/load.js";
 import {
@@ -11,30 +10,13 @@ import {
   TRL_IGNORED_KEYS,
   TRL_NULL_MEANS_DEFAULT,
 } from "../src/grpo/config/trl-keys.js";
+import { configError } from "./helpers/config-error.js";
+import { withTempDir } from "./helpers/temp-dir.js";
 
 /**
  * TRL configs (docs/training.md, "TRL configs"): a TRL GRPOConfig in YAML, JSON or TOML resolves;
  * its keys that do nothing here warn once each and are dropped; typos stay errors.
  */
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "grpo-config-trl-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err.message;
-  }
-  assert.fail("expected a ConfigError");
-}
 
 function loadError(fn: () => unknown): string {
   try {
@@ -107,7 +89,7 @@ function assertPlanResolved(path: string): void {
 }
 
 test("a TRL GRPOConfig in YAML resolves, with a warning for what it asks that does nothing here", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const path = join(dir, "plan.yaml");
     writeFileSync(path, PLAN_YAML);
     assertPlanResolved(path);
@@ -115,7 +97,7 @@ test("a TRL GRPOConfig in YAML resolves, with a warning for what it asks that do
 });
 
 test("the same GRPOConfig as JSON (and .yml, and TOML) resolves the same", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const json = join(dir, "plan.json");
     writeFileSync(json, JSON.stringify(PLAN, null, 2));
     assertPlanResolved(json);
@@ -136,7 +118,7 @@ test("the same GRPOConfig as JSON (and .yml, and TOML) resolves the same", () =>
 });
 
 test("each no-effect key at a value someone chose gets one warning naming the layer, the value and why", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const path = join(dir, "vllm.yaml");
     writeFileSync(
       path,
@@ -161,7 +143,7 @@ test("each no-effect key at a value someone chose gets one warning naming the la
 });
 
 test("a typo is still an unknown key with a suggestion, among schema and TRL keys", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const path = join(dir, "typo.yaml");
     writeFileSync(path, `${PLAN_YAML}learnig_rate: 1.0e-5\nuse_vlm: true\n`);
     const message = configError(() => resolveConfig({ file: path }));
@@ -179,7 +161,7 @@ test("a typo is still an unknown key with a suggestion, among schema and TRL key
 });
 
 test("a YAML parse error names the file and the line", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const cases: Array<[string, RegExp]> = [
       ["learning_rate: 1.0e-6\nlora:\n  r: [8, 16\nbeta: 0.0\n", /line 4, column 1/],
       ["learning_rate: 1.0e-6\nbeta: 0.0\nbeta: 0.04\n", /Map keys must be unique at line 3, column 1/],
@@ -197,7 +179,7 @@ test("a YAML parse error names the file and the line", () => {
 });
 
 test("YAML files: comments only hold no settings; a top-level list is refused; other extensions try YAML too", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const empty = join(dir, "empty.yaml");
     writeFileSync(empty, "# nothing set yet\n");
     assert.deepEqual(loadConfigFile(empty), {});
@@ -233,7 +215,7 @@ test("TRL keys with an exact equivalent here are renamed; a clash in one layer i
     /`use_cpu = true` means `device = "cpu"` here, but the same layer sets `device = "cuda"`: keep one/,
   );
   // In separate layers the later one wins, as for any key.
-  withTempDir((dir) => {
+  withTempDir("grpo-config-trl", (dir) => {
     const path = join(dir, "cpu.yaml");
     writeFileSync(path, "use_cpu: true\n");
     assert.equal(resolveConfig({ file: path, overrides: ["device=cuda"] }).config.device, "cuda");

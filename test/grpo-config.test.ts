@@ -1,31 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, resolveConfig } from "../src/grpo/config/config.js";
+import { resolveConfig } from "../src/grpo/config/config.js";
 import { parseOverrideValue, parseSetOverrides } from "../src/grpo/config/load.js";
 import { temperatureAt } from "../src/grpo/config/temperature.js";
 import { closestMatch, levenshtein } from "../src/util/suggest.js";
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "grpo-config-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err.message;
-  }
-  assert.fail("expected a ConfigError");
-}
+import { configError } from "./helpers/config-error.js";
+import { withTempDir } from "./helpers/temp-dir.js";
 
 test("levenshtein and closest key", () => {
   assert.equal(levenshtein("kitten", "sitting"), 3);
@@ -192,7 +174,7 @@ test("other combinations: G < 2, epsilon_high < epsilon, bad reward weights, bad
 });
 
 test("layers: file over preset, overrides over file; JSON and TOML files", () => {
-  withTempDir((dir) => {
+  withTempDir("grpo-config", (dir) => {
     const toml = join(dir, "run.toml");
     writeFileSync(
       toml,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
-  copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -23,9 +22,9 @@ import { LoraAdapter } from "../src/model/lora.js";
 import { saveLoraAdapter } from "../src/model/lora-peft.js";
 import { mergeAdapter } from "../src/model/merge-adapter.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
-import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR, PACKAGE_ROOT } from "../src/paths.js";
+import { writeTinyModelDir } from "./helpers/tiny-model-dir.js";
 
 const TINY = join(FIXTURES_DIR, "qwen2-tiny");
 const LORA = join(FIXTURES_DIR, "qwen2-tiny-lora");
@@ -45,19 +44,7 @@ const fresh = (name: string) => join(work, `${name}-${counter++}`);
 function modelDir(): string {
   const dir = fresh("model");
   mkdirSync(dir);
-  for (const file of ["config.json", "generation_config.json", "model.safetensors"])
-    copyFileSync(join(TINY, file), join(dir, file));
-  const chars = ["\n", "✓", "×"];
-  for (let c = 32; c < 127; c++) chars.push(String.fromCharCode(c));
-  for (let cp = 0x4e00; chars.length < 380; cp++) chars.push(String.fromCodePoint(cp));
-  writeFileSync(
-    join(dir, "tokenizer.json"),
-    JSON.stringify(buildCharTokenizerJson(chars, ["<pad>", "<bos>", "<eos>"])),
-  );
-  writeFileSync(
-    join(dir, "tokenizer_config.json"),
-    JSON.stringify({ pad_token: "<pad>", bos_token: "<bos>", eos_token: "<eos>" }),
-  );
+  writeTinyModelDir(dir);
   writeFileSync(join(dir, "chat_template.jinja"), "{% for m in messages %}{{ m.content }}{% endfor %}");
   writeFileSync(join(dir, "README.md"), "tiny test model\n");
   return dir;

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -18,6 +17,7 @@ import { loadModel } from "../src/model/load.js";
 import { tokenLogProbs } from "../src/model/logprobs.js";
 import { CausalLM, positionIdsFromMask } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
+import { withTempDir } from "./helpers/temp-dir.js";
 
 const TINY = join(FIXTURES_DIR, "qwen2-tiny");
 const reference = readSafetensors(join(TINY, "reference.safetensors")).tensors;
@@ -274,17 +274,8 @@ test("loadModel().logits: plain arrays in, Float32Array out, same numbers as the
   }
 });
 
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "model-forward-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test("sharded checkpoints (model.safetensors.index.json) load to the same logits", () => {
-  withTempDir((dir) => {
+  withTempDir("model-forward", (dir) => {
     copyFileSync(join(TINY, "config.json"), join(dir, "config.json"));
     const all = readSafetensors(join(TINY, "model.safetensors")).tensors;
     const names = [...all.keys()];
@@ -322,7 +313,7 @@ test("sharded checkpoints (model.safetensors.index.json) load to the same logits
 });
 
 test("missing tensors and wrong shapes are errors naming the tensor and the file", () => {
-  withTempDir((dir) => {
+  withTempDir("model-forward", (dir) => {
     copyFileSync(join(TINY, "config.json"), join(dir, "config.json"));
     const all = readSafetensors(join(TINY, "model.safetensors")).tensors;
     const write = (edit: (name: string) => { name: string; shape: number[]; keep: boolean }) => {

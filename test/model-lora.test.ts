@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type DType, fromBytes, manualSeed, noGrad, randn, scope, type Tensor } from "../src/engine/index.js";
@@ -11,6 +10,7 @@ import { LoraAdapter, loraLinears } from "../src/model/lora.js";
 import { parseAdapterConfig } from "../src/model/lora-peft.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
+import { withTempDir } from "./helpers/temp-dir.js";
 
 const TINY = join(FIXTURES_DIR, "qwen2-tiny");
 const LORA = join(FIXTURES_DIR, "qwen2-tiny-lora");
@@ -53,15 +53,6 @@ function fixtureLoss(logprobs: Tensor, mask: Tensor): Tensor {
 /** The fixture's grad key for one of our (PEFT file) parameter names. */
 function gradKey(name: string): string {
   return `grad.${name.replace("base_model.model.", "").replace(/lora_([AB])\.weight$/, "lora_$1.default.weight")}`;
-}
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "model-lora-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const model = CausalLM.load(TINY);
@@ -136,7 +127,7 @@ test("token log-probs and loss within 1e-5 relative, every LoRA gradient within 
 });
 
 test("a saved adapter reloads to identical logits, with PEFT's file names, keys and config keys", () => {
-  withTempDir((dir) => {
+  withTempDir("model-lora", (dir) => {
     saveLora(model, dir);
     // Key names and shapes equal PEFT's file.
     const ours = openSafetensors(join(dir, "adapter_model.safetensors"));
@@ -188,7 +179,7 @@ test("a saved adapter reloads to identical logits, with PEFT's file names, keys 
 });
 
 test("merged export (W + scale B A) gives the adapter's logits without PEFT", () => {
-  withTempDir((dir) => {
+  withTempDir("model-lora", (dir) => {
     saveMerged(model, dir);
     const merged = CausalLM.load(dir);
     try {
@@ -285,7 +276,7 @@ test("adapter_config.json options we do not implement are errors naming the fiel
   assert.throws(() => parseAdapterConfig({ ...base, rank_pattern: { q_proj: 8 } }), /"rank_pattern"/);
   assert.throws(() => parseAdapterConfig({ ...base, r: "4" }), /"r" must be a number/);
   assert.equal(parseAdapterConfig({ ...base, target_modules: "all-linear" }).targetModules, "all-linear");
-  withTempDir((dir) => {
+  withTempDir("model-lora", (dir) => {
     writeFileSync(join(dir, "adapter_config.json"), JSON.stringify({ ...base, target_modules: ["q_proj"] }));
     rmSync(join(dir, "adapter_model.safetensors"), { force: true });
     assert.throws(() => loadLora(model, dir), /no adapter_model\.safetensors/);

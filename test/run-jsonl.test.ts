@@ -1,21 +1,12 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { JsonlWriter, readJsonl, truncateJsonlAfterStep } from "../src/run/jsonl.js";
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "run-jsonl-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "./helpers/temp-dir.js";
 
 test("rows reach the file as whole lines at once, before any fsync", () => {
-  withTempDir((dir) => {
+  withTempDir("run-jsonl", (dir) => {
     const path = join(dir, "metrics.jsonl");
     const w = new JsonlWriter(path, { fsyncEveryRows: 1000, fsyncEveryMs: 1e9 });
     w.append({ step: 1, reward: 0.5 });
@@ -36,7 +27,7 @@ test("rows reach the file as whole lines at once, before any fsync", () => {
 });
 
 test("reopening appends; a partial last line from a crash is cut before appending", () => {
-  withTempDir((dir) => {
+  withTempDir("run-jsonl", (dir) => {
     const path = join(dir, "samples.jsonl");
     const first = new JsonlWriter(path);
     first.append({ step: 1 });
@@ -52,7 +43,7 @@ test("reopening appends; a partial last line from a crash is cut before appendin
 });
 
 test("reading reports bad lines by number; a missing file is empty", () => {
-  withTempDir((dir) => {
+  withTempDir("run-jsonl", (dir) => {
     const path = join(dir, "m.jsonl");
     writeFileSync(path, '{"step":1}\nnot json\n[1,2]\n\n{"step":2}\n');
     const { rows, bad } = readJsonl(path);
@@ -66,7 +57,7 @@ test("reading reports bad lines by number; a missing file is empty", () => {
 });
 
 test("truncateJsonlAfterStep keeps rows up to the checkpoint step (resume)", () => {
-  withTempDir((dir) => {
+  withTempDir("run-jsonl", (dir) => {
     const path = join(dir, "metrics.jsonl");
     writeFileSync(path, '{"step":10}\n{"step":20}\n{"step":20,"eval/win_rate":0.1}\n{"step":30}\n{"step":40');
     assert.equal(truncateJsonlAfterStep(path, 20), 1);

@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -17,18 +8,10 @@ import {
   removeStaleTemps,
   writeDirectoryAtomically,
 } from "../src/util/atomic.js";
-
-function withTempDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), "run-atomic-"));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "./helpers/temp-dir.js";
 
 test("atomicWriteFile creates and replaces a file", () => {
-  withTempDir((dir) => {
+  withTempDir("run-atomic", (dir) => {
     const path = join(dir, "sub", "state.json");
     atomicWriteFile(path, "first");
     assert.equal(readFileSync(path, "utf8"), "first");
@@ -39,7 +22,7 @@ test("atomicWriteFile creates and replaces a file", () => {
 });
 
 test("an interrupted write leaves the target untouched: data goes to the temp path until the rename", () => {
-  withTempDir((dir) => {
+  withTempDir("run-atomic", (dir) => {
     const path = join(dir, "trainer_state.json");
     writeFileSync(path, '{"step": 100}');
     const file = new AtomicFile(path);
@@ -57,7 +40,7 @@ test("an interrupted write leaves the target untouched: data goes to the temp pa
 });
 
 test("abort, or a crash before commit, keeps the old file; the leftover temp is cleaned up", () => {
-  withTempDir((dir) => {
+  withTempDir("run-atomic", (dir) => {
     const path = join(dir, "config.json");
     writeFileSync(path, "old");
     const aborted = new AtomicFile(path);
@@ -77,7 +60,7 @@ test("abort, or a crash before commit, keeps the old file; the leftover temp is 
 });
 
 test("directories are committed atomically: checkpoint-<step>.tmp/ then rename", () => {
-  withTempDir((dir) => {
+  withTempDir("run-atomic", (dir) => {
     const target = join(dir, "checkpoint-100");
     let seenDuringFill: string[] = [];
     writeDirectoryAtomically(target, (tmp) => {
@@ -111,7 +94,7 @@ test("directories are committed atomically: checkpoint-<step>.tmp/ then rename",
 });
 
 test("a crash between the two renames of a replacement is repaired, not deleted", () => {
-  withTempDir((dir) => {
+  withTempDir("run-atomic", (dir) => {
     // State after `rename(target, target.old.tmp)` and before `rename(target.tmp, target)`.
     mkdirSync(join(dir, "best.old.tmp"));
     writeFileSync(join(dir, "best.old.tmp", "adapter_model.safetensors"), "previous best");
