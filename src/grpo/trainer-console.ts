@@ -32,6 +32,34 @@ function formatSeconds(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s % 60).padStart(2, "0")}s`;
 }
 
+/**
+ * What makes two warnings "the same": the text with its numbers taken out, so the plateau warning
+ * ("gained 0.004 over the last 200 steps") or the zero-std one ("63% of groups") does not count as
+ * new on every logged step because a figure moved.
+ */
+export function warningKey(warning: string): string {
+  return warning.replace(/[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?/gi, "#");
+}
+
+/**
+ * Keeps the console from repeating a warning on every logged step: `next(warnings)` returns the
+ * ones to print for this step — those not in the previous step's warnings (by warningKey), so a
+ * warning prints when it first fires, again when it changes (its words, not just its figures),
+ * and again if it stops and later comes back. The status line still flags PLATEAU / ZERO-STD on
+ * every step while they hold.
+ */
+export function warningDeduper(): { next(warnings: readonly string[]): string[] } {
+  let previous = new Set<string>();
+  return {
+    next(warnings) {
+      const keys = warnings.map(warningKey);
+      const out = warnings.filter((_, i) => !previous.has(keys[i]));
+      previous = new Set(keys);
+      return out;
+    },
+  };
+}
+
 /** Console events on `stream` (stderr by default): a live bar on a TTY, plain lines otherwise. */
 export function consoleEvents(stream: NodeJS.WriteStream = process.stderr): TrainerEvents {
   const live = stream.isTTY === true;
@@ -39,6 +67,7 @@ export function consoleEvents(stream: NodeJS.WriteStream = process.stderr): Trai
   let summary = "";
   let criteria = "";
   const recent: number[] = [];
+  const warnings = warningDeduper();
   const print = (text: string) => {
     if (bar) bar.stop();
     stream.write(`${text}\n`);
@@ -83,7 +112,7 @@ export function consoleEvents(stream: NodeJS.WriteStream = process.stderr): Trai
         bar = null;
       }
       stream.write(`${status}\n`);
-      for (const w of fields.warnings) stream.write(`  warning: ${w}\n`);
+      for (const w of warnings.next(fields.warnings)) stream.write(`  warning: ${w}\n`);
       void row;
     },
     close() {

@@ -7,7 +7,7 @@ import { loadPolicy } from "../../eval/load-policy.js";
 import { resolveEvalSet } from "../../eval/secrets.js";
 import { type GrpoConfig, resolveConfig } from "../../grpo/config/config.js";
 import { checkSplit, itemsPerGenerationBatch, stepItemsName } from "../../grpo/run-length.js";
-import { train } from "../../grpo/trainer.js";
+import { runDirOfCheckpoint, train } from "../../grpo/trainer.js";
 import { consoleEvents, silentEvents } from "../../grpo/trainer-console.js";
 import { resolveDevice, resolveModelDir } from "../../grpo/trainer-setup.js";
 import { LAUNCHED_ENV, launchLocalRanks } from "../launch.js";
@@ -135,6 +135,11 @@ export function register(program: Command): void {
         events.message(
           `preset ${preset} (no --preset given${preset === "tiny" ? "; the shipped model's recipe" : ""})`,
         );
+      // The run directory as train() picks it; rank 0 only (the other ranks' events are silent).
+      const runDir =
+        flags.output ?? (typeof resume === "string" ? runDirOfCheckpoint(resume) : null) ?? config.output_dir;
+      const shellWord = /^[\w./:@%+=,-]+$/.test(runDir) ? runDir : `'${runDir.replace(/'/g, "'\\''")}'`;
+      events.message(`watch it live: wordle-grpo dashboard ${shellWord}`);
 
       let stopRequested = false;
       const onSignal = (signal: NodeJS.Signals) => {

@@ -15,7 +15,13 @@ import { RunData } from "../shared/run-data.js";
 import { renderBoards, renderSamples } from "./boards.js";
 import { Chart, type ChartSpec } from "./charts.js";
 import { formatNumber, h, runColour } from "./format.js";
-import { renderCriteria, renderMilestones, renderRunSummary, renderWarnings } from "./panels.js";
+import {
+  renderCriteria,
+  renderEvalHint,
+  renderMilestones,
+  renderRunSummary,
+  renderWarnings,
+} from "./panels.js";
 
 /**
  * The dashboard page: follows /api/events (server-sent events), keeps each run's data, and
@@ -54,14 +60,27 @@ const BEHAVIOUR_CHARTS: ChartSpec[] = [
   },
   {
     id: "win-rate",
-    title: "Win rate (training guesses)",
+    title: "Guesses that won (training rollouts)",
+    description:
+      "behaviour/win_rate: the share of this step's training guesses that were the secret word. A guess is " +
+      "one sampled completion with a 5-letter guess (one per prompt; in multi-turn runs, one per turn of " +
+      "each game). Per guess, not per game: a game won on its 4th guess counts 1 win in 4 guesses. " +
+      "Games won in multi-turn rollouts are games/win_rate (the console's `won`); held-out games are the " +
+      "Evaluation panel's eval win rate.",
     key: "behaviour/win_rate",
     smooth: true,
     rate: true,
   },
 ];
 const EVAL_CHARTS: ChartSpec[] = [
-  { id: "eval-win-rate", title: "Eval win rate", key: "eval/win_rate", eval: true, rate: true },
+  {
+    id: "eval-win-rate",
+    title: "Eval win rate",
+    description: "eval/win_rate: the share of the evaluation games (held-out secrets) won.",
+    key: "eval/win_rate",
+    eval: true,
+    rate: true,
+  },
   { id: "eval-mean-guesses", title: "Eval mean guesses (wins)", key: "eval/mean_guesses", eval: true },
   {
     id: "eval-invalid-rate",
@@ -358,6 +377,7 @@ class Dashboard {
     set("criteria", renderCriteria(runs));
     set("milestones", renderMilestones(runs));
     set("warnings", renderWarnings(runs));
+    set("eval-hint", renderEvalHint(runs));
     const zoomNote = document.getElementById("zoom") as HTMLElement;
     zoomNote.hidden = this.zoom === null;
     if (this.zoom) {

@@ -2,6 +2,7 @@ import uPlot from "uplot";
 import { alignForDisplay, trailingMean, type XYSeries } from "../shared/decimate.js";
 import type { RunData } from "../shared/run-data.js";
 import { formatNumber, formatPercent, h, runColour, withAlpha } from "./format.js";
+import { formatPercentTicks, formatTicks } from "./labels.js";
 
 /** What one chart plots, for every run. */
 export interface ChartSpec {
@@ -16,6 +17,8 @@ export interface ChartSpec {
   eval?: boolean;
   /** Draw a dashed horizontal line, e.g. a success-criterion threshold. */
   threshold?: number;
+  /** What the chart measures, in a sentence: the title's tooltip (and a "?" mark after it). */
+  description?: string;
 }
 
 /** Trailing window for runs that were written without the monitor's `running/<key>` fields. */
@@ -71,6 +74,14 @@ export class Chart {
     this.element.id = `chart-${spec.id}`;
     const title = document.createElement("h3");
     title.textContent = spec.title;
+    if (spec.description) {
+      title.title = spec.description;
+      const mark = document.createElement("span");
+      mark.className = "chart-help";
+      mark.textContent = "?";
+      mark.setAttribute("aria-label", spec.description);
+      title.append(mark);
+    }
     // Values under the cursor (the uPlot legend would repeat every series under every chart).
     this.readout = document.createElement("span");
     this.readout.className = "readout";
@@ -234,8 +245,9 @@ export class Chart {
           grid: { stroke: "#eceef2" },
           ticks: { stroke: "#d5d9e0" },
           size: 58,
-          values: (_u, ticks) =>
-            ticks.map((t) => (spec.rate ? `${Math.round(t * 100)}%` : formatNumber(t, 3))),
+          // Enough decimals for the tick spacing (a 6.9-7.5 range must not read "7" on every tick).
+          values: (_u, ticks, _axis, _space, increment) =>
+            spec.rate ? formatPercentTicks(ticks, increment) : formatTicks(ticks, increment),
         },
       ],
       cursor: { drag: { x: true, y: false, setScale: false } },

@@ -1,6 +1,7 @@
 import type { Criterion, Milestone } from "../shared/protocol.js";
 import type { RunData } from "../shared/run-data.js";
 import { formatDuration, formatNumber, h, runColour } from "./format.js";
+import { evalHint } from "./labels.js";
 
 function maxSteps(run: RunData): number | null {
   const value = run.config?.max_steps;
@@ -213,4 +214,25 @@ export function renderWarnings(runs: RunData[]): HTMLElement | null {
     for (const p of run.problems.slice(-5)) items.push(tag(p, "problem"));
   });
   return items.length === 0 ? null : h("ul", { class: "warnings" }, ...items);
+}
+
+/**
+ * Above the Evaluation charts, for each run without an evaluation row yet: why the panel is empty
+ * (evaluations every eval_steps, and the next one's step; or only at the end of the run).
+ */
+export function renderEvalHint(runs: RunData[]): HTMLElement | null {
+  const items: HTMLElement[] = [];
+  for (const run of runs) {
+    const text = evalHint(run.config, run.latest?.step ?? 0, run.evalRows.length > 0);
+    if (text === null) continue;
+    items.push(
+      h(
+        "li",
+        { class: "muted", "data-run": String(run.info.id) },
+        h("span", { class: "swatch", style: `background:${runColour(run.info.id)}` }),
+        runs.length > 1 ? `${run.label}: ${text}` : text,
+      ),
+    );
+  }
+  return items.length === 0 ? null : h("ul", { class: "eval-hint" }, ...items);
 }
