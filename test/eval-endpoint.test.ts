@@ -58,13 +58,15 @@ function gamesOf(file: string): unknown[] {
     });
 }
 
-test("eval --endpoint against `serve` plays the same games as the local eval (greedy)", async () => {
+test("eval --endpoint against `serve` gives the local eval's table and games on 100 held-out secrets (greedy)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "eval-endpoint-"));
   const { child, url } = await startServe();
   try {
     const common = [
       "--set",
-      "words:frost,crane",
+      "held-out",
+      "--held-out",
+      "99",
       "--template",
       "tiny",
       "--refused",
@@ -98,10 +100,12 @@ test("eval --endpoint against `serve` plays the same games as the local eval (gr
     ]);
     assert.equal(local.status, 0, local.stderr);
     const remoteGames = gamesOf(join(dir, "remote.jsonl"));
-    assert.equal(remoteGames.length, 2);
+    assert.equal(remoteGames.length, 100, "FROST and 99 held-out secrets");
     assert.deepEqual(remoteGames, gamesOf(join(dir, "local.jsonl")));
-    const summary = JSON.parse(remote.stdout).sets[0].summary;
-    assert.equal(summary.games, 2);
+    // The same table: every figure of the summary (wins, guesses, invalid, consistency, ...).
+    const summary = (out: string) => JSON.parse(out).sets[0].summary;
+    assert.equal(summary(remote.stdout).games, 100);
+    assert.deepEqual(summary(remote.stdout), summary(local.stdout));
     // The text report prints too, and a wrong model name is the server's 404, not retried.
     const wrong = cli([
       "eval",
