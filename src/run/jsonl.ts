@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { atomicWriteFile } from "../util/atomic.js";
 import { fileError } from "../util/file-errors.js";
+import { AppendFile } from "./append-file.js";
 
 /**
  * Append-only JSON Lines logs (metrics.jsonl, samples.jsonl, eval-games.jsonl).
@@ -26,7 +27,7 @@ export const toJsonLine = (row: JsonRow): string =>
   `${JSON.stringify(row, (_key, value) => (typeof value === "number" && !Number.isFinite(value) ? null : value))}\n`;
 
 export class JsonlWriter {
-  private fd: number | undefined;
+  private readonly file: AppendFile;
   private unsyncedRows = 0;
   private lastSync = Date.now();
   private readonly everyRows: number;
@@ -41,46 +42,29 @@ export class JsonlWriter {
     try {
       mkdirSync(dirname(path), { recursive: true });
       repairPartialLastLine(path);
-      this.fd = openSync(path, "a");
     } catch (err) {
       throw fileError(err, path, "open");
     }
+    this.file = new AppendFile(path);
   }
 
-  /** Append rows as whole lines in a single write. */
+  /** Append rows as whole lines in a single write (a partial last line is repaired on the next open). */
   append(...rows: JsonRow[]): void {
-    if (this.fd === undefined) throw new Error(`${this.path}: writer is closed`);
     if (rows.length === 0) return;
-    const bytes = Buffer.from(rows.map(toJsonLine).join(""), "utf8");
-    let offset = 0;
-    try {
-      while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
-    } catch (err) {
-      // A partial last line is repaired when the file is next opened.
-      throw fileError(err, this.path, "append to");
-    }
+    this.file.append(rows.map(toJsonLine).join(""));
     this.unsyncedRows += rows.length;
     if (this.unsyncedRows >= this.everyRows || Date.now() - this.lastSync >= this.everyMs) this.flush();
   }
 
   /** Make every appended row durable (fsync). */
   flush(): void {
-    if (this.fd === undefined || this.unsyncedRows === 0) return;
-    try {
-      fsyncSync(this.fd);
-    } catch (err) {
-      throw fileError(err, this.path, "flush");
-    }
+    this.file.flush();
     this.unsyncedRows = 0;
     this.lastSync = Date.now();
   }
 
   close(): void {
-    if (this.fd === undefined) return;
-    this.unsyncedRows = Math.max(this.unsyncedRows, 1);
-    this.flush();
-    closeSync(this.fd);
-    this.fd = undefined;
+    this.file.close();
   }
 }
 

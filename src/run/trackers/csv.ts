@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { atomicWriteFile } from "../../util/atomic.js";
+import { AppendFile } from "../append-file.js";
 import type { JsonRow } from "../jsonl.js";
-import { AppendFile } from "./append-file.js";
 import type { Tracker } from "./tracker.js";
 
 /**

@@ -1,10 +1,10 @@
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import { fileError } from "../../util/file-errors.js";
+import { fileError } from "../util/file-errors.js";
 
 /**
- * A file the file trackers append to, with the durability of the run's JSONL logs: every append
- * is written before it returns (a crash of the process loses nothing), and flush() fsyncs, which
- * RunLogs.flush does before each checkpoint.
+ * A file a run appends to (the JSONL logs, the trackers' files): every append is written before
+ * it returns (a crash of the process loses nothing), and flush() fsyncs when something is unsynced,
+ * which RunLogs.flush does before each checkpoint.
  */
 export class AppendFile {
   private fd: number | undefined;
@@ -20,7 +20,7 @@ export class AppendFile {
     } catch (err) {
       // "wx" callers look for EEXIST to pick another name.
       if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err;
-      throw fileError(err, path, "create");
+      throw fileError(err, path, flags === "wx" ? "create" : "open");
     }
   }
 
