@@ -667,8 +667,8 @@ for (const { signal, fifo: when } of SIGNAL_CASES) {
 
 test("when closing hangs, the signal still ends the process after the deadline, and a second one at once", async () => {
   const script = (deadlineMs: number): string =>
-    `import { stopOnSignals } from ${JSON.stringify(join(PACKAGE_ROOT, "dist", "src", "dashboard", "stop-on-signals.js"))};
-     stopOnSignals(() => new Promise(() => {}), ${deadlineMs}, (m) => process.stderr.write(m + "\\n"));
+    `import { stopOnSignals } from ${JSON.stringify(join(PACKAGE_ROOT, "dist", "src", "util", "stop-on-signals.js"))};
+     stopOnSignals("dashboard", () => new Promise(() => {}), { deadlineMs: ${deadlineMs}, log: (m) => process.stderr.write(m + "\\n") });
      setInterval(() => {}, 1000);
      process.stdout.write("ready\\n");`;
   const run = async (

@@ -2,8 +2,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { DemoRun } from "../../dashboard/demo-run.js";
+import { SIGNAL_EXIT_DEADLINE_MS } from "../../dashboard/limits.js";
 import { startDashboard } from "../../dashboard/server.js";
-import { stopOnSignals } from "../../dashboard/stop-on-signals.js";
+import { stopOnSignals } from "../../util/stop-on-signals.js";
 
 /**
  * `wordle-grpo dashboard [RUN_DIR ...]`: a local web page that follows one or more runs live.
@@ -100,9 +101,13 @@ export function register(program: Command): void {
         );
       }
       // Ctrl-C or SIGTERM always ends it, within a few seconds at most (see stopOnSignals).
-      stopOnSignals(() => {
-        stopDemo();
-        return server.close();
-      });
+      stopOnSignals(
+        "dashboard",
+        () => {
+          stopDemo();
+          return server.close();
+        },
+        { deadlineMs: SIGNAL_EXIT_DEADLINE_MS },
+      );
     });
 }

@@ -3,7 +3,7 @@ import { hostWarning } from "../../serve/host-check.js";
 import { DEFAULT_LIMITS } from "../../serve/limits.js";
 import { loadServedModel } from "../../serve/load-served-model.js";
 import { startServer } from "../../serve/server.js";
-import { stopOnSignals } from "../../serve/stop-on-signals.js";
+import { stopOnSignals } from "../../util/stop-on-signals.js";
 import { numberFlag } from "./eval.js";
 
 /**
@@ -72,10 +72,14 @@ export function register(program: Command): void {
         served.model.dispose();
         throw error;
       });
-      stopOnSignals(async () => {
-        await server.close();
-        served.model.dispose();
-      });
+      stopOnSignals(
+        "serve",
+        async () => {
+          await server.close();
+          served.model.dispose();
+        },
+        { deadlineMs: 5000, announce: true },
+      );
       // One line on stdout that scripts (and the tests) read the address from.
       process.stdout.write(`serving ${served.name} at ${server.url}/v1 (${served.description})\n`);
     });
