@@ -40,6 +40,8 @@ export function multiTurnGenerationBatch(
     config.multi_turn.rollout === "branch"
       ? branchRollout({ ...options, rng: new Rng((config.seed * 1_000_003 + step) ^ 0x5bd1e995) })
       : multiTurnRollout(options);
+  // Neither log-prob is needed (num_iterations 1, beta 0): no forward pass, no gather across ranks.
+  if (config.num_iterations <= 1 && config.beta === 0) return batch;
   // Each rank scores its portion of the completions; every rank gets all of them.
   const scored = ranks.mapPortion(batch.completions, (part) => {
     const { oldLogps, refLogps } = oldAndReferenceLogProbs(
