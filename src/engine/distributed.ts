@@ -49,6 +49,12 @@ export type ProcessGroupEnvOptions = Omit<
 >;
 
 /** A collective or store operation failed because of another rank (or the store). */
+/** How allGatherJson encodes and decodes values (JSON.stringify's replacer, JSON.parse's reviver). */
+export interface JsonCodec {
+  replacer?: (key: string, value: unknown) => unknown;
+  reviver?: (key: string, value: unknown) => unknown;
+}
+
 export class DistributedError extends Error {
   /** The rank found gone, or null when it cannot be told. */
   readonly lostRank: number | null;
@@ -347,12 +353,14 @@ export class ProcessGroup {
   }
 
   /** Every rank's value, as JSON, in rank order (metrics, sample rows). */
-  allGatherJson<T>(value: T): T[] {
-    const text = JSON.stringify(value);
+  allGatherJson<T>(value: T, codec: JsonCodec = {}): T[] {
+    const text = JSON.stringify(value, codec.replacer);
     if (text === undefined)
       throw new Error("allGatherJson: the value has no JSON form (undefined, a function, a symbol)");
     const decoder = new TextDecoder();
-    return this.allGatherBytes(new TextEncoder().encode(text)).map((b) => JSON.parse(decoder.decode(b)) as T);
+    return this.allGatherBytes(new TextEncoder().encode(text)).map(
+      (b) => JSON.parse(decoder.decode(b), codec.reviver) as T,
+    );
   }
 
   /** Returns once every rank has called it. */

@@ -100,6 +100,7 @@ export {
   DistributedError,
   distributedBackends,
   distributedEnv,
+  type JsonCodec,
   ProcessGroup,
   type ProcessGroupEnvOptions,
   type ProcessGroupOptions,

@@ -7,7 +7,7 @@
  * else (rewards, advantages, metrics, the gradient, the optimizer step, stop decisions) is global
  * and identical on every rank, so rank 0 can write the run alone.
  */
-import { scope, type Tensor, zerosLike } from "../engine/index.js";
+import { type JsonCodec, scope, type Tensor, zerosLike } from "../engine/index.js";
 
 /** What the trainer needs from a process group (engine/distributed.ts's ProcessGroup has it). */
 export interface Collective {
@@ -18,7 +18,7 @@ export interface Collective {
   /** Sums these tensors across ranks in place, as one flat bucket. */
   allReduceFlat(tensors: Tensor[]): void;
   /** Every rank's value, in rank order. */
-  allGatherJson<T>(value: T): T[];
+  allGatherJson<T>(value: T, codec?: JsonCodec): T[];
   /** Leaves the group (train() calls it for a group it made from a factory). */
   destroy?(): void;
 }
@@ -75,9 +75,7 @@ export class Ranks {
   /** Every rank's value, in rank order (NaN and infinities survive the trip, as a loss may hold them). */
   each<T>(value: T): T[] {
     if (this.group === null) return [value];
-    return this.group
-      .allGatherJson(JSON.stringify(value, keepNonFinite))
-      .map((text) => JSON.parse(text, restoreNonFinite) as T);
+    return this.group.allGatherJson(value, { replacer: keepNonFinite, reviver: restoreNonFinite });
   }
 
   /** True on every rank when it is true on any (a stop request seen by one rank stops all). */
