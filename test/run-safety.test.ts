@@ -47,14 +47,16 @@ test("a run directory held by a live process is refused with its PID; a dead hol
 test("a holder killed but not yet reaped (a zombie) holds nothing: its lock is taken over", async () => {
   const dir = mkdtempSync(join(root, "zombie-"));
   // The shell starts a child and replaces itself with a sleep that never reaps it: once the child
-  // exits it stays a zombie for as long as the sleep runs.
-  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 10"]);
+  // exits it stays a zombie for as long as the sleep runs. The child waits until its parent IS the
+  // sleep: a child that ended before the exec would be reaped by the shell, leaving no zombie.
+  const child = `while [ "$(cat /proc/$PPID/comm)" != sleep ]; do sleep 0.01; done`;
+  const parent = spawn("sh", ["-c", `sh -c '${child}' & echo $!; exec sleep 10`]);
   try {
     const pid = await new Promise<number>((resolve) =>
       parent.stdout.once("data", (d) => resolve(Number(String(d)))),
     );
     const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
-    for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(state(), "Z");
     writeFileSync(join(dir, ".lock"), JSON.stringify({ pid, started: startTime(pid), command: "train" }));
     acquireRunLock(dir, "train").release();
