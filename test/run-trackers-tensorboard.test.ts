@@ -1,19 +1,24 @@
-// report_to tensorboard: the event file is read back with a decoder written here from the format's
-// definition (TFRecord framing with masked CRC-32C; Event / Summary / TensorProto protobufs), not
-// with the writer's own code, and with TensorBoard itself when Python has it installed.
+// report_to tensorboard: the event file is read back independently of the writer: TFRecord framing
+// with a bitwise masked CRC-32C written here, the Event / Summary / TensorProto protobufs decoded by
+// protobufjs from TensorBoard's schema, and with TensorBoard itself when Python has it installed.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
+import protobuf from "protobufjs";
 import { configSchema } from "../src/grpo/config/schema.js";
+import { train } from "../src/grpo/trainer.js";
+import { readJsonl } from "../src/run/jsonl.js";
 import { RunLogs, type SampleRow } from "../src/run/logs.js";
 import { Monitor, type MonitorOptions } from "../src/run/monitor.js";
 import { openRunDirectory } from "../src/run/run-dir.js";
 import { crc32c, maskedCrc32c } from "../src/run/trackers/crc32c.js";
 import { makeTrackers } from "../src/run/trackers/make-trackers.js";
 import { SAMPLES_SHOWN } from "../src/run/trackers/markdown.js";
+import { parseCsv } from "../src/task/csv.js";
+import { letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
 
 // ---- a reader for the format ------------------------------------------------------------------
 
@@ -52,58 +57,17 @@ function readRecords(file: Buffer): Buffer[] {
   return records;
 }
 
-type Field = { wire: number; value: bigint | Buffer };
-
-/** Decode one protobuf message into field number -> values, in order. */
-function decode(message: Buffer): Map<number, Field[]> {
-  const fields = new Map<number, Field[]>();
-  let at = 0;
-  const varint = (): bigint => {
-    let value = 0n;
-    let shift = 0n;
-    for (;;) {
-      const byte = message[at++]!;
-      value |= BigInt(byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return value;
-      shift += 7n;
-    }
-  };
-  while (at < message.length) {
-    const key = Number(varint());
-    const field = key >>> 3;
-    const wire = key & 7;
-    const take = (length: number): Buffer => {
-      at += length;
-      return message.subarray(at - length, at);
-    };
-    let value: bigint | Buffer;
-    if (wire === 0) value = varint();
-    else if (wire === 1) value = take(8);
-    else if (wire === 5) value = take(4);
-    else if (wire === 2) value = take(Number(varint()));
-    else throw new Error(`wire type ${wire} at ${at}`);
-    fields.set(field, [...(fields.get(field) ?? []), { wire, value }]);
-  }
-  assert.equal(at, message.length, "message ends inside a field");
-  return fields;
-}
-
-const one = (fields: Map<number, Field[]>, n: number): Field | undefined => fields.get(n)?.[0];
-const bytesOf = (f: Field | undefined): Buffer => {
-  assert.ok(f !== undefined && f.wire === 2, "expected a length-delimited field");
-  return f.value as Buffer;
-};
-const numberOf = (f: Field | undefined): number => {
-  assert.ok(f !== undefined && f.wire === 0, "expected a varint field");
-  return Number(f.value as bigint);
-};
+/** TensorBoard's Event schema (test/fixtures/tensorboard/event.proto), decoded with protobufjs. */
+const EventMessage = protobuf
+  .loadSync(join(import.meta.dirname, "../../test/fixtures/tensorboard/event.proto"))
+  .lookupType("tensorboard.Event");
 
 interface DecodedValue {
   tag: string;
   simple?: number;
   plugin?: string;
-  dataClass?: number;
-  dtype?: number;
+  dataClass?: string;
+  dtype?: string;
   shapeDims?: number;
   strings?: string[];
 }
@@ -114,40 +78,54 @@ interface DecodedEvent {
   values: DecodedValue[];
 }
 
-function decodeEvent(record: Buffer): DecodedEvent {
-  const event = decode(record);
-  const wall = one(event, 1);
-  assert.ok(wall !== undefined && wall.wire === 1, "wall_time is a double");
-  const out: DecodedEvent = {
-    wallTime: (wall.value as Buffer).readDoubleLE(0),
-    step: event.has(2) ? numberOf(one(event, 2)) : 0,
-    values: [],
+interface EventObject {
+  wallTime: number;
+  step?: number;
+  fileVersion?: string;
+  summary?: {
+    value?: Array<{
+      tag: string;
+      simpleValue?: number;
+      metadata?: { pluginData?: { pluginName: string }; dataClass?: string };
+      tensor?: { dtype: string; tensorShape?: { dim?: unknown[] }; stringVal?: Buffer[] };
+    }>;
   };
-  if (event.has(3)) out.fileVersion = bytesOf(one(event, 3)).toString("utf8");
-  if (event.has(5)) {
-    for (const v of decode(bytesOf(one(event, 5))).get(1) ?? []) {
-      const value = decode(v.value as Buffer);
-      const decoded: DecodedValue = { tag: bytesOf(one(value, 1)).toString("utf8") };
-      const simple = one(value, 2);
-      if (simple !== undefined) {
-        assert.equal(simple.wire, 5, "simple_value is a float");
-        decoded.simple = (simple.value as Buffer).readFloatLE(0);
-      }
-      if (value.has(9)) {
-        const metadata = decode(bytesOf(one(value, 9)));
-        decoded.plugin = bytesOf(one(decode(bytesOf(one(metadata, 1))), 1)).toString("utf8");
-        if (metadata.has(4)) decoded.dataClass = numberOf(one(metadata, 4));
-      }
-      if (value.has(8)) {
-        const tensor = decode(bytesOf(one(value, 8)));
-        decoded.dtype = numberOf(one(tensor, 1));
-        decoded.shapeDims = decode(bytesOf(one(tensor, 2))).get(2)?.length ?? 0;
-        decoded.strings = (tensor.get(8) ?? []).map((s) => (s.value as Buffer).toString("utf8"));
-      }
-      out.values.push(decoded);
-    }
-  }
-  return out;
+}
+
+function decodeEvent(record: Buffer): DecodedEvent {
+  const event = EventMessage.toObject(EventMessage.decode(record), {
+    longs: Number,
+    enums: String,
+    oneofs: true,
+  }) as EventObject;
+  assert.equal(typeof event.wallTime, "number", "wall_time is a double");
+  return {
+    wallTime: event.wallTime,
+    step: event.step ?? 0,
+    ...(event.fileVersion !== undefined ? { fileVersion: event.fileVersion } : {}),
+    values: (event.summary?.value ?? []).map((v) => ({
+      tag: v.tag,
+      ...(v.simpleValue !== undefined ? { simple: v.simpleValue } : {}),
+      ...(v.metadata?.pluginData ? { plugin: v.metadata.pluginData.pluginName } : {}),
+      ...(v.metadata?.dataClass !== undefined ? { dataClass: v.metadata.dataClass } : {}),
+      ...(v.tensor
+        ? {
+            dtype: v.tensor.dtype,
+            shapeDims: v.tensor.tensorShape?.dim?.length ?? 0,
+            strings: (v.tensor.stringVal ?? []).map((b) => Buffer.from(b).toString("utf8")),
+          }
+        : {}),
+    })),
+  };
+}
+
+/** Every scalar of an event file as tag -> [[step, value], ...], in file order. */
+function scalarsOf(events: DecodedEvent[]): Map<string, Array<[number, number]>> {
+  const scalars = new Map<string, Array<[number, number]>>();
+  for (const e of events)
+    for (const v of e.values)
+      if (v.simple !== undefined) scalars.set(v.tag, [...(scalars.get(v.tag) ?? []), [e.step, v.simple]]);
+  return scalars;
 }
 
 // ---- a small run ------------------------------------------------------------------------------
@@ -230,9 +208,9 @@ test("tensorboard: records with valid CRCs; file version, config text at step 0,
       e.values.filter((v) => v.plugin === "text").map((v) => ({ step: e.step, v })),
     );
     for (const { v } of texts) {
-      assert.equal(v.dtype, 7, "DT_STRING");
+      assert.equal(v.dtype, "DT_STRING");
       assert.equal(v.shapeDims, 0, "rank 0");
-      assert.equal(v.dataClass, 2, "DATA_CLASS_TENSOR");
+      assert.equal(v.dataClass, "DATA_CLASS_TENSOR");
       assert.equal(v.strings?.length, 1);
     }
     const config = texts.filter((t) => t.v.tag === "config");
@@ -254,10 +232,7 @@ test("tensorboard: records with valid CRCs; file version, config text at step 0,
     assert.match(rows[0]!, /\| crane apaaa \| .* \| roast \| 1\.250 \| format 1, feedback 0\.250 \|$/);
     assert.match(table, /4 of 6 completions/);
 
-    const scalars = new Map<string, Array<[number, number]>>();
-    for (const e of events)
-      for (const v of e.values)
-        if (v.simple !== undefined) scalars.set(v.tag, [...(scalars.get(v.tag) ?? []), [e.step, v.simple]]);
+    const scalars = scalarsOf(events);
     assert.deepEqual(scalars.get("reward"), [
       [10, Math.fround(10 / 16)],
       [20, Math.fround(20 / 16)],
@@ -330,4 +305,55 @@ test("tensorboard: TensorBoard's own reader loads the file (when Python has tens
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("a 5-step run with report_to tensorboard + csv: every scalar equals metrics.jsonl at its step", async () => {
+  const modelDir = makeTinyModel(5);
+  const root = mkdtempSync(join(tmpdir(), "run-trackers-train-"));
+  after(() => {
+    rmSync(modelDir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = tinyConfig(modelDir, root, {
+    max_steps: 5,
+    logging_steps: 1,
+    save_steps: 5,
+    report_to: ["tensorboard", "csv"],
+  });
+  await train({ config, threads: 1, rewards: letterRewards() });
+
+  const rows = readJsonl(join(root, "metrics.jsonl")).rows;
+  const training = rows.filter((r) => "loss" in r);
+  assert.deepEqual(
+    training.map((r) => r.step),
+    [1, 2, 3, 4, 5],
+  );
+  // The numbers each tracker should hold: every finite numeric field of every row but `step`.
+  const expected = new Map<string, Array<[number, number]>>();
+  for (const row of rows)
+    for (const [key, value] of Object.entries(row))
+      if (key !== "step" && typeof value === "number" && Number.isFinite(value))
+        expected.set(key, [...(expected.get(key) ?? []), [row.step as number, value]]);
+  assert.ok(expected.has("loss") && expected.has("reward") && expected.has("learning_rate"));
+
+  const [file, ...others] = eventFiles(join(root, "runs"));
+  assert.deepEqual(others, []);
+  const scalars = scalarsOf(readRecords(readFileSync(file!)).map(decodeEvent));
+  assert.deepEqual([...scalars.keys()].sort(), [...expected.keys()].sort());
+  for (const [tag, points] of expected)
+    assert.deepEqual(
+      scalars.get(tag),
+      points.map(([step, value]) => [step, Math.fround(value)]),
+      tag,
+    );
+
+  const csv = parseCsv(readFileSync(join(root, "metrics.csv"), "utf8"), "metrics.csv");
+  assert.equal(csv.records.length, rows.length, "one line per metrics.jsonl row");
+  csv.records.forEach((record, i) => {
+    const row = rows[i]!;
+    assert.equal(Number(record.step), row.step);
+    for (const [key, value] of Object.entries(row))
+      if (typeof value === "number" && Number.isFinite(value))
+        assert.equal(Number(record[key]), value, `${key} at step ${row.step}`);
+  });
 });
