@@ -2,7 +2,7 @@
 // npm `install` step: builds the libtorch addon (native/build/Release/wordle_torch.node) with
 // node-gyp when wordle-grpo is installed from the npm package. It never fails the install: where
 // libtorch is absent or the build fails it prints how to provide libtorch and exits 0, and the
-// commands that need no libtorch (solve, dashboard) still work.
+// commands that need no libtorch (solve, plan, dashboard) still work.
 //
 // Skipped (exit 0, nothing built):
 //   - in a source checkout (a .git next to package.json): scripts/setup.sh builds the addon there
@@ -20,8 +20,8 @@ const native = join(root, "native");
 const addon = join(native, "build", "Release", "wordle_torch.node");
 
 const HOW = [
-  "wordle-grpo: the libtorch addon was not built, so train, eval, play, serve, sft, export and plan will not run",
-  "(solve and dashboard work without it). Provide libtorch in one of these ways, then run `npm rebuild wordle-grpo`:",
+  "wordle-grpo: the libtorch addon was not built, so train, eval, play, serve, sft and export will not run",
+  "(solve, plan and dashboard work without it). Provide libtorch in one of these ways, then run `npm rebuild wordle-grpo`:",
   "  1. LIBTORCH=/path/to/libtorch npm rebuild wordle-grpo   (a directory with include/ and lib/, e.g. unzipped from pytorch.org)",
   "  2. pip install torch   (the build uses python3's torch)",
   "  3. apt-get install -y libtorch-dev libgloo-dev   (Debian 12 / Ubuntu)",
@@ -60,7 +60,7 @@ function nodeGyp() {
   }
 }
 
-const args = ["rebuild", "--directory", native];
+const args = ["rebuild", "--directory", native, "--jobs", "max"];
 // Use the headers beside this node when they are there (Debian's nodejs: /usr/include/node), so the
 // build needs no download.
 const prefix = dirname(dirname(process.execPath));

@@ -9,8 +9,9 @@ import { openSafetensors } from "../src/engine/safetensors.js";
 import { resolveConfig } from "../src/grpo/config/config.js";
 import type { GrpoConfig } from "../src/grpo/config/schema.js";
 import { checkTrainingMemory, grpoMemoryEstimate, modelShapeOf } from "../src/grpo/memory-check.js";
+import { resolveModelDir } from "../src/grpo/model-dir.js";
 import { QWEN25_05B_SHAPE } from "../src/grpo/plan.js";
-import { resolveModelDir } from "../src/grpo/trainer-setup.js";
+import { engineFacts } from "../src/grpo/trainer-setup.js";
 import { loadHfConfig } from "../src/model/hf-config.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import { GiB, kvCacheBytes, MiB, weightCount } from "../src/model/memory-model.js";
@@ -140,7 +141,7 @@ test("the estimate of a small real run is within 30% of its measured peak RSS", 
 });
 
 test("train --set lora.r=100000 on the tiny model is refused before allocating, naming lora.r", (t) => {
-  const estimate = grpoMemoryEstimate(tinyConfig(["lora.r=100000"]), {
+  const estimate = grpoMemoryEstimate(tinyConfig(["lora.r=100000"]), engineFacts(tinyConfig()), {
     modelDir: resolveModelDir(tinyConfig()),
   });
   if (estimate.hostBytes < availableHostMemory().bytes) {
@@ -223,7 +224,9 @@ test("sft with hidden_size 65536 is refused before its weights are made", () => 
 });
 
 test(`memoryProblem: fits under 90% of what is available; ranks on one host multiply; ${SKIP_MEMORY_CHECK_ENV} skips`, () => {
-  const estimate = grpoMemoryEstimate(tinyConfig(), { modelDir: resolveModelDir(tinyConfig()) });
+  const estimate = grpoMemoryEstimate(tinyConfig(), engineFacts(tinyConfig()), {
+    modelDir: resolveModelDir(tinyConfig()),
+  });
   const resident = 0;
   const roomy = { bytes: estimate.hostBytes / 0.89, source: "test" };
   assert.equal(memoryProblem("train", estimate, roomy, { resident }), null);
@@ -236,11 +239,11 @@ test(`memoryProblem: fits under 90% of what is available; ranks on one host mult
   const previous = process.env[SKIP_MEMORY_CHECK_ENV];
   try {
     process.env[SKIP_MEMORY_CHECK_ENV] = "1";
-    assert.doesNotThrow(() => checkTrainingMemory(huge));
+    assert.doesNotThrow(() => checkTrainingMemory(huge, engineFacts(huge)));
     delete process.env[SKIP_MEMORY_CHECK_ENV];
-    const need = grpoMemoryEstimate(huge, { modelDir: resolveModelDir(huge) }).hostBytes;
+    const need = grpoMemoryEstimate(huge, engineFacts(huge), { modelDir: resolveModelDir(huge) }).hostBytes;
     if (need > availableHostMemory().bytes)
-      assert.throws(() => checkTrainingMemory(huge), /lora\.r \(100000\)/);
+      assert.throws(() => checkTrainingMemory(huge, engineFacts(huge)), /lora\.r \(100000\)/);
   } finally {
     if (previous === undefined) delete process.env[SKIP_MEMORY_CHECK_ENV];
     else process.env[SKIP_MEMORY_CHECK_ENV] = previous;

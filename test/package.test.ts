@@ -1,23 +1,23 @@
-// The npm package as a new user gets it: `npm pack`, install into an empty project, run the CLI
-// without the libtorch addon. The registry may be unreachable, so the install is tried offline and,
-// where that fails, the tarball is unpacked into node_modules with this checkout's dependencies
-// linked beside it (what npm would have installed).
+// The npm package as a new user gets it: `npm pack`, `npm install` of the tarball into an empty
+// project (dependencies from the registry, the addon built by the package's install step), the CLI
+// run from there, with and without a loadable addon. Where the registry is unreachable the tarball
+// is unpacked into node_modules with this checkout's dependencies linked beside it instead.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { test } from "node:test";
+import { dirname, join } from "node:path";
+import { type TestContext, test } from "node:test";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { withTempDir } from "./helpers/temp-dir.js";
 
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 120_000) {
   const r = spawnSync(cmd, args, {
     cwd,
     encoding: "utf8",
     env: { ...process.env, ...env },
-    timeout: 120_000,
+    timeout,
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
 }
@@ -65,91 +65,129 @@ test("the package carries what users need and no tests, benches or sources", (t)
   assert.ok(files.length < 700, `${files.length} files`);
 });
 
-test("the packed CLI runs solve and dashboard without the addon, and the engine commands say what is missing in one line", (t) => {
+/** The tarball installed into an empty project: by npm from the registry, else unpacked by hand. */
+function installPackage(
+  t: TestContext,
+  dir: string,
+): { project: string; pkg: string; npmInstalled: boolean } {
+  const packed = run(NPM, ["pack", "--ignore-scripts", "--pack-destination", dir], PACKAGE_ROOT);
+  assert.equal(packed.status, 0, packed.stderr);
+  const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith(".tgz")) ?? "");
+  const project = join(dir, "project");
+  mkdirSync(project);
+  writeFileSync(
+    join(project, "package.json"),
+    '{ "name": "user-project", "version": "1.0.0", "private": true }\n',
+  );
+  const pkg = join(project, "node_modules", "wordle-grpo");
+  // What a user runs: dependencies from the registry, and the package's install step (the addon build).
+  const installed = run(
+    NPM,
+    ["install", "--no-audit", "--no-fund", "--fetch-retries=1", "--fetch-timeout=30000", tarball],
+    project,
+    {},
+    900_000,
+  );
+  if (installed.status === 0) return { project, pkg, npmInstalled: true };
+
+  // No registry here: unpack it and link this checkout's dependencies (what npm would have installed).
+  t.diagnostic(`npm install failed, unpacked instead: ${installed.stderr.trim().split("\n").at(-1)}`);
+  const modules = join(project, "node_modules");
+  mkdirSync(modules, { recursive: true });
+  const untar = run("tar", ["xzf", tarball, "-C", modules], project);
+  assert.equal(untar.status, 0, untar.stderr);
+  run("mv", [join(modules, "package"), pkg], project);
+  for (const entry of readdirSync(join(PACKAGE_ROOT, "node_modules"))) {
+    if (entry.startsWith(".") || entry === "wordle-grpo") continue;
+    symlinkSync(join(PACKAGE_ROOT, "node_modules", entry), join(modules, entry));
+  }
+  mkdirSync(join(modules, ".bin"));
+  symlinkSync(
+    join("..", "wordle-grpo", "dist", "src", "cli", "main.js"),
+    join(modules, ".bin", "wordle-grpo"),
+  );
+  return { project, pkg, npmInstalled: false };
+}
+
+test("the package from its tarball: npm install builds the addon, solve and play run; without a loadable addon solve and plan run and train says what is missing in one line", (t) => {
   if (!existsSync(join(PACKAGE_ROOT, "dist", "dashboard-web", "index.html"))) {
     t.skip("dist/dashboard-web is not built (npm run build)");
     return;
   }
   withTempDir("wordle-grpo-pack", (dir) => {
-    const packed = run(NPM, ["pack", "--ignore-scripts", "--pack-destination", dir], PACKAGE_ROOT);
-    if (packed.status !== 0) {
-      t.skip(`npm pack failed: ${packed.stderr.trim().split("\n").at(-1)}`);
-      return;
-    }
-    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith(".tgz")) ?? "");
-    const project = join(dir, "project");
-    mkdirSync(project);
-    writeFileSync(
-      join(project, "package.json"),
-      '{ "name": "user-project", "version": "1.0.0", "private": true }\n',
-    );
-
-    const installed = run(
-      NPM,
-      ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball],
-      project,
-    );
-    const pkg = join(project, "node_modules", "wordle-grpo");
-    if (installed.status !== 0) {
-      // Offline without the registry's metadata: unpack it and link this checkout's dependencies.
-      const modules = join(project, "node_modules");
-      mkdirSync(modules, { recursive: true });
-      const untar = run("tar", ["xzf", tarball, "-C", modules], project);
-      assert.equal(untar.status, 0, untar.stderr);
-      run("mv", [join(modules, "package"), pkg], project);
-      for (const entry of readdirSync(join(PACKAGE_ROOT, "node_modules"))) {
-        if (entry.startsWith(".") || entry === "wordle-grpo") continue;
-        symlinkSync(join(PACKAGE_ROOT, "node_modules", entry), join(modules, entry));
-      }
-      mkdirSync(join(modules, ".bin"));
-      symlinkSync(
-        join("..", "wordle-grpo", "dist", "src", "cli", "main.js"),
-        join(modules, ".bin", "wordle-grpo"),
-      );
-    }
-    assert.ok(!existsSync(join(pkg, "native", "build")), "the package must not carry a built addon");
+    const { project, pkg, npmInstalled } = installPackage(t, dir);
+    const addon = join(pkg, "native", "build", "Release", "wordle_torch.node");
     const bin = join(project, "node_modules", ".bin", "wordle-grpo");
-    const cli = (...args: string[]) =>
-      run(process.execPath, [bin, ...args], project, { WORDLE_GRPO_NO_ADDON: "1" });
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [bin, ...args], project, env);
 
-    const help = cli("--help");
-    assert.equal(help.status, 0, help.stderr);
-    for (const name of ["solve", "plan", "dashboard", "train", "eval"])
-      assert.match(help.stdout, new RegExp(`\\b${name}\\b`));
+    // With the addon npm's install step built (libtorch is on this machine: the tests need it).
+    if (npmInstalled) {
+      assert.ok(existsSync(addon), "npm install did not build the addon");
+      const solved = cli(["solve", "--solver", "entropy", "--opener", "salet", "--json"]);
+      assert.equal(solved.status, 0, solved.stderr);
+      const report = JSON.parse(solved.stdout) as { games: number; wins: number; meanGuesses: number };
+      assert.deepEqual([report.games, report.wins], [2315, 2315]);
+      assert.ok(Math.abs(report.meanGuesses - 3.4324) < 1e-3, String(report.meanGuesses));
+      const played = cli(["play", "--secret", "crane"]);
+      assert.equal(played.status, 0, played.stderr);
+      assert.match(played.stdout, /<guess>[A-Z]{5}<\/guess>/);
+      assert.match(played.stdout, /(won in \d turns?|lost.*CRANE)/);
+    } else t.diagnostic("no registry: the addon build and play were not tried");
 
-    const solveHelp = cli("solve", "--help");
-    assert.equal(solveHelp.status, 0, solveHelp.stderr);
-    assert.match(solveHelp.stdout, /--solver/);
+    // The addon missing, then present but unloadable (libtorch gone from under a built addon).
+    const missing = { WORDLE_GRPO_NO_ADDON: "1" };
+    const checks: Array<[NodeJS.ProcessEnv, RegExp]> = [[missing, /the libtorch addon is not built/]];
+    if (!npmInstalled) mkdirSync(dirname(addon), { recursive: true });
+    writeFileSync(addon, Buffer.alloc(4096, "x"));
+    checks.push([{}, /cannot load the libtorch addon .*invalid ELF header/]);
+    for (const [env, reason] of checks) {
+      const help = cli(["--help"], env);
+      assert.equal(help.status, 0, help.stderr);
+      for (const name of ["solve", "plan", "dashboard", "train", "eval"])
+        assert.match(help.stdout, new RegExp(`\\b${name}\\b`));
+      assert.equal(cli(["dashboard", "--help"], env).status, 0);
 
-    const solved = cli("solve", "--solver", "random-consistent", "--pool", "answers", "--json");
-    assert.equal(solved.status, 0, solved.stderr);
-    const report = JSON.parse(solved.stdout) as { games: number; wins: number };
-    assert.equal(report.games, 2315);
-    assert.ok(report.wins > 2000);
+      const solved = cli(["solve", "--solver", "random-consistent", "--pool", "answers", "--json"], env);
+      assert.equal(solved.status, 0, solved.stderr);
+      assert.equal((JSON.parse(solved.stdout) as { games: number }).games, 2315);
 
-    const dashboardHelp = cli("dashboard", "--help");
-    assert.equal(dashboardHelp.status, 0, dashboardHelp.stderr);
+      const planned = cli(["plan", "--preset", "tiny", "--json"], env);
+      assert.equal(planned.status, 0, planned.stderr);
+      const plan = JSON.parse(planned.stdout) as {
+        total_steps: number;
+        memory: { total: number };
+        warnings: string[];
+      };
+      assert.equal(plan.total_steps, 900);
+      assert.ok(plan.memory.total > 0);
+      assert.ok(
+        plan.warnings.some((w) =>
+          /libtorch addon is not built: the memory estimate assumes cpu, float32/.test(w),
+        ),
+      );
 
-    const train = cli("train", "--config", "nothing.toml");
-    assert.equal(train.status, 1);
-    assert.equal(train.stdout, "");
-    const lines = train.stderr.trim().split("\n");
-    assert.equal(lines.length, 1, train.stderr);
-    assert.match(lines[0], /^wordle-grpo train: the libtorch addon is not built/);
-    assert.match(lines[0], /npm rebuild wordle-grpo/);
-    assert.match(lines[0], /LIBTORCH=/);
-    assert.match(lines[0], /apt-get install libtorch-dev/);
-    assert.doesNotMatch(train.stderr, /\n\s+at /);
+      const train = cli(["train", "--config", "nothing.toml"], env);
+      assert.equal(train.status, 1);
+      assert.equal(train.stdout, "");
+      const lines = train.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, train.stderr);
+      assert.match(lines[0]!, /^wordle-grpo train: /);
+      assert.match(lines[0]!, reason);
+      assert.match(lines[0]!, /npm rebuild wordle-grpo/);
+      assert.match(lines[0]!, /LIBTORCH=/);
+      assert.match(lines[0]!, /apt-get install libtorch-dev/);
+    }
 
     // The install step outside a checkout: no libtorch to find, so it explains and does not fail.
     const install = run(process.execPath, [join(pkg, "scripts", "install-native.mjs")], pkg, {
       LIBTORCH: join(dir, "no-libtorch-here"),
+      npm_command: "rebuild",
     });
     assert.equal(install.status, 0, install.stderr);
     assert.match(install.stderr, /libtorch addon was not built/);
     assert.match(install.stderr, /LIBTORCH=\/path\/to\/libtorch npm rebuild wordle-grpo/);
     assert.match(install.stderr, /apt-get install -y libtorch-dev/);
-    assert.ok(!existsSync(join(pkg, "native", "build", "Release", "wordle_torch.node")));
   });
 });
 

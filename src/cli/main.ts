@@ -2,6 +2,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { isAddonUnavailable } from "../engine/addon-errors.js";
 
 /**
  * The `wordle-grpo` command. Each sub-command lives in src/cli/commands/<name>.ts and exports
@@ -28,9 +29,6 @@ const COMMANDS: Record<string, () => Promise<{ register: (program: Command) => v
   train: () => import("./commands/train.js"),
 };
 
-/** src/engine/native.ts's ADDON_UNAVAILABLE (not imported from there: that would load the addon). */
-const ADDON_UNAVAILABLE = "WORDLE_GRPO_ADDON_UNAVAILABLE";
-
 /**
  * Registers the named commands. One whose module cannot load because the addon is missing still
  * appears in the help, and running it prints one line (what is missing, how to build it).
@@ -43,8 +41,8 @@ export async function registerCommands(target: Command, names: readonly string[]
       result.value.register(target);
       return;
     }
-    const err = result.reason as { code?: unknown; message?: unknown };
-    if (err?.code !== ADDON_UNAVAILABLE) throw result.reason;
+    const err: unknown = result.reason;
+    if (!isAddonUnavailable(err)) throw err;
     target
       .command(name)
       .description("(unavailable: needs the libtorch addon, which is not built)")

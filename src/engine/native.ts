@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../paths.js";
+import { ADDON_HOW_TO_BUILD, addonUnavailable } from "./addon-errors.js";
 
 /** A tensor handle: an index into the addon's table of live tensors. */
 export type Handle = number;
@@ -131,29 +132,19 @@ export interface NativeAddon {
 
 export const ADDON_PATH = join(PACKAGE_ROOT, "native", "build", "Release", "wordle_torch.node");
 
-/** How to get the addon, for messages (one line): npm rebuild, LIBTORCH, pip's torch or apt's libtorch-dev. */
-export const ADDON_HOW_TO_BUILD =
-  "install libtorch (apt-get install libtorch-dev, pip install torch, or set LIBTORCH=/path/to/libtorch), " +
-  "then run `npm rebuild wordle-grpo` (in a source checkout: npm run build:native)";
-
-/** The error code of a missing or unloadable addon, so the CLI can print one line instead of a stack trace. */
-export const ADDON_UNAVAILABLE = "WORDLE_GRPO_ADDON_UNAVAILABLE";
-
-function unavailable(message: string): Error {
-  return Object.assign(new Error(message), { code: ADDON_UNAVAILABLE });
-}
-
 function load(): NativeAddon {
   // WORDLE_GRPO_NO_ADDON=1 acts as if the addon were not built (tests of the no-libtorch paths).
   if (process.env.WORDLE_GRPO_NO_ADDON === "1" || !existsSync(ADDON_PATH)) {
-    throw unavailable(`the libtorch addon is not built (${ADDON_PATH} is missing): ${ADDON_HOW_TO_BUILD}`);
+    throw addonUnavailable(
+      `the libtorch addon is not built (${ADDON_PATH} is missing): ${ADDON_HOW_TO_BUILD}`,
+    );
   }
   const require = createRequire(import.meta.url);
   try {
     return require(ADDON_PATH) as NativeAddon;
   } catch (err) {
     const reason = (err as Error).message.split("\n")[0];
-    throw unavailable(
+    throw addonUnavailable(
       `cannot load the libtorch addon ${ADDON_PATH} (${reason}); if libtorch moved or was upgraded, rebuild it: ${ADDON_HOW_TO_BUILD}`,
     );
   }

@@ -5,8 +5,11 @@
  * change for each, instead of growing tensor by tensor until the OOM killer ends it.
  *
  * WORDLE_SKIP_MEMORY_CHECK=1 skips the check (the estimate is deliberately on the high side).
+ *
+ * Nothing here loads the libtorch addon: what the estimate needs from the engine comes in as
+ * EngineFacts (trainer-setup.ts engineFacts), so `plan` runs where the addon is not built.
  */
-import { hasFusedAttention } from "../engine/index.js";
+import type { Device } from "../engine/index.js";
 import { loadHfConfig } from "../model/hf-config.js";
 import type { FloatDtype } from "../model/memory-model.js";
 import {
@@ -20,12 +23,31 @@ import { availableHostMemory } from "../util/memory-available.js";
 import type { GrpoConfig } from "./config/schema.js";
 import { estimateGrpoMemory } from "./memory-estimate.js";
 import { assumedLengths, measuredLengths } from "./memory-lengths.js";
+import { resolveModelDir } from "./model-dir.js";
 import { type ModelShape, QWEN25_05B_SHAPE } from "./plan.js";
-import { resolveDevice, resolveDtype, resolveModelDir } from "./trainer-setup.js";
 
 /** A model directory's shape (config.json through the one parser), named by the directory. */
 export function modelShapeOf(dir: string): ModelShape {
   return { ...loadHfConfig(dir), name: dir };
+}
+
+/** The device and dtype a run of the config would use, and whether libtorch has fused attention. */
+export interface EngineFacts {
+  device: Device;
+  dtype: FloatDtype;
+  fusedAttention: boolean;
+}
+
+/**
+ * Without the addon: the config's own device and dtype, and for `auto` the CPU in float32 (the
+ * larger of the CPU's two choices), without fused attention (the larger attention buffers).
+ */
+export function assumedEngineFacts(config: GrpoConfig): EngineFacts {
+  return {
+    device: config.device === "auto" ? "cpu" : (config.device as Device),
+    dtype: config.dtype === "auto" ? "float32" : (config.dtype as FloatDtype),
+    fusedAttention: false,
+  };
 }
 
 /**
@@ -34,10 +56,10 @@ export function modelShapeOf(dir: string): ModelShape {
  */
 export function grpoMemoryEstimate(
   config: GrpoConfig,
+  engine: EngineFacts,
   options: { modelDir?: string; ranks?: number; finalEvaluation?: boolean } = {},
 ): MemoryEstimate {
-  const device = resolveDevice(config);
-  const dtype = resolveDtype(config, device) as FloatDtype;
+  const { device, dtype } = engine;
   const dir = options.modelDir;
   let lengths = assumedLengths(config);
   if (dir !== undefined) {
@@ -52,7 +74,7 @@ export function grpoMemoryEstimate(
     dtype,
     device,
     lengths,
-    fusedAttention: hasFusedAttention(),
+    fusedAttention: engine.fusedAttention,
     ranks: options.ranks,
     runtimeBytes: runtimeBytes(),
     finalEvaluation: options.finalEvaluation,
@@ -69,9 +91,9 @@ function envCount(name: string): number {
  * torchrun variables (WORLD_SIZE: each rank's share of the step; LOCAL_WORLD_SIZE: processes on
  * this host), as train --nproc and torchrun set them.
  */
-export function checkTrainingMemory(config: GrpoConfig): void {
+export function checkTrainingMemory(config: GrpoConfig, engine: EngineFacts): void {
   if (memoryCheckSkipped()) return;
-  const estimate = grpoMemoryEstimate(config, {
+  const estimate = grpoMemoryEstimate(config, engine, {
     modelDir: resolveModelDir(config),
     ranks: envCount("WORLD_SIZE"),
   });

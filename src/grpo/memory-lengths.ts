@@ -11,7 +11,7 @@ import type { Tokenizer } from "../model/tokenizer.js";
 import { renderPrompt } from "../task/prompt.js";
 import type { HistoryEntry } from "../wordle/candidates.js";
 import type { GrpoConfig } from "./config/schema.js";
-import { preparePrompts } from "./trainer-setup.js";
+import { preparePrompts } from "./prepared-prompts.js";
 
 /** A guess and its feedback, repeated to fill a board: the length of any real game to a few tokens. */
 const FILLER: HistoryEntry = {

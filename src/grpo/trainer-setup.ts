@@ -2,27 +2,23 @@
  * Everything a run needs before its first step: device and dtype, the model and its tokenizer,
  * the LoRA adapter, the optimizer, and the training / validation prompts rendered and tokenized.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import {
   AdamW,
   bestDevice,
   bf16MatmulIsFast,
   type Device,
   type DType,
+  hasFusedAttention,
   SGD,
   type Tensor,
 } from "../engine/index.js";
 import { initLora, loadModel, type Model } from "../model/load.js";
 import { LORA_TARGETS } from "../model/lora.js";
+import type { FloatDtype } from "../model/memory-model.js";
 import { loadTokenizer, type Tokenizer } from "../model/tokenizer.js";
-import { MODELS_DIR } from "../paths.js";
-import { renderPrompt } from "../task/prompt.js";
-import { loadSeedDataset } from "../task/seed-dataset.js";
-import { splitTrainValidation } from "../task/split.js";
-import type { TaskState } from "../task/state.js";
 import type { GrpoConfig } from "./config/schema.js";
-import type { PreparedPrompt } from "./rollout/rollout.js";
+import type { EngineFacts } from "./memory-check.js";
+import { resolveModelDir } from "./model-dir.js";
 
 /** `device: auto`: CUDA, then MPS, else the CPU. */
 export function resolveDevice(config: GrpoConfig): Device {
@@ -35,51 +31,10 @@ export function resolveDtype(config: GrpoConfig, device: Device): DType {
   return bf16MatmulIsFast(device) ? "bfloat16" : "float32";
 }
 
-/** `model: null`: the model shipped in models/ (the one folder there with a config.json). */
-export function resolveModelDir(config: GrpoConfig): string {
-  if (config.model !== null) {
-    if (!existsSync(join(config.model, "config.json")))
-      throw new Error(
-        `model ${config.model}: no config.json there (expected a Hugging Face model directory)`,
-      );
-    return config.model;
-  }
-  const shipped = existsSync(MODELS_DIR)
-    ? readdirSync(MODELS_DIR)
-        .filter((name) => existsSync(join(MODELS_DIR, name, "config.json")))
-        .sort()
-    : [];
-  if (shipped.length === 0)
-    throw new Error(`no model given (--model DIR or model = "...") and none shipped in ${MODELS_DIR}`);
-  return join(MODELS_DIR, shipped[0]);
-}
-
-export interface Prompts {
-  train: PreparedPrompt[];
-  validation: PreparedPrompt[];
-}
-
-/** Render and tokenize a position; prompts longer than max_prompt_length keep their last tokens (TRL). */
-export function preparePrompt(state: TaskState, config: GrpoConfig, tokenizer: Tokenizer): PreparedPrompt {
-  const text = renderPrompt(
-    { history: state.history },
-    { template: config.prompt_template, tokenizer: tokenizer.chatTemplate ? tokenizer : undefined },
-  ).text;
-  let ids = tokenizer.encode(text);
-  if (config.max_prompt_length !== null && ids.length > config.max_prompt_length)
-    ids = ids.slice(ids.length - config.max_prompt_length);
-  return { state, ids };
-}
-
-/** The seed dataset's train / validation split by `seed` (60 / 15 rows), tokenized. */
-export function preparePrompts(config: GrpoConfig, tokenizer: Tokenizer): Prompts {
-  const { rows } = loadSeedDataset();
-  const { train, validation } = splitTrainValidation(rows, config.seed);
-  const strip = (r: TaskState): TaskState => ({ id: r.id, secret: r.secret, history: r.history });
-  return {
-    train: train.map((r) => preparePrompt(strip(r), config, tokenizer)),
-    validation: validation.map((r) => preparePrompt(strip(r), config, tokenizer)),
-  };
+/** What the memory estimate needs from the engine for this config on this machine. */
+export function engineFacts(config: GrpoConfig): EngineFacts {
+  const device = resolveDevice(config);
+  return { device, dtype: resolveDtype(config, device) as FloatDtype, fusedAttention: hasFusedAttention() };
 }
 
 export interface LoadedPolicy {

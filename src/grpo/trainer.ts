@@ -54,6 +54,7 @@ import type { GrpoConfig } from "./config/schema.js";
 import { temperatureAt } from "./config/temperature.js";
 import { DataOrder } from "./data-order.js";
 import { checkTrainingMemory } from "./memory-check.js";
+import { preparePrompts } from "./prepared-prompts.js";
 import { type Collective, Ranks } from "./ranks.js";
 import {
   captureEngineRng,
@@ -81,9 +82,9 @@ import { evaluateDuringTraining } from "./trainer-eval.js";
 import { MetricsWindow } from "./trainer-metrics.js";
 import {
   attachAdapter,
+  engineFacts,
   loadPolicy,
   makeOptimizer,
-  preparePrompts,
   resolveDevice,
   resolveDtype,
 } from "./trainer-setup.js";
@@ -148,7 +149,7 @@ function checkRunnable(config: GrpoConfig): void {
   const device = resolveDevice(config);
   const problem = deviceProblem(device, resolveDtype(config, device));
   if (problem !== null) throw new Error(problem);
-  checkTrainingMemory(config);
+  checkTrainingMemory(config, engineFacts(config));
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {

@@ -1,9 +1,16 @@
 import type { Command } from "commander";
+import { isAddonUnavailable } from "../../engine/addon-errors.js";
 import { trainingSecrets } from "../../eval/secrets.js";
 import { resolveConfig } from "../../grpo/config/config.js";
-import { grpoMemoryEstimate, modelShapeOf } from "../../grpo/memory-check.js";
+import type { GrpoConfig } from "../../grpo/config/schema.js";
+import {
+  assumedEngineFacts,
+  type EngineFacts,
+  grpoMemoryEstimate,
+  modelShapeOf,
+} from "../../grpo/memory-check.js";
+import { resolveModelDir } from "../../grpo/model-dir.js";
 import { formatPlan, planRun } from "../../grpo/plan.js";
-import { resolveModelDir } from "../../grpo/trainer-setup.js";
 import { loadSeedDataset } from "../../task/seed-dataset.js";
 import { splitTrainValidation } from "../../task/split.js";
 
@@ -47,6 +54,24 @@ function trainPromptCount(seed: number): { count: number; source: string } {
   };
 }
 
+/**
+ * The engine's answers for the estimate (device and dtype of `auto`, fused attention). Where the
+ * libtorch addon is not built, plan still runs on assumed ones and says so.
+ */
+async function engineFactsFor(config: GrpoConfig): Promise<{ engine: EngineFacts; warning?: string }> {
+  try {
+    const { engineFacts } = await import("../../grpo/trainer-setup.js");
+    return { engine: engineFacts(config) };
+  } catch (err) {
+    if (!isAddonUnavailable(err)) throw err;
+    const engine = assumedEngineFacts(config);
+    return {
+      engine,
+      warning: `the libtorch addon is not built: the memory estimate assumes ${engine.device}, ${engine.dtype} (train needs the addon)`,
+    };
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("plan")
@@ -71,7 +96,7 @@ export function register(program: Command): void {
     )
     .option("--no-final-eval", "leave it out, as train --no-final-eval")
     .option("--json", "print the plan as JSON")
-    .action((flags: PlanFlags) => {
+    .action(async (flags: PlanFlags) => {
       const { config, warnings } = resolveConfig({
         preset: flags.preset,
         file: flags.config,
@@ -92,6 +117,8 @@ export function register(program: Command): void {
         config.model ??
         (config.prompt_template === "tiny" ? resolveModelDir(config) : undefined);
       const ranks = positiveNumber("--nproc", flags.nproc, true);
+      const { engine, warning } = await engineFactsFor(config);
+      if (warning !== undefined) warnings.push(warning);
       const plan = planRun(config, {
         datasetSize: dataset.count,
         datasetSource: dataset.source,
@@ -100,7 +127,7 @@ export function register(program: Command): void {
         secPerStep: positiveNumber("--sec-per-step", flags.secPerStep),
         modelShape: modelDir === undefined ? undefined : modelShapeOf(modelDir),
         ranks,
-        memory: grpoMemoryEstimate(config, {
+        memory: grpoMemoryEstimate(config, engine, {
           modelDir,
           ranks,
           // As train decides it: on by default with the preset tiny.

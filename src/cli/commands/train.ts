@@ -6,10 +6,11 @@ import { formatReport } from "../../eval/format.js";
 import { loadPolicy } from "../../eval/load-policy.js";
 import { resolveEvalSet } from "../../eval/secrets.js";
 import { type GrpoConfig, resolveConfig } from "../../grpo/config/config.js";
+import { resolveModelDir } from "../../grpo/model-dir.js";
 import { checkSplit, itemsPerGenerationBatch, stepItemsName } from "../../grpo/run-length.js";
 import { runDirOfCheckpoint, train } from "../../grpo/trainer.js";
 import { consoleEvents, silentEvents } from "../../grpo/trainer-console.js";
-import { resolveDevice, resolveModelDir } from "../../grpo/trainer-setup.js";
+import { resolveDevice } from "../../grpo/trainer-setup.js";
 import { LAUNCHED_ENV, launchLocalRanks } from "../launch.js";
 
 /**
