@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { ConfigError, resolveConfig } from "../src/grpo/config/config.js";
 import { configSchema } from "../src/grpo/config/schema.js";
 import { readJsonl } from "../src/run/jsonl.js";
@@ -239,7 +240,7 @@ test(
     assert.equal(warnings.length, 1, warnings.join("\n"));
     assert.match(
       warnings[0]!,
-      /report_to wandb: not logging to W&B, the optional package @wandb\/sdk is not installed\./,
+      /report_to wandb: not logging to W&B, the optional package @wandb\/sdk is not installed:/,
     );
     assert.match(warnings[0]!, /`npm install @wandb\/sdk`.*WANDB_API_KEY/);
     assert.ok(warnings[0]!.includes(`\`wandb sync ${join(paths.root, "runs")}\``), warnings[0]);
@@ -249,61 +250,118 @@ test(
       withTensorBoard.push(m),
     );
     assert.deepEqual(all.names, ["tensorboard", "csv"]);
-    assert.match(
-      withTensorBoard[0]!,
-      /The TensorBoard files can be uploaded afterwards with `wandb sync .*runs`\.$/,
-    );
+    assert.match(withTensorBoard[0]!, /The TensorBoard files can be uploaded with `wandb sync .*runs`\.$/);
     await all.close();
   }),
 );
 
-// A stand-in for the package's interface (init -> run.log / run.finish), to check this tracker's own
-// logic: the environment gate, what it logs, that close() finishes the run, and that the handlers
-// the SDK installs for Ctrl-C do not replace the trainer's.
-test("wandb with the SDK: needs WANDB_API_KEY or WANDB_MODE; logs numbers with train/global_step; finishes on close", async () => {
-  const logged: Record<string, unknown>[] = [];
-  let finished = 0;
-  const sdkHandler = () => {};
-  const sdk = {
-    default: {
-      init: async (options: Record<string, unknown>) => {
-        assert.equal(options.name, "my-run");
-        assert.equal(options.project, "wordle-grpo");
-        process.on("SIGINT", sdkHandler);
-        return {
-          log: (data: Record<string, unknown>) => logged.push(data),
-          finish: async () => {
-            finished++;
-          },
-        };
-      },
-    },
-  };
-  const options = {
-    runName: "my-run",
-    config: { seed: 1 },
-    tensorboardDir: "/r/runs",
-    tensorboardOn: false,
-    importSdk: async () => sdk,
-  };
-  const warnings: string[] = [];
-  assert.equal(await openWandb({ ...options, env: {} }, (m) => warnings.push(m)), null);
-  assert.match(warnings[0]!, /neither WANDB_API_KEY nor WANDB_MODE is set/);
-  assert.equal(
-    await openWandb({ ...options, env: { WANDB_MODE: "disabled" } }, (m) => warnings.push(m)),
-    null,
-  );
+// Stand-ins for the package (its interface: default.init -> run.log / run.finish), loaded by the
+// tracker's worker thread as the real one would be: one that records what it is given, and one that
+// throws from a timer after init, as @wandb/sdk 0.5.1 does when api.wandb.ai cannot be reached.
+const RECORDING_SDK = `
+import { appendFileSync } from "node:fs";
+const note = (entry) => appendFileSync(process.env.FAKE_WANDB_LOG, JSON.stringify(entry) + "\\n");
+export default {
+  async init(options) {
+    note({ init: options });
+    process.on("SIGINT", () => process.exit(3)); // the real SDK's handler: must not reach the trainer
+    return { log: (data) => note({ log: data }), finish: async () => note({ finish: true }) };
+  },
+};
+`;
+const FAILING_SDK = `
+export default {
+  async init() {
+    setTimeout(() => { throw new Error("Unable to determine default entity"); }, 0);
+    return { log() {}, async finish() {} };
+  },
+};
+`;
 
-  const tracker = await openWandb({ ...options, env: { WANDB_MODE: "offline" } }, (m) => warnings.push(m));
-  assert.ok(tracker !== null);
-  await tracker.logMetrics({ step: 10, reward: 0.5, kl: null, criteria: [] });
-  await tracker.logMetrics({ step: 10, "eval/win_rate": 0.25 });
-  await tracker.close();
-  assert.deepEqual(logged, [
-    { reward: 0.5, "train/global_step": 10 },
-    { "eval/win_rate": 0.25, "train/global_step": 10 },
-  ]);
-  assert.equal(finished, 1);
-  assert.equal(process.listeners("SIGINT").includes(sdkHandler), false);
-  assert.equal(warnings.length, 2);
-});
+function sdkFile(dir: string, name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return pathToFileURL(file).href;
+}
+
+test(
+  "wandb: needs WANDB_API_KEY; WANDB_MODE=offline and disabled are answered with the sync path; logs numbers with train/global_step and finishes on close",
+  withRunDir(async (root) => {
+    const log = join(root, "wandb.jsonl");
+    const options = {
+      runName: "my-run",
+      config: { seed: 1 },
+      tensorboardDir: "/r/runs",
+      tensorboardOn: true,
+      sdk: sdkFile(root, "recording-sdk.mjs", RECORDING_SDK),
+    };
+    const warnings: string[] = [];
+    const open = (env: NodeJS.ProcessEnv) => openWandb({ ...options, env }, (m) => warnings.push(m));
+    assert.equal(await open({ FAKE_WANDB_LOG: log }), null);
+    assert.equal(await open({ FAKE_WANDB_LOG: log, WANDB_MODE: "disabled", WANDB_API_KEY: "k" }), null);
+    assert.equal(await open({ FAKE_WANDB_LOG: log, WANDB_MODE: "offline", WANDB_API_KEY: "k" }), null);
+    assert.match(
+      warnings[0]!,
+      /WANDB_API_KEY is not set\. The TensorBoard files can be uploaded with `wandb sync \/r\/runs`/,
+    );
+    assert.match(warnings[1]!, /WANDB_MODE=disabled/);
+    assert.match(
+      warnings[2]!,
+      /WANDB_MODE=offline: @wandb\/sdk has no offline mode .*`wandb sync \/r\/runs`/,
+    );
+    assert.equal(existsSync(log), false, "the SDK was not started");
+
+    const tracker = await open({ FAKE_WANDB_LOG: log, WANDB_API_KEY: "k", WANDB_PROJECT: "p" });
+    assert.ok(tracker !== null);
+    await tracker.logMetrics({ step: 10, reward: 0.5, kl: null, criteria: [] });
+    await tracker.logMetrics({ step: 10, "eval/win_rate": 0.25 });
+    await tracker.close();
+    assert.deepEqual(readJsonl(log).rows, [
+      { init: { project: "p", name: "my-run", config: { seed: 1 } } },
+      { log: { reward: 0.5, "train/global_step": 10 } },
+      { log: { "eval/win_rate": 0.25, "train/global_step": 10 } },
+      { finish: true },
+    ]);
+    assert.equal(warnings.length, 3);
+  }),
+);
+
+test(
+  "wandb: an SDK that throws asynchronously ends its worker, not the run; the tracker is dropped with one warning",
+  withRunDir(async (root) => {
+    const paths = openRunDirectory(root);
+    const warnings: string[] = [];
+    const tracker = await openWandb(
+      {
+        runName: "r",
+        config: {},
+        tensorboardDir: join(root, "runs"),
+        tensorboardOn: false,
+        sdk: sdkFile(root, "failing-sdk.mjs", FAILING_SDK),
+        env: { WANDB_API_KEY: "k" },
+      },
+      (m) => warnings.push(m),
+    );
+    assert.ok(tracker !== null);
+    const logs = new RunLogs(
+      paths,
+      new Monitor(monitorOptions),
+      {},
+      new TrackerSet([tracker], (m) => warnings.push(m)),
+    );
+    logs.logTrain({ step: 10, reward: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the SDK's timer throws meanwhile
+    logs.logTrain({ step: 20, reward: 2 });
+    logs.logTrain({ step: 30, reward: 3 });
+    await logs.close();
+    assert.deepEqual(
+      readJsonl(paths.metrics).rows.map((r) => r.step),
+      [10, 20, 30],
+    );
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /^report_to wandb: @wandb\/sdk: Unable to determine default entity; wandb is off/,
+    );
+  }),
+);
