@@ -5,6 +5,7 @@ import { extname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PACKAGE_ROOT } from "../paths.js";
+import { loopbackHostNames } from "../util/listen-host.js";
 import { parseColumnsQuery } from "./columns-query.js";
 import {
   CLOSE_WAIT_FOR_POLL_MS,
@@ -74,11 +75,6 @@ function loadAssets(dir: string): Map<string, Buffer> {
   return assets;
 }
 
-function loopbackHosts(host: string): Set<string> | null {
-  const loopback = host === "127.0.0.1" || host === "localhost" || host === "::1";
-  return loopback ? new Set(["127.0.0.1", "localhost", "[::1]", "::1"]) : null;
-}
-
 /**
  * Starts the dashboard: reads every run directory once, then serves the page and pushes new rows
  * over server-sent events as the run files grow.
@@ -90,9 +86,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const assets = loadAssets(options.assetsDir ?? DEFAULT_ASSETS_DIR);
   const runs = options.runDirs.map((dir, id) => new RunState(id, resolve(dir)));
   const clients = new Set<ServerResponse>();
-  // Requests for Host names other than the loopback ones are refused when bound to loopback, so a
-  // web page on another origin cannot read the runs through DNS rebinding.
-  const allowedHosts = loopbackHosts(host);
+  // Bound to loopback: requests for other Host names are refused (DNS rebinding).
+  const allowedHosts = loopbackHostNames(host);
 
   // Expensive responses share a few slots each, so parallel requests cannot multiply what they hold.
   const columnSlots = new RequestSlots("column responses", MAX_CONCURRENT_COLUMN_RESPONSES);

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { DemoRun } from "../../dashboard/demo-run.js";
 import { SIGNAL_EXIT_DEADLINE_MS } from "../../dashboard/limits.js";
 import { startDashboard } from "../../dashboard/server.js";
+import { exposureWarning } from "../../util/listen-host.js";
 import { stopOnSignals } from "../../util/stop-on-signals.js";
 
 /**
@@ -95,11 +96,8 @@ export function register(program: Command): void {
       process.stdout.write(
         `dashboard: loaded in ${((Date.now() - started) / 1000).toFixed(1)} s; open ${server.url}\n`,
       );
-      if (flags.host !== "127.0.0.1" && flags.host !== "localhost" && flags.host !== "::1") {
-        process.stderr.write(
-          `dashboard: warning: listening on ${flags.host}; anyone who can reach it can read these runs\n`,
-        );
-      }
+      const warning = exposureWarning("dashboard", flags.host, "can read these runs");
+      if (warning !== null) process.stderr.write(`${warning}\n`);
       // Ctrl-C or SIGTERM always ends it, within a few seconds at most (see stopOnSignals).
       stopOnSignals(
         "dashboard",

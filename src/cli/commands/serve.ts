@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { hostWarning } from "../../serve/host-check.js";
 import { DEFAULT_LIMITS } from "../../serve/limits.js";
 import { loadServedModel } from "../../serve/load-served-model.js";
 import { startServer } from "../../serve/server.js";
+import { exposureWarning } from "../../util/listen-host.js";
 import { stopOnSignals } from "../../util/stop-on-signals.js";
 import { numberFlag } from "./eval.js";
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option("--max-batch <n>", "most prompts in one generate call", "64")
     .action(async (flags: ServeFlags) => {
       const host = flags.host ?? "127.0.0.1";
-      const warning = hostWarning(host);
+      const warning = exposureWarning("serve", host, "can use the model (there is no authentication)");
       if (warning !== null) process.stderr.write(`${warning}\n`);
       const served = await loadServedModel({
         model: flags.model,
