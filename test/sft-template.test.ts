@@ -88,11 +88,14 @@ test("a whole game is one sequence: every turn's prompt is a prefix, followed by
 });
 
 test("teacher specs: mixes normalise, errors name the problem", () => {
-  assert.deepEqual(parseTeacherSpec("mix:random-consistent=0.8,random-word=0.2"), [
-    { teacher: "random-consistent", weight: 0.8 },
-    { teacher: "random-word", weight: 0.2 },
-  ]);
-  assert.deepEqual(parseTeacherSpec("mix:entropy=3,random-consistent=1")[0], {
+  assert.deepEqual(parseTeacherSpec("mix:random-consistent=0.8,random-word=0.2"), {
+    teachers: [
+      { teacher: "random-consistent", weight: 0.8 },
+      { teacher: "random-word", weight: 0.2 },
+    ],
+    branch: false,
+  });
+  assert.deepEqual(parseTeacherSpec("mix:entropy=3,random-consistent=1").teachers[0], {
     teacher: "entropy",
     weight: 0.75,
   });
@@ -100,6 +103,48 @@ test("teacher specs: mixes normalise, errors name the problem", () => {
   assert.throws(() => parseTeacherSpec("random-word"), /noise/);
   assert.throws(() => parseTeacherSpec("mix:entropy=x"), /NAME=WEIGHT/);
   assert.throws(() => parseTeacherSpec("mix:random-word=1"), /learned/);
+  assert.deepEqual(parseTeacherSpec("branch:random-consistent=0.25"), {
+    teachers: [
+      { teacher: "entropy", weight: 0.75 },
+      { teacher: "random-consistent", weight: 0.25 },
+    ],
+    branch: true,
+  });
+  for (const bad of ["branch:random-consistent=1", "branch:random-word=0.2", "branch:entropy=0.5", "branch:"])
+    assert.throws(() => parseTeacherSpec(bad), /branch:random-consistent=P with 0 < P < 1/, bad);
+});
+
+test("branch teacher: the entropy solver's moves until the game leaves its path, then consistent moves to the end", () => {
+  const games = new TeacherGames(parseTeacherSpec("branch:random-consistent=0.3"));
+  const solver = new TeacherGames(parseTeacherSpec("entropy"));
+  const rng = new Rng(11);
+  let branched = 0;
+  for (let g = 0; g < 300; g++) {
+    const secret = games.table.answers[rng.int(games.table.answers.length)];
+    const turns = games.play(secret, rng);
+    const path = solver.play(secret, rng);
+    const leaves = turns.findIndex((t) => t.teacher !== "entropy");
+    const onPath = leaves < 0 ? turns : turns.slice(0, leaves);
+    // On the path: exactly the solver's own game (it is deterministic).
+    assert.deepEqual(
+      onPath.map((t) => t.guess),
+      path.slice(0, onPath.length).map((t) => t.guess),
+    );
+    if (leaves < 0) continue;
+    branched++;
+    // Off the path: only random-consistent, every guess still possible, all of them learned.
+    const history: { guess: string; feedback: ReturnType<typeof scoreGuess> }[] = [];
+    for (const [i, t] of turns.entries()) {
+      if (i >= leaves) {
+        assert.equal(t.teacher, "random-consistent");
+        assert.ok(t.learn);
+        for (const h of history) assert.deepEqual(scoreGuess(h.guess, t.guess), h.feedback);
+      }
+      history.push({ guess: t.guess, feedback: t.feedback });
+    }
+  }
+  // P(leave within the first turn or two) is high enough that most games branch at some point.
+  assert.ok(branched > 100 && branched < 300, `${branched} of 300 games branched`);
 });
 
 test("teacher games follow the rules: feedback is the real score, the game stops at a win", () => {

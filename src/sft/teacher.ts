@@ -11,6 +11,14 @@
  *   but never learned (`learn: false`), so the model learns to recover, not to guess at random.
  *
  * A mix is written `mix:random-consistent=0.8,random-word=0.2` (weights are normalised).
+ *
+ * `branch:random-consistent=P`: the entropy solver plays, and at each turn the game leaves its path
+ * with probability P; random-consistent then plays the rest of the game. The model sees the
+ * solver's moves on its own tree (where greedy decoding picks them: they are the most frequent
+ * label there) and consistent moves at the positions off the tree, which the solver would
+ * otherwise have to score afresh (7-10 ms each) and which a model cannot learn from the 2,114
+ * fixed games of the solver alone (docs/experiments.md).
+ *
  * Games are played on the guess x answer pattern table, so a turn costs a row lookup and a filter.
  */
 
@@ -30,6 +38,12 @@ export interface TeacherWeight {
   weight: number;
 }
 
+/** The teachers of a spec, and whether a game branches off the entropy solver's path for good. */
+export interface TeacherPlan {
+  teachers: TeacherWeight[];
+  branch: boolean;
+}
+
 /** One turn of a teacher game. */
 export interface TeacherTurn {
   guess: string;
@@ -47,16 +61,37 @@ function checkName(name: string, spec: string): TeacherName {
   return name as TeacherName;
 }
 
-/** Parse `random-consistent`, `entropy`, or `mix:random-consistent=0.8,random-word=0.2`. */
-export function parseTeacherSpec(spec: string): TeacherWeight[] {
+/**
+ * Parse `random-consistent`, `entropy`, `mix:random-consistent=0.8,random-word=0.2` or
+ * `branch:random-consistent=0.25`.
+ */
+export function parseTeacherSpec(spec: string): TeacherPlan {
   const text = spec.trim();
+  if (text.startsWith("branch:")) {
+    const [name, value, extra] = text
+      .slice(7)
+      .split("=")
+      .map((s) => s.trim());
+    const p = Number(value);
+    if (name !== "random-consistent" || extra !== undefined || !(p > 0 && p < 1))
+      throw new Error(
+        `teacher ${JSON.stringify(spec)}: a branch is written branch:random-consistent=P with 0 < P < 1 (the chance, each turn, that the game leaves the entropy solver's path)`,
+      );
+    return {
+      teachers: [
+        { teacher: "entropy", weight: 1 - p },
+        { teacher: "random-consistent", weight: p },
+      ],
+      branch: true,
+    };
+  }
   if (!text.startsWith("mix:")) {
     const teacher = checkName(text, spec);
     if (teacher === "random-word")
       throw new Error(
         `teacher ${JSON.stringify(spec)}: random-word is noise and is never learned; use it inside a mix, e.g. mix:random-consistent=0.8,random-word=0.2`,
       );
-    return [{ teacher, weight: 1 }];
+    return { teachers: [{ teacher, weight: 1 }], branch: false };
   }
   const parts = text
     .slice(4)
@@ -82,7 +117,7 @@ export function parseTeacherSpec(spec: string): TeacherWeight[] {
     throw new Error(
       `teacher ${JSON.stringify(spec)}: a mix needs a teacher that is learned (not only random-word)`,
     );
-  return out.map((t) => ({ teacher: t.teacher, weight: t.weight / total }));
+  return { teachers: out.map((t) => ({ teacher: t.teacher, weight: t.weight / total })), branch: false };
 }
 
 /** Plays teacher games on the pattern table of the 12,972 accepted words x 2,315 answers. */
@@ -91,14 +126,19 @@ export class TeacherGames {
   private readonly entropy: EntropyPolicy | null;
   private readonly allAnswers: number[];
 
+  readonly teachers: readonly TeacherWeight[];
+  private readonly branch: boolean;
+
   constructor(
-    readonly teachers: readonly TeacherWeight[],
+    plan: TeacherPlan,
     readonly maxTurns = 6,
   ) {
+    this.teachers = plan.teachers;
+    this.branch = plan.branch;
     const lists = loadWordLists();
     this.table = patternTable(lists.allowed, lists.answers);
     this.allAnswers = this.table.answers.map((_, i) => i);
-    this.entropy = teachers.some((t) => t.teacher === "entropy" && t.weight > 0)
+    this.entropy = this.teachers.some((t) => t.teacher === "entropy" && t.weight > 0)
       ? new EntropyPolicy(this.table, {
           opener: null,
           pool: this.table.guesses.map((_, g) => g),
@@ -127,8 +167,10 @@ export class TeacherGames {
     let candidates = this.allAnswers;
     const history: CodedHistoryEntry[] = [];
     const turns: TeacherTurn[] = [];
+    let branchedOff = false;
     while (turns.length < this.maxTurns) {
-      const teacher = this.pickTeacher(rng);
+      const teacher = branchedOff ? "random-consistent" : this.pickTeacher(rng);
+      if (this.branch && teacher !== "entropy") branchedOff = true;
       const state = { table, history, candidates };
       const row =
         teacher === "entropy"

@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "model directory to write (e.g. models/my-tiny)")
     .option(
       "--teacher <spec>",
-      "random-consistent | entropy | mix:NAME=W,... (random-word turns are played, never learned)",
+      "random-consistent | entropy | mix:NAME=W,... (random-word turns are played, never learned) | branch:random-consistent=P (entropy until the game leaves its path)",
       DEFAULT_SFT_SETTINGS.teacher,
     )
     .option("--steps <n>", "train for N optimiser steps (reproducible)")
