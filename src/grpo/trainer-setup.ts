@@ -1,6 +1,7 @@
 /**
- * Everything a run needs before its first step: device and dtype, the model and its tokenizer,
- * the LoRA adapter, the optimizer, and the training / validation prompts rendered and tokenized.
+ * Everything a run needs from the engine before its first step: device and dtype, the model and
+ * its tokenizer, the LoRA adapter, the optimizer (the prompts: prepared-prompts.ts; the model
+ * directory: model-dir.ts, both usable without the libtorch addon).
  */
 import {
   AdamW,
