@@ -160,6 +160,19 @@ test("merged model alone gives the base + adapter logits (1e-5 relative) and PEF
   }
 });
 
+/** max |W' - (W + scale B A)| of one projection of a merged directory, against MODEL and LORA. */
+function mergeError(mergedDir: string, name: string, scale: number): number {
+  const lora = (part: string) =>
+    tensorOf(join(LORA, "adapter_model.safetensors"), `base_model.model.${name}.${part}.weight`, "float32");
+  const w = tensorOf(join(MODEL, "model.safetensors"), `${name}.weight`, "float32");
+  const got = tensorOf(join(mergedDir, "model.safetensors"), `${name}.weight`, "float32");
+  return got
+    .sub(w.add(lora("lora_B").matmul(lora("lora_A")).mul(scale)))
+    .abs()
+    .max()
+    .item();
+}
+
 test("merged checkpoint: the base's tensor names, shapes and dtypes; tied head stays tied; W' = W + 2 B A", () => {
   const base = header(join(MODEL, "model.safetensors"));
   const out = header(join(merged, "model.safetensors"));
@@ -169,26 +182,7 @@ test("merged checkpoint: the base's tensor names, shapes and dtypes; tied head s
   assert.equal(JSON.parse(readFileSync(join(merged, "config.json"), "utf8")).tie_word_embeddings, true);
   assert.equal(openSafetensors(join(merged, "model.safetensors")).metadata.format, "pt");
   scope(() => {
-    const name = "model.layers.1.mlp.down_proj";
-    const w = tensorOf(join(MODEL, "model.safetensors"), `${name}.weight`, "float32");
-    const a = tensorOf(
-      join(LORA, "adapter_model.safetensors"),
-      `base_model.model.${name}.lora_A.weight`,
-      "float32",
-    );
-    const b = tensorOf(
-      join(LORA, "adapter_model.safetensors"),
-      `base_model.model.${name}.lora_B.weight`,
-      "float32",
-    );
-    const got = tensorOf(join(merged, "model.safetensors"), `${name}.weight`, "float32");
-    assert.ok(
-      got
-        .sub(w.add(b.matmul(a).mul(2)))
-        .abs()
-        .max()
-        .item() < 1e-6,
-    );
+    assert.ok(mergeError(merged, "model.layers.1.mlp.down_proj", 2) < 1e-6);
     const norm = "model.layers.0.input_layernorm.weight";
     assert.deepEqual(
       readSafetensors(join(merged, "model.safetensors")).tensors.get(norm)?.data,
@@ -228,26 +222,7 @@ test("rsLoRA: scale lora_alpha / sqrt(r) = 4, and the merged model matches the l
   assert.ok(error < 1e-5, `relative error ${error}`);
   assert.ok(vsBase > 1e-2);
   scope(() => {
-    const name = "model.layers.0.self_attn.k_proj";
-    const w = tensorOf(join(MODEL, "model.safetensors"), `${name}.weight`, "float32");
-    const a = tensorOf(
-      join(LORA, "adapter_model.safetensors"),
-      `base_model.model.${name}.lora_A.weight`,
-      "float32",
-    );
-    const b = tensorOf(
-      join(LORA, "adapter_model.safetensors"),
-      `base_model.model.${name}.lora_B.weight`,
-      "float32",
-    );
-    const got = tensorOf(join(out, "model.safetensors"), `${name}.weight`, "float32");
-    assert.ok(
-      got
-        .sub(w.add(b.matmul(a).mul(4)))
-        .abs()
-        .max()
-        .item() < 1e-6,
-    );
+    assert.ok(mergeError(out, "model.layers.0.self_attn.k_proj", 4) < 1e-6);
   });
 });
 

@@ -12,13 +12,14 @@ import { configSchema } from "../src/grpo/config/schema.js";
 import { train } from "../src/grpo/trainer.js";
 import { readJsonl } from "../src/run/jsonl.js";
 import { RunLogs, type SampleRow } from "../src/run/logs.js";
-import { Monitor, type MonitorOptions } from "../src/run/monitor.js";
+import { Monitor } from "../src/run/monitor.js";
 import { openRunDirectory } from "../src/run/run-dir.js";
 import { crc32c, maskedCrc32c } from "../src/run/trackers/crc32c.js";
 import { makeTrackers } from "../src/run/trackers/make-trackers.js";
 import { SAMPLES_SHOWN } from "../src/run/trackers/markdown.js";
 import { parseCsv } from "../src/task/csv.js";
 import { letterRewards, makeTinyModel, tinyConfig } from "./grpo-trainer-fixture.js";
+import { smallMonitorOptions } from "./helpers/monitor-options.js";
 
 // ---- a reader for the format ------------------------------------------------------------------
 
@@ -130,15 +131,7 @@ function scalarsOf(events: DecodedEvent[]): Map<string, Array<[number, number]>>
 
 // ---- a small run ------------------------------------------------------------------------------
 
-const monitorOptions: MonitorOptions = {
-  successCriteria: ["running_mean(total) > 1"],
-  milestones: [],
-  runningMeanWindow: 3,
-  plateau: { window: 20, min_gain: 0.01, early_stop: false, metric: "total" },
-  rewardFunctions: ["format", "feedback"],
-  totalSteps: 20,
-  saveSteps: 20,
-};
+const monitorOptions = smallMonitorOptions(20);
 
 const sample = (step: number, i: number): SampleRow => ({
   step,

@@ -10,23 +10,16 @@ import { ConfigError, resolveConfig } from "../src/grpo/config/config.js";
 import { configSchema } from "../src/grpo/config/schema.js";
 import { readJsonl } from "../src/run/jsonl.js";
 import { RunLogs } from "../src/run/logs.js";
-import { Monitor, type MonitorOptions } from "../src/run/monitor.js";
+import { Monitor } from "../src/run/monitor.js";
 import { openRunDirectory } from "../src/run/run-dir.js";
 import { CsvTracker } from "../src/run/trackers/csv.js";
 import { csvPath, makeTrackers } from "../src/run/trackers/make-trackers.js";
 import type { Tracker } from "../src/run/trackers/tracker.js";
 import { TrackerSet } from "../src/run/trackers/tracker-set.js";
 import { openWandb } from "../src/run/trackers/wandb.js";
+import { smallMonitorOptions } from "./helpers/monitor-options.js";
 
-const monitorOptions: MonitorOptions = {
-  successCriteria: ["running_mean(total) > 1"],
-  milestones: [],
-  runningMeanWindow: 3,
-  plateau: { window: 20, min_gain: 0.01, early_stop: false, metric: "total" },
-  rewardFunctions: ["format", "feedback"],
-  totalSteps: 40,
-  saveSteps: 20,
-};
+const monitorOptions = smallMonitorOptions(40);
 
 function withRunDir(fn: (root: string) => Promise<void> | void): () => Promise<void> {
   return async () => {
