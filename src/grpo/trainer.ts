@@ -80,14 +80,7 @@ import { makeSftMixer } from "./step/sft-mix.js";
 import { silentEvents, type TrainerEvents } from "./trainer-console.js";
 import { evaluateDuringTraining } from "./trainer-eval.js";
 import { MetricsWindow } from "./trainer-metrics.js";
-import {
-  attachAdapter,
-  engineFacts,
-  loadPolicy,
-  makeOptimizer,
-  resolveDevice,
-  resolveDtype,
-} from "./trainer-setup.js";
+import { attachAdapter, engineFacts, loadPolicy, makeOptimizer, resolveDevice } from "./trainer-setup.js";
 
 /** Non-finite steps in a row after which the run saves and stops: it has diverged. */
 export const MAX_CONSECUTIVE_NONFINITE = 3;
@@ -146,10 +139,10 @@ export function runDirOfCheckpoint(spec: string): string | null {
  * or a memory estimate larger than what is available (memory-check.ts).
  */
 function checkRunnable(config: GrpoConfig): void {
-  const device = resolveDevice(config);
-  const problem = deviceProblem(device, resolveDtype(config, device));
+  const engine = engineFacts(config);
+  const problem = deviceProblem(engine.device, engine.dtype);
   if (problem !== null) throw new Error(problem);
-  checkTrainingMemory(config, engineFacts(config));
+  checkTrainingMemory(config, engine);
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
