@@ -7,10 +7,11 @@ import { generate } from "../src/model/sampler.js";
 import { Tokenizer } from "../src/model/tokenizer.js";
 import { buildCharTokenizerJson } from "../src/model/tokenizer-char.js";
 import { CausalLM } from "../src/model/transformer.js";
-import { FIXTURES_DIR } from "../src/paths.js";
+import { FIXTURES_DIR, MODELS_DIR } from "../src/paths.js";
 import { parseGuess } from "../src/task/parse-guess.js";
 import { renderPrompt } from "../src/task/prompt.js";
 import { scoreGuess } from "../src/wordle/score.js";
+import { loadWordLists } from "../src/wordle/words.js";
 
 // The tiny random Qwen2 fixture (384 ids) with a character tokenizer that covers the compact prompt
 // in ChatML: printable ASCII, newline and the feedback marks. Its completions are noise, which is
@@ -115,4 +116,33 @@ test("model policy option errors name the option", () => {
     () => modelPolicy({ model, tokenizer, maxNewTokens: 0 }),
     /maxNewTokens must be a positive integer/,
   );
+});
+
+test("constrained guessing: the shipped model plays only accepted words that fit the feedback", async () => {
+  const { loadModel, loadTokenizer } = await import("../src/model/load.js");
+  const dir = join(MODELS_DIR, "wordle-tiny");
+  const shipped = await loadModel(dir, { device: "cpu", dtype: "float32" });
+  try {
+    const secrets = loadWordLists().answers.filter((_, i) => i % 77 === 0);
+    const play = (constrain: "none" | "consistent") =>
+      playGames(
+        modelPolicy({ model: shipped, tokenizer: loadTokenizer(dir), template: "tiny", constrain }),
+        secrets,
+      );
+    const free = await play("none");
+    const constrained = await play("consistent");
+    assert.ok(
+      free.games.some((g) => g.guesses.some((x) => !x.valid)),
+      "unconstrained, the model spells some non-words",
+    );
+    for (const game of constrained.games)
+      for (const g of game.guesses) {
+        assert.ok(g.valid, `${game.secret}: ${g.word} is an accepted word`);
+        assert.equal(g.consistent, true, `${game.secret}: ${g.word} fits the feedback before it`);
+      }
+    const wins = (r: typeof free) => r.games.filter((g) => g.won).length;
+    assert.ok(wins(constrained) > wins(free), `${wins(constrained)} constrained wins vs ${wins(free)}`);
+  } finally {
+    shipped.dispose();
+  }
 });

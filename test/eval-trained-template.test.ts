@@ -3,7 +3,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { shippedModelDir, trainedPromptTemplate, trainedShowRefused } from "../src/eval/load-policy.js";
+import {
+  shippedModelDir,
+  trainedConstrain,
+  trainedPromptTemplate,
+  trainedShowRefused,
+} from "../src/eval/load-policy.js";
 
 test("evaluation defaults to the prompt template the model was trained with", () => {
   const shipped = shippedModelDir();
@@ -33,4 +38,19 @@ test("refused guesses are shown when the adapter (else the model) was trained wi
   assert.equal(trainedShowRefused([adapter, model]), false, "the adapter's record comes first");
   writeFileSync(join(adapter, "training.json"), JSON.stringify({ show_refused: "yes" }));
   assert.throws(() => trainedShowRefused([adapter, model]), /show_refused must be true or false, got "yes"/);
+});
+
+test("the guess constraint is the adapter's (else the model's) recorded one, none without a record", () => {
+  const model = mkdtempSync(join(tmpdir(), "constrained-model-"));
+  const adapter = mkdtempSync(join(tmpdir(), "constrained-adapter-"));
+  assert.equal(trainedConstrain([adapter, model]), "none");
+  writeFileSync(join(model, "training.json"), JSON.stringify({ constrain: "valid" }));
+  assert.equal(trainedConstrain([adapter, model]), "valid");
+  writeFileSync(join(adapter, "training.json"), JSON.stringify({ constrain: "consistent" }));
+  assert.equal(trainedConstrain([adapter, model]), "consistent");
+  writeFileSync(join(adapter, "training.json"), JSON.stringify({ constrain: "hard" }));
+  assert.throws(
+    () => trainedConstrain([adapter, model]),
+    /constrain must be one of none, valid, consistent, got "hard"/,
+  );
 });

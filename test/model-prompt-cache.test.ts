@@ -144,7 +144,8 @@ test("greedy games played with the prompt cache equal games re-prefilled every t
       const active = plain.filter((g) => !g.over && turnsPlayed(g) < ctx.maxTurns);
       if (active.length === 0) break;
       const prompts = active.map((g) => renderGamePrompt(ctx, g));
-      generateGuesses(ctx, prompts, decoding, round).forEach((c, i) => {
+      const histories = active.map((g) => g.history);
+      generateGuesses(ctx, prompts, histories, decoding, round).forEach((c, i) => {
         applyCompletion(ctx, active[i], prompts[i], c);
       });
     }

@@ -408,3 +408,53 @@ test("keyed streams: a row samples the same tokens whatever rows share its batch
     /streams\.rowKeys has 2 keys for 9 completion rows/,
   );
 });
+
+test("a token constraint decides each constrained row's picks; the rows it leaves free decode as without it", () => {
+  const tokenizer = tinyTokenizer();
+  const forced = tokenizer.encode("<guess>xylyl</guess>");
+  const free = run(PROMPTS, { greedy: true, maxNewTokens: forced.length, ...NO_EOS }, tokenizer);
+  for (const greedy of [true, false]) {
+    const asked: number[] = [];
+    const constrained = run(
+      PROMPTS,
+      {
+        greedy,
+        temperature: greedy ? undefined : 1.5,
+        seed: 3,
+        maxNewTokens: forced.length,
+        ...NO_EOS,
+        constrain: (row, generated) => {
+          asked.push(row);
+          return row === 1 ? { allow: [forced[generated.length]] } : null;
+        },
+      },
+      tokenizer,
+    );
+    assert.deepEqual(constrained[1].tokenIds, forced, "the allowed token is the only one picked");
+    assert.equal(constrained[1].sampledLogprobs.at(-1), 0, "it had all the probability left");
+    if (greedy) {
+      assert.deepEqual(constrained[0].tokenIds, free[0].tokenIds);
+      assert.deepEqual(constrained[2].tokenIds, free[2].tokenIds);
+    }
+    assert.equal(asked.filter((r) => r === 1).length, forced.length, "asked once per step per running row");
+  }
+  // A block list removes tokens wherever sampling would have drawn them.
+  const letters = [..."aeiou"].map((c) => tokenizer.encode(c)[0]);
+  const blocked = run(
+    PROMPTS,
+    {
+      temperature: 3,
+      seed: 5,
+      maxNewTokens: 40,
+      numReturnSequences: 4,
+      ...NO_EOS,
+      constrain: () => ({ block: letters }),
+    },
+    tokenizer,
+  );
+  for (const c of blocked)
+    assert.ok(
+      c.tokenIds.every((id) => !letters.includes(id)),
+      c.text,
+    );
+});

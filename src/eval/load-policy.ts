@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { DType } from "../engine/dtype.js";
 import { type SamplingSettings, samplingSettingsOf } from "../model/logits-processors.js";
 import { MODELS_DIR } from "../paths.js";
+import { GUESS_CONSTRAINT_MODES, type GuessConstraintMode } from "../task/guess-constraint.js";
 import { PROMPT_TEMPLATES, type PromptTemplateName } from "../task/prompt.js";
 import type { SolverName } from "../wordle/solver.js";
 import type { ModelPolicy } from "./model-policy.js";
@@ -33,6 +34,8 @@ export interface PolicySettings extends SamplingSettings {
   template?: PromptTemplateName;
   /** Show refused guesses in the prompt; absent: as the adapter (else the model) was trained. */
   showRefused?: boolean;
+  /** Guesses the decoder may spell; absent: as the adapter (else the model) was trained. */
+  constrain?: GuessConstraintMode;
   chat?: "auto" | "chatml" | "model";
   maxNewTokens?: number;
   seed?: number;
@@ -78,6 +81,8 @@ export interface AdapterTrainingRecord {
   step: number;
   prompt_template: PromptTemplateName;
   show_refused: boolean;
+  /** The guess constraint of the rollouts (task/guess-constraint.ts); absent in older records: none. */
+  constrain?: GuessConstraintMode;
 }
 
 /** A folder's training.json (sft writes one with a model, train with an adapter), or null. */
@@ -126,6 +131,23 @@ export function trainedShowRefused(dirs: readonly string[]): boolean {
     return value;
   }
   return false;
+}
+
+/**
+ * The guess constraint the first of these folders (adapter, then model) that records one was
+ * trained with (`constrain`); "none" when none records it.
+ */
+export function trainedConstrain(dirs: readonly string[]): GuessConstraintMode {
+  for (const dir of dirs) {
+    const value = trainingRecord(dir)?.constrain;
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !(GUESS_CONSTRAINT_MODES as readonly string[]).includes(value))
+      throw new Error(
+        `${join(dir, "training.json")}: constrain must be one of ${GUESS_CONSTRAINT_MODES.join(", ")}, got ${JSON.stringify(value)}`,
+      );
+    return value as GuessConstraintMode;
+  }
+  return "none";
 }
 
 const DTYPES = ["float32", "bfloat16", "float16"] as const;
@@ -196,13 +218,13 @@ export async function loadPolicy(settings: PolicySettings): Promise<LoadedPolicy
     const adapter = settings.adapter !== undefined ? loadLora(model, settings.adapter) : undefined;
     model.training = false;
     const greedy = settings.temperature === undefined;
+    const trainedDirs = settings.adapter !== undefined ? [settings.adapter, dir] : [dir];
     const policy = modelPolicy({
       model,
       tokenizer,
       template: settings.template ?? trainedPromptTemplate(dir) ?? "course",
-      showRefused:
-        settings.showRefused ??
-        trainedShowRefused(settings.adapter !== undefined ? [settings.adapter, dir] : [dir]),
+      showRefused: settings.showRefused ?? trainedShowRefused(trainedDirs),
+      constrain: settings.constrain ?? trainedConstrain(trainedDirs),
       chat: settings.chat,
       greedy,
       ...samplingSettingsOf(settings),

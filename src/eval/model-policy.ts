@@ -17,8 +17,16 @@ import { PromptCache } from "../model/prompt-cache.js";
 import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
 import { generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
+import {
+  completionIsGuessOnly,
+  constraintWords,
+  type GuessConstraintMode,
+  guessConstraint,
+  tokenTexts,
+} from "../task/guess-constraint.js";
 import { parseGuess } from "../task/parse-guess.js";
 import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
+import { loadWordLists } from "../wordle/words.js";
 import type { GuessPolicy, PolicyMove, PolicyState } from "./policy.js";
 
 /** Sampling settings (temperature, top-k, top-p, min-p, repetition penalty) apply when not greedy. */
@@ -45,6 +53,11 @@ export interface ModelPolicyOptions extends SamplingSettings {
   stopStrings?: readonly string[];
   /** Seed of sampled decoding (default 0). */
   seed?: number;
+  /**
+   * Constrained guessing (task/guess-constraint.ts): "valid" lets the decoder spell only accepted
+   * words, "consistent" only accepted words that fit the feedback so far; default "none".
+   */
+  constrain?: GuessConstraintMode;
   /** Label for reports (default "model"). */
   name?: string;
   /**
@@ -84,11 +97,15 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
     ...samplingSettingsOf(options),
     stopStrings: options.stopStrings ?? ["</guess>"],
   };
-  const decoding = greedy
-    ? "greedy"
-    : `sampled (T=${options.temperature ?? 1}${options.topK ? `, top_k=${options.topK}` : ""}` +
-      `${options.topP !== undefined && options.topP < 1 ? `, top_p=${options.topP}` : ""}` +
-      `${options.minP ? `, min_p=${options.minP}` : ""}, seed ${seed})`;
+  const constrain = options.constrain ?? "none";
+  const accepted = loadWordLists().allowed;
+  const decoding =
+    (greedy
+      ? "greedy"
+      : `sampled (T=${options.temperature ?? 1}${options.topK ? `, top_k=${options.topK}` : ""}` +
+        `${options.topP !== undefined && options.topP < 1 ? `, top_p=${options.topP}` : ""}` +
+        `${options.minP ? `, min_p=${options.minP}` : ""}, seed ${seed})`) +
+    (constrain === "none" ? "" : `, ${constrain} words only`);
 
   const showRefused = options.showRefused ?? false;
   const promptText = (state: Pick<PolicyState, "history" | "refused">): string =>
@@ -121,8 +138,18 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
       if (states.length === 0) return [];
       const prompts = states.map((state) => tokenizer.encode(promptText(state)));
       if (options.promptCache !== false) cache ??= new PromptCache({ maxColumns: 512 });
+      const words = states.map((state) => constraintWords(constrain, state.history, accepted));
       const completions = generate(model, tokenizer, prompts, {
         ...settings,
+        ...(constrain === "none"
+          ? {}
+          : {
+              constrain: guessConstraint(
+                tokenTexts(tokenizer),
+                (row) => words[row],
+                completionIsGuessOnly(template),
+              ),
+            }),
         seed: greedy ? undefined : seed + calls,
         ...(cache === null ? {} : { promptCache: { cache, keys: states.map((s) => s.game) } }),
       });

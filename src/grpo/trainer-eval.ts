@@ -96,6 +96,7 @@ export async function evaluateDuringTraining(
         tokenizer,
         template: config.prompt_template,
         showRefused: config.multi_turn.show_refused,
+        constrain: config.multi_turn.constrain,
         greedy,
         ...samplerSettings(config, temperature),
         maxNewTokens: config.max_completion_length,

@@ -330,6 +330,7 @@ async function trainLocked(
       step,
       prompt_template: config.prompt_template,
       show_refused: config.multi_turn.show_refused,
+      constrain: config.multi_turn.constrain,
     };
     writeFileSync(join(dir, "training.json"), `${JSON.stringify(record, null, 2)}\n`);
   };

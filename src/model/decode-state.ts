@@ -14,7 +14,13 @@ import type { SamplingSettings } from "./logits-processors.js";
 import { pickNextTokens } from "./next-token.js";
 import { prefill } from "./prefill.js";
 import type { PromptCache } from "./prompt-cache.js";
-import type { Completion, GenerationModel, GenerationStats, GenerationTokenizer } from "./sampler.js";
+import type {
+  Completion,
+  GenerationModel,
+  GenerationStats,
+  GenerationTokenizer,
+  TokenConstraint,
+} from "./sampler.js";
 import type { StopCriteria, StopReason } from "./stop-criteria.js";
 
 /** The call's options, checked and resolved (sampler.ts does that once). */
@@ -31,6 +37,8 @@ export interface DecodeSettings {
   session: { cache: PromptCache; keys: readonly number[] } | null;
   /** Keyed random streams per completion row (GenerateOptions.streams), or the device's generator. */
   streams: { seed: number; rowKeys: readonly number[] } | null;
+  /** Constrained decoding (GenerateOptions.constrain), or null. */
+  constrain: TokenConstraint | null;
   timed: boolean;
 }
 
@@ -147,7 +155,7 @@ export class DecodeState {
     const { sampling, greedy, withLogprobs, stop } = this.settings;
     const picked = scope(() =>
       pickNextTokens(
-        this.logits as Tensor,
+        this.constrained(this.logits as Tensor),
         sampling,
         this.seen,
         greedy,
@@ -172,6 +180,34 @@ export class DecodeState {
     });
     this.stats.steps++;
     return running > 0;
+  }
+
+  /**
+   * The logits with every token a row may not pick next at -inf (GenerateOptions.constrain); the
+   * logits themselves when nothing is constrained at this step.
+   */
+  private constrained(logits: Tensor): Tensor {
+    const constrain = this.settings.constrain;
+    if (constrain === null) return logits;
+    const vocab = logits.size(-1);
+    let blocked: Uint8Array | null = null;
+    this.rows.forEach((row, r) => {
+      if (row.done) return;
+      const filter = constrain(row.completion, this.generated[row.completion]);
+      if (filter === null || ("allow" in filter && filter.allow.length === 0)) return;
+      if ("block" in filter && filter.block.length === 0) return;
+      blocked ??= new Uint8Array(this.rows.length * vocab);
+      const base = r * vocab;
+      if ("allow" in filter) {
+        blocked.fill(1, base, base + vocab);
+        for (const id of filter.allow) if (id >= 0 && id < vocab) blocked[base + id] = 0;
+      } else {
+        for (const id of filter.block) if (id >= 0 && id < vocab) blocked[base + id] = 1;
+      }
+    });
+    if (blocked === null) return logits;
+    const mask = tensor(blocked, { dtype: "bool", device: this.device, shape: [this.rows.length, vocab] });
+    return logits.maskedFill(mask, Number.NEGATIVE_INFINITY);
   }
 
   /** [rows, 1] float64: each batch row's next number of its keyed stream; undefined without streams. */

@@ -89,6 +89,14 @@ export interface GenerateOptions extends SamplingSettings {
    * of differently shaped matmuls and which random numbers each row draws.
    */
   compactFraction?: number;
+  /**
+   * Constrained decoding (Hugging Face's `prefix_allowed_tokens_fn`): asked before every pick with
+   * the completion row (prompt p, sample g: p * G + g) and its tokens so far, it names the tokens
+   * the row may pick next; every other token's logit becomes -inf before the processors run, so
+   * greedy and sampled decoding (and the returned log-probs) see only the allowed ones. null, or
+   * an empty allow list: the row is unconstrained at this step.
+   */
+  constrain?: TokenConstraint;
   /** Called once at the end with where the time went (benchmarks, tokens/s logging). */
   onStats?: (stats: GenerationStats) => void;
   /**
@@ -98,6 +106,10 @@ export interface GenerateOptions extends SamplingSettings {
    */
   promptCache?: { cache: PromptCache; keys: readonly number[] };
 }
+
+/** The tokens a row may pick next: only these (`allow`), or any but these (`block`). */
+export type TokenFilter = { allow: readonly number[] } | { block: readonly number[] };
+export type TokenConstraint = (row: number, generated: readonly number[]) => TokenFilter | null;
 
 export interface GenerationStats {
   /** Prompts prefilled (distinct prompts) and completions decoded. */
@@ -216,6 +228,7 @@ function decodeSettings(
     compactFraction,
     session,
     streams,
+    constrain: options.constrain ?? null,
     timed: options.onStats !== undefined,
   };
 }

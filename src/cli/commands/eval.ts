@@ -7,6 +7,7 @@ import { evalGameLines, formatReport, reportJson } from "../../eval/format.js";
 import { type LoadedPolicy, loadPolicy, type PolicySettings } from "../../eval/load-policy.js";
 import { HELD_OUT_RESERVE, resolveEvalSet } from "../../eval/secrets.js";
 import { acquireFileLock } from "../../run/run-lock.js";
+import { GUESS_CONSTRAINT_MODES, type GuessConstraintMode } from "../../task/guess-constraint.js";
 import { PROMPT_TEMPLATES, type PromptTemplateName } from "../../task/prompt.js";
 import { atomicWriteFile } from "../../util/atomic.js";
 import type { SolverName } from "../../wordle/solver.js";
@@ -32,6 +33,7 @@ export interface PolicyFlags {
   maxNewTokens: string;
   template?: PromptTemplateName;
   refused: "auto" | "show" | "hide";
+  constrain: "auto" | GuessConstraintMode;
   chat: "auto" | "chatml" | "model";
   seed: string;
   hard?: boolean;
@@ -67,6 +69,10 @@ function endpointPolicyOf(flags: EvalFlags, settings: PolicySettings): LoadedPol
   if (flags.model !== undefined || flags.adapter !== undefined || flags.solver !== undefined)
     throw new Error("--endpoint plays the served model: leave out --model, --adapter and --solver");
   if (flags.before) throw new Error("--before needs a local model with its adapter, not --endpoint");
+  if (settings.constrain !== undefined && settings.constrain !== "none")
+    throw new Error(
+      `--constrain ${settings.constrain} masks the model's logits while it decodes, which a served model does not offer: leave it out with --endpoint`,
+    );
   if (flags.servedModel === undefined)
     throw new Error(
       "--endpoint needs --served-model NAME (the model name the server knows; see its /v1/models)",
@@ -130,6 +136,7 @@ export function policySettings(flags: PolicyFlags): PolicySettings {
     template: flags.template,
     showRefused:
       flags.refused === "auto" || flags.refused === undefined ? undefined : flags.refused === "show",
+    constrain: flags.constrain === "auto" || flags.constrain === undefined ? undefined : flags.constrain,
     chat: flags.chat,
     temperature,
     topK: numberFlag(flags.topK, "--top-k", "int"),
@@ -181,6 +188,14 @@ export function addPolicyOptions(command: Command): Command {
         "refused guesses (not in word list) in the prompt: as the adapter or model was trained (auto, from its training.json), always, or never",
       )
         .choices(["auto", "show", "hide"])
+        .default("auto"),
+    )
+    .addOption(
+      new Option(
+        "--constrain <words>",
+        "guesses the decoder may spell: as the adapter or model was trained (auto, from its training.json), any text (none), accepted words (valid), or accepted words that fit the feedback so far (consistent)",
+      )
+        .choices(["auto", ...GUESS_CONSTRAINT_MODES])
         .default("auto"),
     )
     .addOption(

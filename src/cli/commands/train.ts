@@ -212,6 +212,7 @@ async function printBeforeAfter(config: GrpoConfig, adapterDir: string): Promise
     dtype: config.dtype,
     template: config.prompt_template,
     showRefused: config.multi_turn.show_refused,
+    constrain: config.multi_turn.constrain,
     maxNewTokens: config.max_completion_length,
   });
   const games = 2 * sets.reduce((n, s) => n + s.secrets.length, 0);

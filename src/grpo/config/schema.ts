@@ -132,6 +132,13 @@ const multiTurnSchema = z.strictObject({
    * trained adapter shows them too (its training.json records this).
    */
   show_refused: z.boolean().default(false),
+  /**
+   * Guesses the decoder may spell while playing (task/guess-constraint.ts): "none", accepted
+   * words ("valid"), or accepted words that fit the feedback so far ("consistent"). The policy then
+   * learns which allowed word to play, not how to spell one; evaluation of the trained adapter
+   * decodes with the same constraint (its training.json records it).
+   */
+  constrain: z.enum(["none", "valid", "consistent"]).default("none"),
   /** Outcome: win_bonus + saved_bonus per unused turn, for a win; 0 for a loss. */
   win_bonus: z.number().default(1),
   saved_bonus: z.number().default(0.2),

@@ -68,7 +68,8 @@ export function branchRollout(options: BranchOptions): MultiTurnBatch {
   });
   // 3. G sampled guesses at each position, one prefill per prompt.
   const prompts = positions.map((p) => renderGamePrompt(ctx, p));
-  const sampled = generateGuesses(ctx, prompts, sampledDecoding(options), 0, G);
+  const histories = positions.map((p) => p.history);
+  const sampled = generateGuesses(ctx, prompts, histories, sampledDecoding(options), 0, G);
   const branches = sampled.map((c) => {
     const p = positions[c.promptIndex];
     const game = newGame(ctx, p.secret, { history: p.history, refused: p.refused, turnsUsed: p.turn });

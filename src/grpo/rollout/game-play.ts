@@ -17,6 +17,13 @@ import {
 import type { Tokenizer } from "../../model/tokenizer.js";
 import type { CausalLM } from "../../model/transformer.js";
 import { type EpisodeStart, WordleEpisode } from "../../task/episode.js";
+import {
+  completionIsGuessOnly,
+  constraintWords,
+  type GuessConstraintMode,
+  guessConstraint,
+  tokenTexts,
+} from "../../task/guess-constraint.js";
 import { parseGuess } from "../../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
 import { mixSeeds } from "../../util/rng.js";
@@ -86,6 +93,8 @@ export interface PlayContext {
   endOnInvalid: boolean;
   /** Show the game's refused guesses in the prompts. */
   showRefused: boolean;
+  /** Guesses the decoder may spell (task/guess-constraint.ts). */
+  constrain: GuessConstraintMode;
   /** Letter credit: judge each letter too, with these weights (null: turn-level only). */
   letterWeights: LetterWeights | null;
   /** Turn-level shaping of a judged turn (the tokens outside a guess's letters get it). */
@@ -181,7 +190,11 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
       const active = games.flatMap((g, key) => (!g.over && turnsPlayed(g) < ctx.maxTurns ? [key] : []));
       if (active.length === 0) return;
       const prompts = active.map((key) => renderGamePrompt(ctx, games[key]));
-      const completions = generateGuesses(ctx, prompts, decoding, round, 1, { cache, keys: active });
+      const histories = active.map((key) => games[key].history);
+      const completions = generateGuesses(ctx, prompts, histories, decoding, round, 1, {
+        cache,
+        keys: active,
+      });
       completions.forEach((c, i) => {
         applyCompletion(ctx, games[active[i]], prompts[i], c);
       });
@@ -194,12 +207,13 @@ export function playToEnd(ctx: PlayContext, games: readonly LiveGame[], decoding
 /**
  * One `generate` call for guesses at these prompts (`numReturnSequences` each, one prefill per
  * distinct prompt, or continuing the rows of a prompt cache), with dropout off: playing is
- * inference even in the middle of a training step. `round` varies the seed from call to call of
- * one rollout.
+ * inference even in the middle of a training step. `histories[p]` is prompt p's game so far (what
+ * the guess constraint judges against). `round` varies the seed from call to call of one rollout.
  */
 export function generateGuesses(
   ctx: PlayContext,
   prompts: number[][],
+  histories: readonly (readonly HistoryEntry[])[],
   decoding: Decoding,
   round: number,
   numReturnSequences = 1,
@@ -207,8 +221,18 @@ export function generateGuesses(
 ): Completion[] {
   const wasTraining = ctx.model.training;
   ctx.model.training = false;
+  const accepted = loadWordLists().allowed;
+  const words = histories.map((history) => constraintWords(ctx.constrain, history, accepted));
   try {
     return generate(ctx.model, ctx.tokenizer, prompts, {
+      ...(ctx.constrain === "none"
+        ? {}
+        : {
+            constrain: guessConstraint(
+              tokenTexts(ctx.tokenizer),
+              (row) => words[Math.floor(row / numReturnSequences)],
+            ),
+          }),
       numReturnSequences,
       maxNewTokens: ctx.maxNewTokens,
       greedy: decoding.greedy,

@@ -211,6 +211,7 @@ export function playContext(
     maxTurns: config.multi_turn.max_turns,
     endOnInvalid: config.multi_turn.invalid_ends_game,
     showRefused: config.multi_turn.show_refused,
+    constrain: config.multi_turn.constrain,
     letterWeights: config.multi_turn.credit === "letter" ? weights : null,
     turnValue: (t) => turnShaping(t, weights),
     onGenerate: options.onGenerate,
