@@ -156,6 +156,14 @@ test("other combinations: G < 2, epsilon_high < epsilon, bad reward weights, bad
     /show_refused with multi_turn\.invalid_ends_game.*Fix: set multi_turn\.invalid_ends_game to false/s,
   );
   assert.match(
+    configError(() => resolveConfig({ preset: "tiny", overrides: { "multi_turn.information": 0.5 } })),
+    /multi_turn\.information = 0\.5 with multi_turn\.credit = "letter".*Fix: set multi_turn\.credit to "turn" or "game"/s,
+  );
+  assert.match(
+    configError(() => resolveConfig({ preset: "tiny", overrides: { "multi_turn.constrain": "hard" } })),
+    /multi_turn\.constrain/,
+  );
+  assert.match(
     configError(() => resolveConfig({ overrides: { epsilon: 0.2, epsilon_high: 0.1 } })),
     /epsilon_high \(0\.1\) < epsilon \(0\.2\).*Fix/s,
   );

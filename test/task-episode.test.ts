@@ -6,12 +6,20 @@ import { test } from "node:test";
 import { modelPolicy } from "../src/eval/model-policy.js";
 import { playGames } from "../src/eval/play-games.js";
 import { newGame, playToEnd } from "../src/grpo/rollout/game-play.js";
-import { DEFAULT_GAME_RETURN, playContext, turnShaping } from "../src/grpo/rollout/multi-turn-rollout.js";
+import {
+  DEFAULT_GAME_RETURN,
+  gameReturnWeights,
+  playContext,
+  turnShaping,
+} from "../src/grpo/rollout/multi-turn-rollout.js";
 import { loadModel } from "../src/model/load.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { WordleEpisode } from "../src/task/episode.js";
+import { normalizedInfoGain } from "../src/task/info-gain.js";
+import { candidates } from "../src/wordle/candidates.js";
 import type { LetterMark } from "../src/wordle/score.js";
+import { loadWordLists } from "../src/wordle/words.js";
 import { rolloutConfig } from "./grpo-trainer-fixture.js";
 
 const ABSENT: LetterMark[] = ["absent", "absent", "absent", "absent", "absent"];
@@ -123,6 +131,37 @@ test("evaluation and a training rollout play the same greedy games: histories, r
     );
     // The shipped model has guesses refused in these games (3 here), so refusals are compared too.
     assert.ok(invalid > 0, "some refused guesses were compared");
+  } finally {
+    model.dispose();
+  }
+});
+
+test("constrained rollouts play only consistent words, and information shaping scores each guess's expected information", async () => {
+  const dir = join(MODELS_DIR, "wordle-tiny");
+  const tokenizer = loadTokenizer(dir);
+  const model = await loadModel(dir, { device: "cpu", dtype: "float32" });
+  try {
+    const config = rolloutConfig({
+      max_completion_length: 24,
+      multi_turn: { constrain: "consistent", credit: "turn", information: 2, consistency: 0, validity: 0 },
+    });
+    const ctx = playContext({ model, tokenizer, config });
+    const secrets = ["sloth", "crane", "pizza", "fjord", "jazzy", "nymph", "vivid", "queue"];
+    const games = secrets.map((secret) => newGame(ctx, secret));
+    playToEnd(ctx, games, { greedy: false, temperature: 1.5, seed: 4 });
+    const weights = gameReturnWeights(config.multi_turn);
+    for (const game of games)
+      for (const turn of game.turns) {
+        assert.ok(turn.valid && turn.consistent, `${game.secret}: ${turn.text}`);
+        const remaining = candidates(turn.historyBefore, loadWordLists().answers);
+        const gain = normalizedInfoGain(turn.guess as string, remaining);
+        assert.equal(turn.information, gain);
+        assert.equal(turnShaping(turn, weights), 2 * gain - 0.5 * Number(turn.repeated));
+      }
+    assert.ok(
+      games.some((g) => g.turns.some((t) => (t.information ?? 0) > 0.5)),
+      "opening guesses carry information",
+    );
   } finally {
     model.dispose();
   }

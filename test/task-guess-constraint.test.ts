@@ -132,5 +132,9 @@ test("a guess-only completion (tiny) must open with the tag: no text before <gue
   assert.ok(start !== null && "allow" in start);
   assert.ok(start.allow.includes(withTagAndWord.texts.indexOf("<guess>cr")));
   assert.ok(!start.allow.includes(withTagAndWord.texts.indexOf("<guess>zz")));
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>"), words, true)), ["cr", "fr"], "then as before");
+  assert.deepEqual(
+    allowed(nextGuessTokens(bpe, ids("<guess>"), words, true)),
+    ["cr", "fr"],
+    "then as before",
+  );
 });

@@ -146,6 +146,12 @@ const multiTurnSchema = z.strictObject({
   consistency: z.number().default(0.5),
   validity: z.number().default(0.25),
   repeat_penalty: z.number().default(0.5),
+  /**
+   * Per-turn shaping: weight of the guess's expected information over the answers still possible,
+   * normalised to [0, 1] (task/info-gain.ts; 1: every remaining answer gets its own feedback).
+   * Rewards informative guesses turn by turn; "turn" or "game" credit.
+   */
+  information: nonNegative.default(0),
 });
 
 /** A supervised loss on teacher games mixed into every step (src/grpo/step/sft-mix.ts). */

@@ -71,6 +71,12 @@ export function validateConfig(c: GrpoConfig): ConfigProblems {
         `so there is no game-long return to share between turns. Fix: set multi_turn.credit to "turn" or "letter".`,
     );
   }
+  if (c.mode === "multi_turn" && c.multi_turn.credit === "letter" && c.multi_turn.information !== 0) {
+    errors.push(
+      `multi_turn.information = ${c.multi_turn.information} with multi_turn.credit = "letter": information is a property ` +
+        `of the whole guess, which letter credit splits into letters. Fix: set multi_turn.credit to "turn" or "game".`,
+    );
+  }
   if (c.mode === "multi_turn" && c.multi_turn.show_refused && c.multi_turn.invalid_ends_game) {
     errors.push(
       `multi_turn.show_refused with multi_turn.invalid_ends_game: a game that ends at its first refused guess never ` +

@@ -24,10 +24,16 @@ import {
   guessConstraint,
   tokenTexts,
 } from "../../task/guess-constraint.js";
+import { normalizedInfoGain } from "../../task/info-gain.js";
 import { parseGuess } from "../../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
 import { mixSeeds } from "../../util/rng.js";
-import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../../wordle/candidates.js";
+import {
+  candidatesCoded,
+  encodeHistory,
+  type HistoryEntry,
+  isConsistentCoded,
+} from "../../wordle/candidates.js";
 import { loadWordLists } from "../../wordle/words.js";
 import { type LetterWeights, letterTokens, PrefixJudge, tokenShaping } from "./letter-shaping.js";
 
@@ -44,6 +50,11 @@ export interface TurnRecord {
   valid: boolean;
   consistent: boolean;
   repeated: boolean;
+  /**
+   * With PlayContext.judgeInformation: the guess's normalised expected information over the
+   * answers still possible before it (task/info-gain.ts); 0 for an invalid guess.
+   */
+  information?: number;
   /** Letter credit: the shaping value of each completion token (letter-shaping.ts). */
   tokenValues?: number[];
 }
@@ -97,6 +108,8 @@ export interface PlayContext {
   constrain: GuessConstraintMode;
   /** Letter credit: judge each letter too, with these weights (null: turn-level only). */
   letterWeights: LetterWeights | null;
+  /** Judge each valid guess's expected information (TurnRecord.information). */
+  judgeInformation?: boolean;
   /** Turn-level shaping of a judged turn (the tokens outside a guess's letters get it). */
   turnValue: (t: Pick<TurnRecord, "valid" | "consistent" | "repeated">) => number;
   /** Told the prefill / decode split of every generate call (benchmarks, profiling). */
@@ -162,6 +175,10 @@ export function applyCompletion(
     consistent: move.valid && isConsistentCoded(move.word, encodeHistory(historyBefore)),
     repeated: move.valid && historyBefore.some((h) => h.guess === move.word),
   };
+  if (ctx.judgeInformation) {
+    const remaining = candidatesCoded(encodeHistory(historyBefore), loadWordLists().answers);
+    record.information = move.valid ? normalizedInfoGain(move.word, remaining) : 0;
+  }
   if (ctx.letterWeights !== null) {
     const letters =
       guess !== null && guess.length === 5

@@ -18,6 +18,8 @@ export interface GameReturnWeights {
   consistency: number;
   validity: number;
   repeatPenalty: number;
+  /** Per-turn shaping: the guess's normalised expected information (0: not judged). */
+  information: number;
 }
 
 /** The weights of the config's multi_turn section, in the names the maths below uses. */
@@ -28,6 +30,7 @@ export function gameReturnWeights(mt: GrpoConfig["multi_turn"]): GameReturnWeigh
     consistency: mt.consistency,
     validity: mt.validity,
     repeatPenalty: mt.repeat_penalty,
+    information: mt.information,
   };
 }
 
@@ -89,7 +92,7 @@ export interface MultiTurnBatch extends GenerationBatch {
   games: GameOutcome[];
 }
 
-export type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> & {
+export type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated" | "information"> & {
   /** "letter" credit: the shaping value of each completion token (letter-shaping.ts). */
   tokenValues?: readonly number[];
 };
@@ -97,7 +100,10 @@ export type JudgedTurn = Pick<TurnRecord, "valid" | "consistent" | "repeated"> &
 /** The per-turn shaping reward of one guess. */
 export function turnShaping(t: JudgedTurn, w: GameReturnWeights): number {
   return (
-    w.consistency * Number(t.consistent) + w.validity * Number(t.valid) - w.repeatPenalty * Number(t.repeated)
+    w.consistency * Number(t.consistent) +
+    w.validity * Number(t.valid) -
+    w.repeatPenalty * Number(t.repeated) +
+    w.information * (t.information ?? 0)
   );
 }
 
@@ -213,6 +219,7 @@ export function playContext(
     showRefused: config.multi_turn.show_refused,
     constrain: config.multi_turn.constrain,
     letterWeights: config.multi_turn.credit === "letter" ? weights : null,
+    judgeInformation: weights.information !== 0,
     turnValue: (t) => turnShaping(t, weights),
     onGenerate: options.onGenerate,
   };
