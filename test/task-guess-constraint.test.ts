@@ -26,9 +26,30 @@ test("prefix search over a sorted word list", () => {
 });
 
 test("legal guess text: letters of a word, then the closing tag, then anything", () => {
-  for (const inside of ["", "cr", "crane", "crane<", "crane</gue", "crane</guess>", "crane</guess> and more"])
+  for (const inside of [
+    "",
+    "cr",
+    "crane",
+    "CRANE",
+    "CRANE</GUESS>",
+    "crane<",
+    "crane</gue",
+    "crane</guess>",
+    "crane</guess> and more",
+  ])
     assert.ok(legalGuessText(inside, words), JSON.stringify(inside));
-  for (const inside of [" ", "cr ", "crab", "cranes", "crane ", "crane<g", "crane</guest>", "crane</guess "])
+  for (const inside of [
+    " ",
+    "cr ",
+    "crab",
+    "cranes",
+    "crane ",
+    "crane<g",
+    "crane</guest>",
+    "crane</guess ",
+    "CRAne",
+    "Crane",
+  ])
     assert.ok(!legalGuessText(inside, words), JSON.stringify(inside));
 });
 

@@ -9,8 +9,8 @@
  *
  * The text before `<guess>` (a reasoning model's thinking) is free, unless the template's completion
  * is the guess alone (tiny): then the completion must open with `<guess>`. Inside the first guess the
- * text must spell a prefix of `word</guess>` for some word of the list: exactly five letters (either
- * case), no spaces, then the closing tag; after it the text is free again (the guess parser reads
+ * text must spell a prefix of `word</guess>` for some word of the list: exactly five letters (all upper or
+ * all lower case), no spaces, then the closing tag; after it the text is free again (the guess parser reads
  * the first pair only). Works for any tokenizer: a token is allowed when the text it appends
  * keeps the guess legal, so a BPE token spanning `>cr` or `ne</` is judged as a whole.
  */
@@ -78,17 +78,22 @@ function acceptedPrefixes(accepted: readonly string[]): WordPrefixes {
 }
 
 /**
- * Whether `inside`, the text after the first `<guess>` (lowercased), is still on the way to a
- * legal guess: letters that begin a word, a whole word and part of `</guess>`, or a whole word
- * and the closing tag followed by anything.
+ * Whether `inside`, the text after the first `<guess>`, is still on the way to a legal guess:
+ * letters that begin a word (all upper case or all lower case, as a model writes them), a whole
+ * word and part of `</guess>`, or a whole word and the closing tag followed by anything.
  */
 export function legalGuessText(inside: string, words: WordPrefixes): boolean {
   const letters = inside.slice(0, WORD_LENGTH);
-  if (!/^[a-z]*$/.test(letters)) return false;
-  if (inside.length <= WORD_LENGTH) return words.hasPrefix(letters);
-  if (!words.hasPrefix(letters)) return false; // a whole word: its own only prefix of length 5
-  const rest = inside.slice(WORD_LENGTH);
+  if (!/^([a-z]*|[A-Z]*)$/.test(letters)) return false;
+  if (!words.hasPrefix(letters.toLowerCase())) return false;
+  if (inside.length <= WORD_LENGTH) return true;
+  const rest = inside.slice(WORD_LENGTH).toLowerCase(); // after a whole word
   return rest.length <= CLOSE.length ? CLOSE.startsWith(rest) : rest.startsWith(CLOSE);
+}
+
+/** Where the first `<guess>` tag (any case, as the guess parser reads it) starts in `text`, or -1. */
+function openTag(text: string): number {
+  return text.search(/<guess>/i);
 }
 
 /** Each token's text, as the constraint joins them (a tokenizer's decode of one id). */
@@ -100,7 +105,7 @@ export interface TokenTexts {
 
 const tokenTextCache = new WeakMap<object, TokenTexts>();
 
-/** Every token's text, lowercased, once per tokenizer. */
+/** Every token's text, once per tokenizer. */
 export function tokenTexts(tokenizer: {
   readonly vocabSize: number;
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
@@ -108,7 +113,7 @@ export function tokenTexts(tokenizer: {
   let table = tokenTextCache.get(tokenizer);
   if (table === undefined) {
     const texts = Array.from({ length: tokenizer.vocabSize }, (_, id) =>
-      tokenizer.decode([id], { skipSpecialTokens: false }).toLowerCase(),
+      tokenizer.decode([id], { skipSpecialTokens: false }),
     );
     const closers = texts.flatMap((t, id) => (t.includes(">") ? [id] : []));
     table = { texts, closers };
@@ -129,7 +134,7 @@ export function nextGuessTokens(
   guessFirst = false,
 ): TokenFilter | null {
   const text = generated.map((id) => table.texts[id] ?? "").join("");
-  const open = text.indexOf(OPEN);
+  const open = openTag(text);
   if (open < 0 && guessFirst) {
     // Still spelling the opening tag: the tag's next characters, or the tag and a legal start.
     const allow: number[] = [];
@@ -138,8 +143,8 @@ export function nextGuessTokens(
       if (t.length === 0) return;
       if (
         joined.length <= OPEN.length
-          ? OPEN.startsWith(joined)
-          : joined.startsWith(OPEN) && legalGuessText(joined.slice(OPEN.length), words)
+          ? OPEN.startsWith(joined.toLowerCase())
+          : openTag(joined) === 0 && legalGuessText(joined.slice(OPEN.length), words)
       )
         allow.push(id);
     });
@@ -149,13 +154,13 @@ export function nextGuessTokens(
     // Outside a guess: block only the tokens that would open one with an illegal start.
     const block = table.closers.filter((id) => {
       const joined = text + table.texts[id];
-      const at = joined.indexOf(OPEN);
+      const at = openTag(joined);
       return at >= 0 && !legalGuessText(joined.slice(at + OPEN.length), words);
     });
     return block.length === 0 ? null : { block };
   }
   const inside = text.slice(open + OPEN.length);
-  if (inside.length > WORD_LENGTH && inside.slice(WORD_LENGTH).startsWith(CLOSE)) return null;
+  if (inside.length > WORD_LENGTH && inside.slice(WORD_LENGTH).toLowerCase().startsWith(CLOSE)) return null;
   const allow: number[] = [];
   table.texts.forEach((t, id) => {
     if (t.length > 0 && legalGuessText(inside + t, words)) allow.push(id);

@@ -248,6 +248,7 @@ export function generateGuesses(
             constrain: guessConstraint(
               tokenTexts(ctx.tokenizer),
               (row) => words[Math.floor(row / numReturnSequences)],
+              completionIsGuessOnly(ctx.template),
             ),
           }),
       numReturnSequences,
