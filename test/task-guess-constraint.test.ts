@@ -25,71 +25,73 @@ test("prefix search over a sorted word list", () => {
   for (const p of ["a", "crab", "cranes", "frosz", "zzzzz"]) assert.ok(!words.hasPrefix(p), p);
 });
 
-test("legal guess text: letters of a word, then the closing tag, then anything", () => {
-  for (const inside of [
+test("legal guess text: capitals of a word, then the closing tag (any case), then anything", () => {
+  const legal = [
     "",
+    "CR",
+    "CRANE",
+    "CRANE<",
+    "CRANE</gue",
+    "CRANE</guess>",
+    "CRANE</GUESS>",
+    "CRANE</guess> and more",
+  ];
+  for (const inside of legal) assert.ok(legalGuessText(inside, words), JSON.stringify(inside));
+  const illegal = [
+    " ",
+    "CR ",
+    "CRAB",
+    "CRANES",
+    "CRANE ",
+    "CRANE<g",
+    "CRANE</guest>",
+    "CRANE</guess ",
     "cr",
     "crane",
-    "CRANE",
-    "CRANE</GUESS>",
-    "crane<",
-    "crane</gue",
-    "crane</guess>",
-    "crane</guess> and more",
-  ])
-    assert.ok(legalGuessText(inside, words), JSON.stringify(inside));
-  for (const inside of [
-    " ",
-    "cr ",
-    "crab",
-    "cranes",
-    "crane ",
-    "crane<g",
-    "crane</guest>",
-    "crane</guess ",
     "CRAne",
-    "Crane",
-  ])
-    assert.ok(!legalGuessText(inside, words), JSON.stringify(inside));
+  ];
+  for (const inside of illegal) assert.ok(!legalGuessText(inside, words), JSON.stringify(inside));
 });
 
 /** A tokenizer-like table with multi-character tokens, as BPE vocabularies have. */
 function table(texts: string[]): TokenTexts {
   return { texts, closers: texts.flatMap((t, id) => (t.includes(">") ? [id] : [])) };
 }
+// "NE</" joins the last letters and the tag: after "<guess>CRA" it is legal.
 const bpe = table([
   "<guess>",
-  ">cr",
+  ">CR",
   "<gu",
   "ess",
-  "ane",
-  "ate",
-  "cr",
-  "ne</",
+  "ANE",
+  "ATE",
+  "CR",
+  "NE</",
   "guess>",
-  "ost",
-  "fr",
+  "OST",
+  "FR",
   "x",
   "</guess>",
-  "e",
+  "E",
   "<",
+  "e",
+  "cr",
 ]);
-// "ne</" joins the last letters and the tag: after "<guess>cra" it is legal.
 const ids = (...texts: string[]) => texts.map((t) => bpe.texts.indexOf(t));
 const allowed = (filter: ReturnType<typeof nextGuessTokens>) =>
   filter !== null && "allow" in filter ? filter.allow.map((id) => bpe.texts[id]).sort() : filter;
 
 test("inside a guess only tokens that keep it on the way to a listed word are allowed", () => {
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>"), words)), ["cr", "fr"]);
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "cr"), words)), ["ane", "ate"]);
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "fr"), words)), ["ost"]);
-  const withCra = table([...bpe.texts, "cra"]);
-  const cra = [withCra.texts.indexOf("<guess>"), withCra.texts.indexOf("cra")];
+  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>"), words)), ["CR", "FR"]);
+  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "CR"), words)), ["ANE", "ATE"]);
+  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "FR"), words)), ["OST"]);
+  const withCra = table([...bpe.texts, "CRA"]);
+  const cra = [withCra.texts.indexOf("<guess>"), withCra.texts.indexOf("CRA")];
   const afterCra = nextGuessTokens(withCra, cra, words);
   assert.ok(afterCra !== null && "allow" in afterCra);
-  assert.deepEqual(afterCra.allow.map((id) => withCra.texts[id]).sort(), ["ne</"]);
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "cr", "ane"), words)), ["<", "</guess>"]);
-  assert.equal(nextGuessTokens(bpe, ids("<guess>", "cr", "ane", "</guess>"), words), null, "closed: free");
+  assert.deepEqual(afterCra.allow.map((id) => withCra.texts[id]).sort(), ["NE</"]);
+  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<guess>", "CR", "ANE"), words)), ["<", "</guess>"]);
+  assert.equal(nextGuessTokens(bpe, ids("<guess>", "CR", "ANE", "</guess>"), words), null, "closed: free");
 });
 
 test("outside a guess everything goes except a token that opens one with an illegal start", () => {
@@ -101,9 +103,9 @@ test("outside a guess everything goes except a token that opens one with an ille
   const afterLt = nextGuessTokens(bpe, ids("x", "<"), words);
   // "<" + "guess>" opens an empty guess (legal); nothing else can open one here.
   assert.equal(afterLt, null);
-  const withCr = table([...bpe.texts, "guess>cr", "guess>zz"]);
+  const withCr = table([...bpe.texts, "guess>CR", "guess>ZZ"]);
   const blocked = nextGuessTokens(withCr, [withCr.texts.indexOf("<")], words);
-  assert.deepEqual(blocked, { block: [withCr.texts.indexOf("guess>zz")] });
+  assert.deepEqual(blocked, { block: [withCr.texts.indexOf("guess>ZZ")] });
 });
 
 test("consistent words are the accepted words that fit every feedback so far", () => {
@@ -147,15 +149,15 @@ test("random walks over the shipped tokenizer's allowed tokens always end in a c
 
 test("a guess-only completion (tiny) must open with the tag: no text before <guess>", () => {
   assert.deepEqual(allowed(nextGuessTokens(bpe, [], words, true)), ["<", "<gu", "<guess>"]);
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<gu"), words, true)), ["e", "ess"]);
-  const withTagAndWord = table([...bpe.texts, "<guess>cr", "<guess>zz"]);
+  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<gu"), words, true)), ["E", "e", "ess"], "tags in any case");
+  const withTagAndWord = table([...bpe.texts, "<guess>CR", "<guess>ZZ"]);
   const start = nextGuessTokens(withTagAndWord, [], words, true);
   assert.ok(start !== null && "allow" in start);
-  assert.ok(start.allow.includes(withTagAndWord.texts.indexOf("<guess>cr")));
-  assert.ok(!start.allow.includes(withTagAndWord.texts.indexOf("<guess>zz")));
+  assert.ok(start.allow.includes(withTagAndWord.texts.indexOf("<guess>CR")));
+  assert.ok(!start.allow.includes(withTagAndWord.texts.indexOf("<guess>ZZ")));
   assert.deepEqual(
     allowed(nextGuessTokens(bpe, ids("<guess>"), words, true)),
-    ["cr", "fr"],
+    ["CR", "FR"],
     "then as before",
   );
 });

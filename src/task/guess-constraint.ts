@@ -9,8 +9,7 @@
  *
  * The text before `<guess>` (a reasoning model's thinking) is free, unless the template's completion
  * is the guess alone (tiny): then the completion must open with `<guess>`. Inside the first guess the
- * text must spell a prefix of `word</guess>` for some word of the list: exactly five letters (all upper or
- * all lower case), no spaces, then the closing tag; after it the text is free again (the guess parser reads
+ * text must spell a prefix of `word</guess>` for some word of the list: exactly five capital letters, no spaces, then the closing tag; after it the text is free again (the guess parser reads
  * the first pair only). Works for any tokenizer: a token is allowed when the text it appends
  * keeps the guess legal, so a BPE token spanning `>cr` or `ne</` is judged as a whole.
  */
@@ -79,12 +78,13 @@ function acceptedPrefixes(accepted: readonly string[]): WordPrefixes {
 
 /**
  * Whether `inside`, the text after the first `<guess>`, is still on the way to a legal guess:
- * letters that begin a word (all upper case or all lower case, as a model writes them), a whole
- * word and part of `</guess>`, or a whole word and the closing tag followed by anything.
+ * capital letters that begin a word (every template shows guesses in capitals; a policy free to
+ * switch case would wander into spellings it never learnt), a whole word and part of `</guess>`,
+ * or a whole word and the closing tag followed by anything.
  */
 export function legalGuessText(inside: string, words: WordPrefixes): boolean {
   const letters = inside.slice(0, WORD_LENGTH);
-  if (!/^([a-z]*|[A-Z]*)$/.test(letters)) return false;
+  if (!/^[A-Z]*$/.test(letters)) return false;
   if (!words.hasPrefix(letters.toLowerCase())) return false;
   if (inside.length <= WORD_LENGTH) return true;
   const rest = inside.slice(WORD_LENGTH).toLowerCase(); // after a whole word
