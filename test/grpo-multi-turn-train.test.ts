@@ -151,7 +151,7 @@ test("packed rows give the same log-probs and dapo loss as one row per completio
     const score = (rows: LossRow[]) =>
       scope(() =>
         noGrad(() => {
-          const mb = buildLossMicroBatch(rows, tokenizer.padTokenId, "cpu");
+          const mb = buildLossMicroBatch(rows, tokenizer.padTokenId, "cpu", model.config.vocabSize);
           const hidden = model.forward(mb.inputIds, {
             attentionMask: mb.attentionMask,
             positionIds: mb.positionIds,

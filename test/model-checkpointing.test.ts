@@ -3,12 +3,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   type DType,
+  enableGrad,
   fromBytes,
   liveTensorCount,
   manualSeed,
   noGrad,
   scope,
   type Tensor,
+  tensor,
 } from "../src/engine/index.js";
 import { readSafetensors } from "../src/engine/safetensors.js";
 import { loadLora } from "../src/model/load.js";
@@ -16,6 +18,7 @@ import { sequenceLogProbs, tokenLogProbs } from "../src/model/logprobs.js";
 import { LoraAdapter } from "../src/model/lora.js";
 import { CausalLM } from "../src/model/transformer.js";
 import { FIXTURES_DIR } from "../src/paths.js";
+import { Rng } from "../src/util/rng.js";
 
 const TINY = join(FIXTURES_DIR, "qwen2-tiny");
 const LORA = join(FIXTURES_DIR, "qwen2-tiny-lora");
@@ -82,7 +85,10 @@ function worstRelative(a: Map<string, Float64Array>, b: Map<string, Float64Array
 const model = CausalLM.load(TINY);
 loadLora(model, LORA);
 
-function forwardBackward(checkpointed: boolean, extra: { chunkSize?: number; temperature?: number } = {}) {
+function forwardBackward(
+  checkpointed: boolean,
+  extra: { chunkSize?: number; temperature?: number; blocked?: Tensor } = {},
+) {
   return scope(() => {
     const { ids, mask, pos } = batch();
     const result = model.forwardBackward(
@@ -255,4 +261,64 @@ test("forwardBackward frees everything but its result; bad arguments are clear e
     );
   });
   for (const p of model.adapter?.parameters() ?? []) p.tensor.zeroGrad();
+});
+
+test("blocked tokens: log-probs, entropies and gradients are those of the softmax over the allowed tokens", () => {
+  const vocab = model.config.vocabSize;
+  const rng = new Rng(5);
+  const { ids } = batch();
+  const targets = ids.narrow(1, 1, 11).toFloat64Array();
+  // Block most of the vocabulary at every position, never the target (as a sampler's filter never
+  // blocks the token it then picked).
+  const bits = new Uint8Array(2 * 11 * vocab).map(() => (rng.next() < 0.8 ? 1 : 0));
+  targets.forEach((t, i) => {
+    bits[i * vocab + t] = 0;
+  });
+  const blockedOf = () => tensor(bits, { dtype: "bool", shape: [2, 11, vocab] });
+  let plainOut: ReturnType<typeof forwardBackward> | undefined;
+  let ckptOut: ReturnType<typeof forwardBackward> | undefined;
+  const plain = gradsOf(model, () => {
+    plainOut = scope(() => forwardBackward(false, { blocked: blockedOf(), temperature: 0.7 }));
+  });
+  const ckpt = gradsOf(model, () => {
+    ckptOut = scope(() => forwardBackward(true, { chunkSize: 3, blocked: blockedOf(), temperature: 0.7 }));
+  });
+  assert.ok(worstRelative(ckpt, plain) < 1e-6);
+  // The reference: the whole forward under autograd, blocked logits at -inf, log-softmax.
+  let reference: { logprobs: Float32Array; entropy: Float32Array } | undefined;
+  const direct = gradsOf(model, () => {
+    reference = scope(() =>
+      enableGrad(() => {
+        const { ids: input, mask, pos } = batch();
+        const logits = model
+          .forward(input, { attentionMask: mask, positionIds: pos })
+          .narrow(1, 0, 11)
+          .div(0.7)
+          .maskedFill(blockedOf(), Number.NEGATIVE_INFINITY);
+        const logp = logits.logSoftmax(-1);
+        const lp = logp.gather(-1, input.narrow(1, 1, 11).unsqueeze(-1)).squeeze(-1);
+        fixtureLoss(lp, mask).backward();
+        const p = logp.exp();
+        const entropy = p.mul(logp.maskedFill(blockedOf(), 0)).sum(-1).neg();
+        return { logprobs: lp.detach().toFloat32Array(), entropy: entropy.detach().toFloat32Array() };
+      }),
+    );
+  });
+  assert.ok(
+    worstRelative(ckpt, direct) < 1e-5,
+    `vs the direct masked softmax: ${worstRelative(ckpt, direct)}`,
+  );
+  assert.ok(plainOut && ckptOut && reference);
+  for (let i = 0; i < 22; i++) {
+    assert.ok(
+      Math.abs((ckptOut.logprobs[i] as number) - (reference.logprobs[i] as number)) < 1e-5,
+      `logprob ${i}`,
+    );
+    const allowed = vocab - bits.slice(i * vocab, (i + 1) * vocab).reduce((n, x) => n + x, 0);
+    const h = ckptOut.entropy?.[i] as number;
+    assert.ok(
+      Math.abs(h - (reference.entropy[i] as number)) < 1e-4 && h <= Math.log(allowed) + 1e-5,
+      `entropy ${i}: ${h}`,
+    );
+  }
 });

@@ -149,7 +149,11 @@ test("random walks over the shipped tokenizer's allowed tokens always end in a c
 
 test("a guess-only completion (tiny) must open with the tag: no text before <guess>", () => {
   assert.deepEqual(allowed(nextGuessTokens(bpe, [], words, true)), ["<", "<gu", "<guess>"]);
-  assert.deepEqual(allowed(nextGuessTokens(bpe, ids("<gu"), words, true)), ["E", "e", "ess"], "tags in any case");
+  assert.deepEqual(
+    allowed(nextGuessTokens(bpe, ids("<gu"), words, true)),
+    ["E", "e", "ess"],
+    "tags in any case",
+  );
   const withTagAndWord = table([...bpe.texts, "<guess>CR", "<guess>ZZ"]);
   const start = nextGuessTokens(withTagAndWord, [], words, true);
   assert.ok(start !== null && "allow" in start);

@@ -47,6 +47,8 @@ export interface ForwardBackwardOptions {
   temperature?: number;
   /** Also return per-token entropy (no gradient). */
   entropy?: boolean;
+  /** bool [B, K, V]: tokens not allowed at each scored position (logprobs.ts's `blocked`). */
+  blocked?: Tensor;
 }
 
 export interface ForwardBackwardResult {
@@ -78,6 +80,14 @@ export function forwardBackward(
   if (targets.ndim !== 2 || targets.size(0) !== b)
     throw new Error(`forwardBackward: targets must be [${b}, K], got [${targets.shape}]`);
   const k = targets.size(1);
+  const vocab = model.config.vocabSize;
+  if (
+    options.blocked &&
+    !(options.blocked.ndim === 3 && options.blocked.shape.join() === [b, k, vocab].join())
+  )
+    throw new Error(
+      `forwardBackward: blocked must be [${b}, ${k}, ${vocab}], got [${options.blocked.shape}]`,
+    );
   const start = options.targetStart ?? s - 1 - k;
   if (!Number.isInteger(start) || start < 0 || start + k > s)
     throw new Error(`forwardBackward: positions ${start}..${start + k - 1} are outside a sequence of ${s}`);
@@ -107,13 +117,14 @@ export function forwardBackward(
     const hidden = model.config.hiddenSize;
     const rows = hiddenLeaf.narrow(1, start, k).reshape(b * k, hidden);
     const flatTargets = targets.to({ dtype: "int64", device: model.device }).reshape(b * k);
+    const blocked = options.blocked?.reshape(b * k, vocab);
     const headOptions = {
       chunkSize: options.chunkSize ?? defaultChunkSize(model.config.vocabSize),
       temperature: options.temperature,
       normalize: true,
     };
     const scored = noGrad(() =>
-      headLogProbs(model, rows, flatTargets, { ...headOptions, entropy: options.entropy }),
+      headLogProbs(model, rows, flatTargets, { ...headOptions, blocked, entropy: options.entropy }),
     );
     const logprobLeaf = scored.logprobs.view(b, k).detach().setRequiresGrad(true);
     const loss = enableGrad(() => lossFn(logprobLeaf));
@@ -134,6 +145,7 @@ export function forwardBackward(
         scope(() => {
           const lp = headLogProbs(model, rows.narrow(0, c, len), flatTargets.narrow(0, c, len), {
             ...headOptions,
+            blocked: blocked?.narrow(0, c, len),
             chunkSize: len,
           }).logprobs;
           lp.backward(dFlat.narrow(0, c, len));

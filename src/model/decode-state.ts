@@ -20,6 +20,7 @@ import type {
   GenerationStats,
   GenerationTokenizer,
   TokenConstraint,
+  TokenFilter,
 } from "./sampler.js";
 import type { StopCriteria, StopReason } from "./stop-criteria.js";
 
@@ -68,6 +69,8 @@ export class DecodeState {
   private readonly logprobs: number[][];
   private readonly sampledLogprobs: number[][];
   private readonly reasons: (StopReason | null)[];
+  /** With a constraint: the filter each picked token was drawn under (null: none applied). */
+  private readonly filters: (TokenFilter | null)[][];
   private readonly stats: GenerationStats;
   private decodeStarted = 0n;
 
@@ -82,6 +85,7 @@ export class DecodeState {
     this.generated = perRow();
     this.logprobs = perRow();
     this.sampledLogprobs = perRow();
+    this.filters = Array.from({ length: settings.constrain === null ? 0 : numRows }, () => []);
     this.reasons = new Array(numRows).fill(null);
     this.stats = {
       prompts: 0,
@@ -193,9 +197,10 @@ export class DecodeState {
     let blocked: Uint8Array | null = null;
     this.rows.forEach((row, r) => {
       if (row.done) return;
-      const filter = constrain(row.completion, this.generated[row.completion]);
-      if (filter === null || ("allow" in filter && filter.allow.length === 0)) return;
-      if ("block" in filter && filter.block.length === 0) return;
+      let filter = constrain(row.completion, this.generated[row.completion]);
+      if (filter !== null && ("allow" in filter ? filter.allow : filter.block).length === 0) filter = null;
+      this.filters[row.completion].push(filter);
+      if (filter === null) return;
       blocked ??= new Uint8Array(this.rows.length * vocab);
       const base = r * vocab;
       if ("allow" in filter) {
@@ -301,6 +306,7 @@ export class DecodeState {
         tokenIds: ids,
         text,
         ...(withLogprobs ? { logprobs: this.logprobs[c], sampledLogprobs: this.sampledLogprobs[c] } : {}),
+        ...(this.filters.length > 0 ? { tokenFilters: this.filters[c] } : {}),
         length: ids.length,
         truncated: reason === "max_new_tokens",
         stopReason: reason,

@@ -24,6 +24,13 @@ export interface TokenLogProbOptions {
   temperature?: number;
   /** Also return per-token entropy (default false). */
   entropy?: boolean;
+  /**
+   * bool [N, V] (one row per scored token, in the flattened order): true where a token was not
+   * allowed when it was generated (constrained decoding). Those logits become -inf before the
+   * softmax, so each token is scored under the distribution it was drawn from, and the gradient
+   * moves probability only among the allowed tokens.
+   */
+  blocked?: Tensor;
 }
 
 export interface TokenLogProbs {
@@ -63,11 +70,15 @@ export function headLogProbs(
         if (options.normalize) h = model.finalNorm(h);
         let logits = model.lmHead(h); // [len, V] float32
         if (temperature !== 1) logits = logits.div(temperature);
+        const blocked = options.blocked?.narrow(0, start, len);
+        if (blocked) logits = logits.maskedFill(blocked, Number.NEGATIVE_INFINITY);
         const lse = logits.logsumexp(-1);
         const t = targets.narrow(0, start, len).unsqueeze(-1);
         const lp = logits.gather(-1, t).squeeze(-1).sub(lse);
+        // H = lse - sum_v p_v logit_v; a blocked token has p 0 (its -inf logit would make 0 x -inf).
+        const finite = blocked ? logits.maskedFill(blocked, 0) : logits;
         const ent = options.entropy
-          ? noGrad(() => lse.sub(logits.sub(lse.unsqueeze(-1)).exp().mul(logits).sum(-1)))
+          ? noGrad(() => lse.sub(logits.sub(lse.unsqueeze(-1)).exp().mul(finite).sum(-1)))
           : null;
         return { lp, ent };
       });

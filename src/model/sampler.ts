@@ -137,6 +137,11 @@ export interface Completion {
   logprobs?: number[];
   /** With GenerateOptions.logprobs: log p(token) under the processed distribution it was drawn from. */
   sampledLogprobs?: number[];
+  /**
+   * With GenerateOptions.constrain: the filter each token was picked under (null where the row was
+   * free), so a trainer can score the tokens under the distribution they were drawn from.
+   */
+  tokenFilters?: (TokenFilter | null)[];
   /** tokenIds.length */
   length: number;
   /** Hit maxNewTokens without an EOS token or a stop string. */

@@ -13,6 +13,7 @@ import {
   type GenerateOptions,
   type GenerationStats,
   generate,
+  type TokenFilter,
 } from "../../model/sampler.js";
 import type { Tokenizer } from "../../model/tokenizer.js";
 import type { CausalLM } from "../../model/transformer.js";
@@ -57,6 +58,8 @@ export interface TurnRecord {
   information?: number;
   /** Letter credit: the shaping value of each completion token (letter-shaping.ts). */
   tokenValues?: number[];
+  /** Constrained decoding: the filter each completion token was drawn under. */
+  tokenFilters?: (TokenFilter | null)[];
 }
 
 /** A game being played for a rollout: the shared game rules (task/episode.ts) and its turns. */
@@ -157,7 +160,7 @@ export function applyCompletion(
   ctx: PlayContext,
   game: LiveGame,
   promptIds: number[],
-  completion: { tokenIds: number[]; text: string; truncated: boolean },
+  completion: Pick<Completion, "tokenIds" | "text" | "truncated" | "tokenFilters">,
 ): TurnRecord {
   const guess = parseGuess(completion.text)?.toLowerCase() ?? null;
   const historyBefore = [...game.history];
@@ -174,6 +177,7 @@ export function applyCompletion(
     valid: move.valid,
     consistent: move.valid && isConsistentCoded(move.word, encodeHistory(historyBefore)),
     repeated: move.valid && historyBefore.some((h) => h.guess === move.word),
+    ...(completion.tokenFilters === undefined ? {} : { tokenFilters: completion.tokenFilters }),
   };
   if (ctx.judgeInformation) {
     const remaining = candidatesCoded(encodeHistory(historyBefore), loadWordLists().answers);

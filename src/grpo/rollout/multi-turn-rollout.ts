@@ -275,6 +275,7 @@ export function turnCompletion(
     behaviour: completionBehaviour({ secret: where.secret, history: t.historyBefore }, t.text),
     oldLogps: null,
     refLogps: null,
+    ...(t.tokenFilters === undefined ? {} : { tokenFilters: t.tokenFilters }),
   };
 }
 

@@ -12,7 +12,7 @@
 import { type Device, noGrad, scope, synchronize } from "../../engine/index.js";
 import { withAdapterDisabled } from "../../model/load.js";
 import { tokenLogProbs } from "../../model/logprobs.js";
-import { type GenerationStats, generate } from "../../model/sampler.js";
+import { type GenerationStats, generate, type TokenFilter } from "../../model/sampler.js";
 import type { Tokenizer } from "../../model/tokenizer.js";
 import type { CausalLM } from "../../model/transformer.js";
 import { type CompletionBehaviour, completionBehaviour } from "../../task/metrics.js";
@@ -54,6 +54,8 @@ export interface RolloutCompletion {
   oldLogps: number[] | null;
   /** log π_ref per token (beta > 0), else null. */
   refLogps: number[] | null;
+  /** Constrained decoding (multi_turn.constrain): the filter each token was drawn under. */
+  tokenFilters?: (TokenFilter | null)[];
 }
 
 export interface GenerationBatch {

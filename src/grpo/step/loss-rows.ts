@@ -16,6 +16,8 @@
  * per completion position, which tokens count, their advantage and their π_old / π_ref values.
  */
 
+import type { TokenFilter } from "../../model/sampler.js";
+
 /** One completion to score. */
 export interface LossItem {
   promptIds: readonly number[];
@@ -27,6 +29,8 @@ export interface LossItem {
   counts: boolean;
   oldLogps: readonly number[] | null;
   refLogps: readonly number[] | null;
+  /** Constrained decoding: the filter each token was drawn under (sampler.ts), else absent. */
+  tokenFilters?: readonly (TokenFilter | null)[];
 }
 
 /**
@@ -41,6 +45,8 @@ export interface LossRow {
   advantage: number[];
   oldLogps: number[];
   refLogps: number[];
+  /** The filter each scored token was drawn under (null: unconstrained). */
+  filters: (TokenFilter | null)[];
   /** The items scored in this row, by index. */
   items: number[];
 }
@@ -55,6 +61,7 @@ function emptyRow(sequence: readonly number[], promptLength: number): LossRow {
     advantage: new Array(n).fill(0),
     oldLogps: new Array(n).fill(0),
     refLogps: new Array(n).fill(0),
+    filters: new Array(n).fill(null),
     items: [],
   };
 }
@@ -68,6 +75,7 @@ function place(row: LossRow, item: LossItem, i: number, offset: number): void {
     row.advantage[at] = item.tokenAdvantages?.[k] ?? item.advantage;
     row.oldLogps[at] = item.oldLogps?.[k] ?? 0;
     row.refLogps[at] = item.refLogps?.[k] ?? 0;
+    row.filters[at] = item.tokenFilters?.[k] ?? null;
   });
   row.items.push(i);
 }
@@ -124,6 +132,7 @@ function trimUnscoredLead(row: LossRow): LossRow {
     advantage: row.advantage.slice(first),
     oldLogps: row.oldLogps.slice(first),
     refLogps: row.refLogps.slice(first),
+    filters: row.filters.slice(first),
     items: row.items,
   };
 }

@@ -104,9 +104,43 @@ export interface LossMicroBatch extends MicroBatch {
   advantages: Tensor;
   oldLogps: Tensor;
   refLogps: Tensor;
+  /**
+   * bool [B, K, V]: the tokens each position's filter did not allow (constrained decoding), so the
+   * loss scores tokens under the distribution they were drawn from; null when no token had one.
+   */
+  blocked: Tensor | null;
 }
 
-export function buildLossMicroBatch(rows: readonly LossRow[], padId: number, device: Device): LossMicroBatch {
+/** bool [B, K, V] of the tokens each row position's filter did not allow, or null if none has one. */
+export function blockedTokens(
+  rows: readonly LossRow[],
+  width: number,
+  vocabSize: number,
+  device: Device,
+): Tensor | null {
+  if (!rows.some((r) => r.filters.some((f) => f !== null))) return null;
+  const blocked = new Uint8Array(rows.length * width * vocabSize);
+  rows.forEach((row, b) => {
+    row.filters.forEach((filter, k) => {
+      if (filter === null) return;
+      const base = (b * width + k) * vocabSize;
+      if ("allow" in filter) {
+        blocked.fill(1, base, base + vocabSize);
+        for (const id of filter.allow) blocked[base + id] = 0;
+      } else {
+        for (const id of filter.block) blocked[base + id] = 1;
+      }
+    });
+  });
+  return tensor(blocked, { dtype: "bool", device, shape: [rows.length, width, vocabSize] });
+}
+
+export function buildLossMicroBatch(
+  rows: readonly LossRow[],
+  padId: number,
+  device: Device,
+  vocabSize: number,
+): LossMicroBatch {
   const mb = buildMicroBatch(
     rows.map((r) => r.prompt),
     rows.map((r) => r.completion),
@@ -129,5 +163,6 @@ export function buildLossMicroBatch(rows: readonly LossRow[], padId: number, dev
     advantages: grid((r) => r.advantage),
     oldLogps: grid((r) => r.oldLogps),
     refLogps: grid((r) => r.refLogps),
+    blocked: blockedTokens(rows, K, vocabSize, device),
   };
 }

@@ -79,6 +79,7 @@ export function optimizeOnBatch(
     counts: counts(i),
     oldLogps: config.num_iterations > 1 ? (c.oldLogps ?? missing("old", i)) : null,
     refLogps: config.beta > 0 ? (c.refLogps ?? missing("reference", i)) : null,
+    tokenFilters: c.tokenFilters,
   }));
   // The turns of a game share one row (loss-rows.ts). That is exact for a token-level loss that is a
   // token sum over the whole generation batch (dapo, cispo); the others normalise per row or per
@@ -107,7 +108,7 @@ export function optimizeOnBatch(
       // step, first row): the same masks on whichever rank runs it, and after any resume.
       if (ranks.distributed) manualSeed(mixSeeds(config.seed, step, start));
       const result = scope(() => {
-        const mb = buildLossMicroBatch(chunk, ctx.padId, model.device);
+        const mb = buildLossMicroBatch(chunk, ctx.padId, model.device, model.config.vocabSize);
         const entropies = entropyFirst
           ? completionEntropies(
               model,
@@ -127,6 +128,7 @@ export function optimizeOnBatch(
             checkpointed: config.gradient_checkpointing,
             temperature: batch.temperature,
             entropy: true,
+            blocked: mb.blocked ?? undefined,
           },
           (logps) => {
             const out = grpoLoss(
