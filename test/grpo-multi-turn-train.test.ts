@@ -14,6 +14,7 @@ import {
   DEFAULT_GAME_RETURN,
   multiTurnRollout,
 } from "../src/grpo/rollout/multi-turn-rollout.js";
+import { completionLogProbs } from "../src/grpo/rollout/rollout.js";
 import { ADVANTAGE_STD_EPSILON } from "../src/grpo/step/advantages.js";
 import { grpoLoss } from "../src/grpo/step/loss.js";
 import { type LossItem, type LossRow, oneRowPerItem, packLossRows } from "../src/grpo/step/loss-rows.js";
@@ -21,9 +22,14 @@ import { buildLossMicroBatch } from "../src/grpo/step/micro-batch.js";
 import { train } from "../src/grpo/trainer.js";
 import { loadModel } from "../src/model/load.js";
 import { tokenLogProbs } from "../src/model/logprobs.js";
+import { generate } from "../src/model/sampler.js";
 import { loadTokenizer } from "../src/model/tokenizer.js";
 import { MODELS_DIR } from "../src/paths.js";
 import { readJsonl } from "../src/run/jsonl.js";
+import { constraintWords, guessConstraint, tokenTexts } from "../src/task/guess-constraint.js";
+import { renderPrompt } from "../src/task/prompt.js";
+import { scoreGuess } from "../src/wordle/score.js";
+import { loadWordLists } from "../src/wordle/words.js";
 import { comparable, rolloutConfig, shippedTinyConfig } from "./grpo-trainer-fixture.js";
 
 test("turn credit: the game's normalised outcome plus the turn's shaping normalised over the group", () => {
@@ -238,5 +244,58 @@ test("multi_turn run with the teacher term and refusals shown resumes to the uni
     assert.deepEqual(strip(b, "samples.jsonl"), strip(a, "samples.jsonl"));
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("constrained rollouts: the loss scores every token under the distribution it was drawn from", async () => {
+  const dir = join(MODELS_DIR, "wordle-tiny");
+  const tokenizer = loadTokenizer(dir);
+  const model = await loadModel(dir, { device: "cpu", dtype: "float32" });
+  try {
+    const accepted = loadWordLists().allowed;
+    const positions = [
+      [],
+      [{ guess: "crane", feedback: scoreGuess("crane", "frost") }],
+      [
+        { guess: "slate", feedback: scoreGuess("slate", "pizza") },
+        { guess: "audio", feedback: scoreGuess("audio", "pizza") },
+      ],
+    ];
+    const words = positions.map((h) => constraintWords("consistent", h, accepted));
+    const prompts = positions.map((history) =>
+      tokenizer.encode(renderPrompt({ history }, { template: "tiny", tokenizer }).text),
+    );
+    const temperature = 1.7;
+    const completions = generate(model, tokenizer, prompts, {
+      numReturnSequences: 4,
+      maxNewTokens: 8,
+      temperature,
+      seed: 9,
+      logprobs: true,
+      stopStrings: ["</guess>"],
+      constrain: guessConstraint(tokenTexts(tokenizer), (row) => words[Math.floor(row / 4)], true),
+    });
+    const rowPrompts = completions.map((c) => prompts[c.promptIndex]);
+    const ids = completions.map((c) => c.tokenIds);
+    const filters = completions.map((c) => c.tokenFilters);
+    assert.ok(filters.every((f, i) => f?.length === ids[i].length && f.every((x) => x !== null)));
+    const pad = tokenizer.padTokenId;
+    const masked = completionLogProbs(model, rowPrompts, ids, pad, temperature, 5, filters);
+    const free = completionLogProbs(model, rowPrompts, ids, pad, temperature, 5);
+    completions.forEach((c, i) => {
+      c.sampledLogprobs?.forEach((want, k) => {
+        assert.ok(
+          Math.abs(masked[i][k] - want) < 1e-4,
+          `completion ${i} token ${k}: ${masked[i][k]} vs ${want}`,
+        );
+        assert.ok(free[i][k] <= want + 1e-6, "the unconstrained log-prob is never higher");
+      });
+    });
+    assert.ok(
+      masked.some((lps, i) => lps.some((lp, k) => lp - free[i][k] > 0.01)),
+      "the mask changes log-probs",
+    );
+  } finally {
+    model.dispose();
   }
 });

@@ -95,6 +95,7 @@ export function headLogProbs(
 /**
  * Log-probs of targets [B, S] (int64) given final hidden states [B, S, hidden] (after the final
  * norm, as forward(..., { hiddenOnly: true }) returns them): out[b, t] = log p(targets[b, t] | h[b, t]).
+ * `blocked`, if given, is [B, S, V] here.
  * For next-token log-probs of a sequence, pass hidden[:, :-1] and ids[:, 1:].
  */
 export function tokenLogProbs(
@@ -113,7 +114,8 @@ export function tokenLogProbs(
       targets.device === hidden.device && targets.dtype === "int64"
         ? targets
         : targets.to({ dtype: "int64", device: hidden.device });
-    const out = headLogProbs(model, hidden.reshape(b * s, h), ids.reshape(b * s), options);
+    const blocked = options.blocked?.reshape(b * s, model.config.vocabSize);
+    const out = headLogProbs(model, hidden.reshape(b * s, h), ids.reshape(b * s), { ...options, blocked });
     return { logprobs: out.logprobs.view(b, s), entropy: out.entropy ? out.entropy.view(b, s) : null };
   });
 }

@@ -49,6 +49,7 @@ export function multiTurnGenerationBatch(
       part.map((c) => c.promptIds),
       part.map((c) => c.tokenIds),
       temperature,
+      part.map((c) => c.tokenFilters),
     );
     return part.map((_, i) => ({ old: oldLogps?.[i] ?? null, ref: refLogps?.[i] ?? null }));
   });

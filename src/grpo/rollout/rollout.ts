@@ -23,7 +23,7 @@ import { mixSeeds } from "../../util/rng.js";
 import type { GrpoConfig } from "../config/schema.js";
 import { type Ranks, SOLO } from "../ranks.js";
 import { computeAdvantages, normalizeThenSumAdvantages, unbiasedStd } from "../step/advantages.js";
-import { buildMicroBatch } from "../step/micro-batch.js";
+import { blockedTokens, buildMicroBatch } from "../step/micro-batch.js";
 
 /** A training or validation prompt, rendered and tokenized once. */
 export interface PreparedPrompt {
@@ -120,7 +120,8 @@ export function scoreCompletion(preset: RewardPreset, state: TaskState, text: st
 
 /**
  * Per-token log-probs of each completion under the model as it is now (no grad), computed in
- * micro-batches of `rows` completions. Used for π_old and, with the adapter off, π_ref.
+ * micro-batches of `rows` completions. Used for π_old and, with the adapter off, π_ref. With
+ * `filters` (constrained decoding), each token is scored over the tokens its filter allowed.
  */
 export function completionLogProbs(
   model: CausalLM,
@@ -129,6 +130,7 @@ export function completionLogProbs(
   padId: number,
   temperature: number,
   rows: number,
+  filters?: readonly ((TokenFilter | null)[] | undefined)[],
 ): number[][] {
   const out: number[][] = [];
   for (let start = 0; start < completions.length; start += rows) {
@@ -149,7 +151,19 @@ export function completionLogProbs(
           hiddenOnly: true,
         });
         const scored = hidden.narrow(1, mb.promptWidth - 1, mb.completionWidth);
-        const lp = tokenLogProbs(model, scored, mb.targets, { temperature }).logprobs;
+        const blocked =
+          filters === undefined
+            ? null
+            : blockedTokens(
+                filters.slice(start, end),
+                mb.completionWidth,
+                model.config.vocabSize,
+                model.device,
+              );
+        const lp = tokenLogProbs(model, scored, mb.targets, {
+          temperature,
+          blocked: blocked ?? undefined,
+        }).logprobs;
         return { data: lp.toFloat32Array(), width: mb.completionWidth };
       }),
     );
@@ -170,11 +184,12 @@ export function oldAndReferenceLogProbs(
   promptIds: readonly (readonly number[])[],
   completionIds: readonly (readonly number[])[],
   temperature: number,
+  filters?: readonly ((TokenFilter | null)[] | undefined)[],
 ): { oldLogps: number[][] | null; refLogps: number[][] | null; seconds: { old: number; ref: number } } {
   const { model, config } = ctx;
   const rows = config.per_device_train_batch_size;
   const pad = ctx.tokenizer.padTokenId;
-  const score = () => completionLogProbs(model, promptIds, completionIds, pad, temperature, rows);
+  const score = () => completionLogProbs(model, promptIds, completionIds, pad, temperature, rows, filters);
   const clock = phaseClock(model.device);
   const oldLogps = config.num_iterations > 1 ? score() : null;
   const old = clock();

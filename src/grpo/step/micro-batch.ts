@@ -15,6 +15,7 @@
  */
 import type { Device } from "../../engine/dtype.js";
 import { type Tensor, tensor } from "../../engine/index.js";
+import type { TokenFilter } from "../../model/sampler.js";
 import type { LossRow } from "./loss-rows.js";
 
 export interface MicroBatch {
@@ -111,17 +112,20 @@ export interface LossMicroBatch extends MicroBatch {
   blocked: Tensor | null;
 }
 
-/** bool [B, K, V] of the tokens each row position's filter did not allow, or null if none has one. */
+/**
+ * bool [B, K, V]: the tokens each position's filter did not allow (one filter list per row, null
+ * or missing: unconstrained), or null when no position has a filter.
+ */
 export function blockedTokens(
-  rows: readonly LossRow[],
+  filters: readonly (readonly (TokenFilter | null)[] | undefined)[],
   width: number,
   vocabSize: number,
   device: Device,
 ): Tensor | null {
-  if (!rows.some((r) => r.filters.some((f) => f !== null))) return null;
-  const blocked = new Uint8Array(rows.length * width * vocabSize);
-  rows.forEach((row, b) => {
-    row.filters.forEach((filter, k) => {
+  if (!filters.some((row) => row?.some((f) => f !== null))) return null;
+  const blocked = new Uint8Array(filters.length * width * vocabSize);
+  filters.forEach((row, b) => {
+    row?.forEach((filter, k) => {
       if (filter === null) return;
       const base = (b * width + k) * vocabSize;
       if ("allow" in filter) {
@@ -132,7 +136,7 @@ export function blockedTokens(
       }
     });
   });
-  return tensor(blocked, { dtype: "bool", device, shape: [rows.length, width, vocabSize] });
+  return tensor(blocked, { dtype: "bool", device, shape: [filters.length, width, vocabSize] });
 }
 
 export function buildLossMicroBatch(
@@ -163,6 +167,11 @@ export function buildLossMicroBatch(
     advantages: grid((r) => r.advantage),
     oldLogps: grid((r) => r.oldLogps),
     refLogps: grid((r) => r.refLogps),
-    blocked: blockedTokens(rows, K, vocabSize, device),
+    blocked: blockedTokens(
+      rows.map((r) => r.filters),
+      K,
+      vocabSize,
+      device,
+    ),
   };
 }
