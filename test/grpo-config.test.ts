@@ -342,3 +342,14 @@ test("combinations TRL warns on are warnings; settings that cannot work here are
     /use_adaptive_entropy = true.*not implemented here.*Fix/s,
   );
 });
+
+test("the tiny-consistent preset: consistent-word decoding, game credit with information, no warnings", () => {
+  const { config, warnings } = resolveConfig({ preset: "tiny-consistent" });
+  assert.deepEqual(warnings, []);
+  assert.equal(config.multi_turn.constrain, "consistent");
+  assert.equal(config.multi_turn.credit, "game");
+  assert.equal(config.multi_turn.information, 1);
+  assert.equal(config.temperature, 1);
+  assert.equal(config.mode, "multi_turn");
+  assert.equal(config.prompt_template, "tiny");
+});

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { isAddonUnavailable } from "../../engine/addon-errors.js";
 import { trainingSecrets } from "../../eval/secrets.js";
 import { resolveConfig } from "../../grpo/config/config.js";
+import { isTinyModelPreset } from "../../grpo/config/presets.js";
 import type { GrpoConfig } from "../../grpo/config/schema.js";
 import {
   assumedEngineFacts,
@@ -131,7 +132,7 @@ export function register(program: Command): void {
           modelDir,
           ranks,
           // As train decides it: on by default with the preset tiny.
-          finalEvaluation: flags.finalEval ?? flags.preset === "tiny",
+          finalEvaluation: flags.finalEval ?? isTinyModelPreset(flags.preset ?? ""),
         }),
       });
       if (flags.json) {

@@ -6,6 +6,7 @@ import { formatReport } from "../../eval/format.js";
 import { loadPolicy } from "../../eval/load-policy.js";
 import { resolveEvalSet } from "../../eval/secrets.js";
 import { type GrpoConfig, resolveConfig } from "../../grpo/config/config.js";
+import { isTinyModelPreset } from "../../grpo/config/presets.js";
 import { resolveModelDir } from "../../grpo/model-dir.js";
 import { checkSplit, itemsPerGenerationBatch, stepItemsName } from "../../grpo/run-length.js";
 import { runDirOfCheckpoint, train } from "../../grpo/trainer.js";
@@ -57,7 +58,7 @@ export function register(program: Command): void {
     .description("train a LoRA adapter with GRPO (or resume a run from a checkpoint)")
     .option(
       "--preset <name>",
-      "starting preset: default, seed, tiny, trl (default: tiny for the shipped model, else default)",
+      "starting preset: default, seed, tiny, tiny-consistent, trl (default: tiny for the shipped model, else default)",
     )
     .option(
       "--config <file>",
@@ -79,7 +80,7 @@ export function register(program: Command): void {
     )
     .option(
       "--final-eval",
-      "after training, play all answers and the held-out secrets before/after (default with preset tiny)",
+      "after training, play all answers and the held-out secrets before/after (default with the presets tiny and tiny-consistent)",
     )
     .option("--no-final-eval", "skip that evaluation")
     .action(async (flags: TrainFlags, command: Command) => {
@@ -166,7 +167,7 @@ export function register(program: Command): void {
           discardNewer: flags.resumeFromOlder === true,
           // The shipped model's matrices are tiny (d = 128): one thread avoids OpenMP's per-op
           // fork/join and ran a step about twice as fast as two on a 2-core CPU (docs/experiments.md).
-          threads: threads ?? (preset === "tiny" ? 1 : undefined),
+          threads: threads ?? (isTinyModelPreset(preset) ? 1 : undefined),
           events,
           // A launched rank whose launcher is gone (killed) stops too, saving as on Ctrl-C.
           shouldStop: () => stopRequested || (launched && process.ppid !== launcherPid),
@@ -184,7 +185,7 @@ export function register(program: Command): void {
         process.off("SIGINT", launched ? ignore : onSignal);
         process.off("SIGTERM", onSignal);
         // Rank 0 speaks for a data-parallel run.
-        const finalEval = flags.finalEval ?? (preset === "tiny" && resume === null);
+        const finalEval = flags.finalEval ?? (isTinyModelPreset(preset) && resume === null);
         if (distributed && rank !== 0) return;
         if (finalEval && result.finalDir !== null && !stopRequested)
           await printBeforeAfter(config, result.finalDir);
