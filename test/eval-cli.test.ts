@@ -137,3 +137,22 @@ test("CLI: clear errors for a bad set, a bad secret and conflicting flags", () =
   assert.equal(threads.status, 1);
   assert.match(threads.stderr, /--threads expects an integer >= 1/);
 });
+
+test("CLI: the shipped consistent pair decodes consistent words by default, as its training.json says", () => {
+  const adapter = join(PACKAGE_ROOT, "models", "wordle-tiny-consistent");
+  const secrets = "words:frost,jazzy,nymph,vivid,queue,fjord,baste,crane";
+  const run = (extra: string[]) =>
+    cli(["eval", "--adapter", adapter, "--set", secrets, "--no-baselines", "--json", ...extra]);
+  const auto = run([]);
+  assert.equal(auto.status, 0, auto.stderr);
+  const out = JSON.parse(auto.stdout);
+  assert.equal(out.decoding, "greedy, consistent words only");
+  const summary = out.sets[0].summary;
+  assert.equal(summary.invalidRate, 0);
+  assert.equal(summary.consistentRate, 1);
+  const free = JSON.parse(run(["--constrain", "none"]).stdout);
+  assert.equal(free.decoding, "greedy");
+  const p = cli(["play", "--adapter", adapter, "--secret", "frost"]);
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stdout, /won in [1-6] turns?\n$/);
+});

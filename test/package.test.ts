@@ -50,6 +50,7 @@ test("the package carries what users need and no tests, benches or sources", (t)
     "data/wordle-grpo-seed.jsonl",
     "models/wordle-tiny/model.safetensors",
     "models/wordle-tiny-grpo/adapter_model.safetensors",
+    "models/wordle-tiny-consistent/adapter_model.safetensors",
   ])
     assert.ok(files.includes(needed), `${needed} is missing from the package`);
   assert.ok(
