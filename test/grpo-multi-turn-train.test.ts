@@ -231,6 +231,7 @@ test("multi_turn run with the teacher term and refusals shown resumes to the uni
       step: 4,
       prompt_template: "tiny",
       show_refused: true,
+      constrain: "none",
     });
 
     const b = join(root, "b");

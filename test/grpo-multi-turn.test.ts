@@ -167,7 +167,10 @@ test("the rollouts take their defaults from the config schema, stated nowhere el
       consistency: mt.consistency,
       validity: mt.validity,
       repeatPenalty: mt.repeat_penalty,
+      information: mt.information,
     });
+    assert.equal(ctx.constrain, mt.constrain);
+    assert.equal(ctx.judgeInformation, mt.information !== 0);
     const decoding = sampledDecoding({ config, temperature: 0.7 });
     assert.deepEqual(decoding, {
       greedy: false,

@@ -17,16 +17,9 @@ import { PromptCache } from "../model/prompt-cache.js";
 import type { Completion, GenerateOptions, GenerationModel } from "../model/sampler.js";
 import { generate } from "../model/sampler.js";
 import type { Tokenizer } from "../model/tokenizer.js";
-import {
-  completionIsGuessOnly,
-  constraintWords,
-  type GuessConstraintMode,
-  guessConstraint,
-  tokenTexts,
-} from "../task/guess-constraint.js";
+import { type GuessConstraintMode, positionsConstraint } from "../task/guess-constraint.js";
 import { parseGuess } from "../task/parse-guess.js";
 import { type PromptTemplateName, renderPrompt } from "../task/prompt.js";
-import { loadWordLists } from "../wordle/words.js";
 import type { GuessPolicy, PolicyMove, PolicyState } from "./policy.js";
 
 /** Sampling settings (temperature, top-k, top-p, min-p, repetition penalty) apply when not greedy. */
@@ -98,7 +91,6 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
     stopStrings: options.stopStrings ?? ["</guess>"],
   };
   const constrain = options.constrain ?? "none";
-  const accepted = loadWordLists().allowed;
   const decoding =
     (greedy
       ? "greedy"
@@ -138,18 +130,13 @@ export function modelPolicy(options: ModelPolicyOptions): ModelPolicy {
       if (states.length === 0) return [];
       const prompts = states.map((state) => tokenizer.encode(promptText(state)));
       if (options.promptCache !== false) cache ??= new PromptCache({ maxColumns: 512 });
-      const words = states.map((state) => constraintWords(constrain, state.history, accepted));
       const completions = generate(model, tokenizer, prompts, {
         ...settings,
-        ...(constrain === "none"
-          ? {}
-          : {
-              constrain: guessConstraint(
-                tokenTexts(tokenizer),
-                (row) => words[row],
-                completionIsGuessOnly(template),
-              ),
-            }),
+        constrain: positionsConstraint(
+          constrain,
+          states.map((s) => s.history),
+          { tokenizer, template },
+        ),
         seed: greedy ? undefined : seed + calls,
         ...(cache === null ? {} : { promptCache: { cache, keys: states.map((s) => s.game) } }),
       });

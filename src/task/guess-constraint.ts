@@ -7,14 +7,17 @@
  *   consistent  ... a word the game accepts that also fits every feedback so far (what the
  *               random-consistent baseline plays; the model chooses WHICH such word).
  *
- * The text before `<guess>` (a reasoning model's thinking) is free, unless the template's completion
- * is the guess alone (tiny): then the completion must open with `<guess>`. Inside the first guess the
- * text must spell a prefix of `word</guess>` for some word of the list: exactly five capital letters, no spaces, then the closing tag; after it the text is free again (the guess parser reads
- * the first pair only). Works for any tokenizer: a token is allowed when the text it appends
- * keeps the guess legal, so a BPE token spanning `>cr` or `ne</` is judged as a whole.
+ * The text before `<guess>` (a reasoning model's thinking) is free, unless the template's
+ * completion is the guess alone (tiny): then the completion must open with `<guess>`. Inside the
+ * first guess the text must spell a prefix of `WORD</guess>` for some word of the list: exactly
+ * five capital letters, no spaces, then the closing tag; after it the text is free again (the
+ * guess parser reads the first pair only). Works for any tokenizer: a token is allowed when the
+ * text it appends keeps the guess legal, so a BPE token spanning `>CR` or `NE</` is judged whole.
+ * A position whose list is empty gets an empty allow list, which the sampler treats as free.
  */
 import type { TokenConstraint, TokenFilter } from "../model/sampler.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
+import { loadWordLists } from "../wordle/words.js";
 import type { PromptTemplateName } from "./prompt.js";
 
 export type GuessConstraintMode = "none" | "valid" | "consistent";
@@ -181,4 +184,30 @@ export function guessConstraint(
     const words = wordsOfRow(row);
     return words === null ? null : nextGuessTokens(table, generated, words, guessFirst);
   };
+}
+
+/**
+ * The sampler constraint for one generate call at these positions (prompt p's history is
+ * `histories[p]`, its `perPrompt` completion rows p * perPrompt ...), over the game's accepted
+ * words (default: the 12,972-word list); undefined for "none".
+ */
+export function positionsConstraint(
+  mode: GuessConstraintMode,
+  histories: readonly (readonly HistoryEntry[])[],
+  options: {
+    tokenizer: Parameters<typeof tokenTexts>[0];
+    template: PromptTemplateName;
+    perPrompt?: number;
+    accepted?: readonly string[];
+  },
+): TokenConstraint | undefined {
+  if (mode === "none") return undefined;
+  const accepted = options.accepted ?? loadWordLists().allowed;
+  const words = histories.map((history) => constraintWords(mode, history, accepted));
+  const perPrompt = options.perPrompt ?? 1;
+  return guessConstraint(
+    tokenTexts(options.tokenizer),
+    (row) => words[Math.floor(row / perPrompt)],
+    completionIsGuessOnly(options.template),
+  );
 }

@@ -18,13 +18,7 @@ import {
 import type { Tokenizer } from "../../model/tokenizer.js";
 import type { CausalLM } from "../../model/transformer.js";
 import { type EpisodeStart, WordleEpisode } from "../../task/episode.js";
-import {
-  completionIsGuessOnly,
-  constraintWords,
-  type GuessConstraintMode,
-  guessConstraint,
-  tokenTexts,
-} from "../../task/guess-constraint.js";
+import { type GuessConstraintMode, positionsConstraint } from "../../task/guess-constraint.js";
 import { normalizedInfoGain } from "../../task/info-gain.js";
 import { parseGuess } from "../../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
@@ -242,19 +236,14 @@ export function generateGuesses(
 ): Completion[] {
   const wasTraining = ctx.model.training;
   ctx.model.training = false;
-  const accepted = loadWordLists().allowed;
-  const words = histories.map((history) => constraintWords(ctx.constrain, history, accepted));
+  const constrain = positionsConstraint(ctx.constrain, histories, {
+    tokenizer: ctx.tokenizer,
+    template: ctx.template,
+    perPrompt: numReturnSequences,
+  });
   try {
     return generate(ctx.model, ctx.tokenizer, prompts, {
-      ...(ctx.constrain === "none"
-        ? {}
-        : {
-            constrain: guessConstraint(
-              tokenTexts(ctx.tokenizer),
-              (row) => words[Math.floor(row / numReturnSequences)],
-              completionIsGuessOnly(ctx.template),
-            ),
-          }),
+      constrain,
       numReturnSequences,
       maxNewTokens: ctx.maxNewTokens,
       greedy: decoding.greedy,
