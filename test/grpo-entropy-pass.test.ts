@@ -100,3 +100,59 @@ test("entropies match the policy pass; the bonus gradient matches plain autograd
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("with a constraint's mask, the entropies are over the allowed tokens, as the policy pass reports them", async () => {
+  const dir = makeTinyModel(6);
+  const model = await loadModel(dir, { device: "cpu", dtype: "float32" });
+  try {
+    attachAdapter(model, resolveConfig({ preset: "trl", overrides: { "lora.r": 4 } }).config);
+    const mb = buildMicroBatch(
+      [
+        [5, 9, 14],
+        [7, 30],
+      ],
+      [
+        [40, 41, 42],
+        [50, 51, 52],
+      ],
+      [false, false],
+      0,
+      "cpu",
+      false,
+    );
+    const vocab = model.config.vocabSize;
+    const bits = new Uint8Array(2 * 3 * vocab).map((_, i) => (i % 3 === 0 ? 0 : 1));
+    const targets = [40, 41, 42, 50, 51, 52];
+    targets.forEach((t, k) => {
+      bits[k * vocab + t] = 0;
+    });
+    scope(() => {
+      const blocked = tensor(bits, { dtype: "bool", shape: [2, 3, vocab] });
+      const reported = forwardBackward(
+        model,
+        mb.inputIds,
+        {
+          attentionMask: mb.attentionMask,
+          positionIds: mb.positionIds,
+          targets: mb.targets,
+          temperature: 0.8,
+          entropy: true,
+          blocked,
+        },
+        (logps) => logps.sum(),
+      ).entropy!;
+      const ours = completionEntropies(model, mb, 0.8, undefined, blocked);
+      const free = completionEntropies(model, mb, 0.8);
+      assert.ok(ours.sub(reported).abs().max().item() < 1e-5);
+      assert.ok(free.sub(ours).abs().max().item() > 1e-3, "the mask changes the entropies");
+      const values = ours.toFloat32Array();
+      values.forEach((h, k) => {
+        const allowed = vocab - bits.slice(k * vocab, (k + 1) * vocab).reduce((n, x) => n + x, 0);
+        assert.ok(h >= 0 && h <= Math.log(allowed) + 1e-5, `position ${k}: ${h} over ${allowed} tokens`);
+      });
+    });
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,6 +17,9 @@ import type { MicroBatch } from "./micro-batch.js";
  * gradient from forwardBackward). The trunk keeps its activations for that backward pass (no
  * per-block checkpointing); the vocabulary-wide head runs chunk by chunk, forward and backward.
  *
+ * Constrained decoding: with `blocked` [B, K, V] (the micro-batch's mask of tokens each filter did
+ * not allow) the entropies are over the allowed tokens, as the policy pass computes them.
+ *
  * Dropout: the pass draws from the generator state the policy pass will start from and then puts
  * that state back, so both passes see the same dropout masks, i.e. the same network.
  */
@@ -25,6 +28,7 @@ export function completionEntropies(
   mb: MicroBatch,
   temperature: number,
   bonusGradient?: (entropies: Tensor) => Tensor,
+  blocked?: Tensor,
 ): Tensor {
   const rng = dropoutGenerator(model);
   const saved = rng === null ? null : getRngState(rng);
@@ -42,16 +46,21 @@ export function completionEntropies(
       // The hidden state at column S − 1 − K + k predicts completion token k.
       const rows = hidden.narrow(1, S - 1 - K, K).reshape(B * K, model.config.hiddenSize);
       const chunk = defaultChunkSize(model.config.vocabSize);
-      const entropyOf = (h: Tensor) => {
+      const flatBlocked = blocked?.reshape(B * K, model.config.vocabSize);
+      // Over the allowed tokens only when decoding was constrained (a blocked token has p = 0).
+      const entropyOf = (h: Tensor, c: number) => {
         let z = model.lmHead(h);
         if (temperature !== 1) z = z.div(temperature);
+        const mask = flatBlocked?.narrow(0, c, h.size(0));
+        if (mask) z = z.maskedFill(mask, Number.NEGATIVE_INFINITY);
         const lse = z.logsumexp(-1);
-        return lse.sub(z.sub(lse.unsqueeze(-1)).exp().mul(z).sum(-1));
+        const finite = mask ? z.maskedFill(mask, 0) : z;
+        return lse.sub(z.sub(lse.unsqueeze(-1)).exp().mul(finite).sum(-1));
       };
       const pieces: Tensor[] = [];
       noGrad(() => {
         for (let c = 0; c < B * K; c += chunk)
-          pieces.push(entropyOf(rows.narrow(0, c, Math.min(chunk, B * K - c))));
+          pieces.push(entropyOf(rows.narrow(0, c, Math.min(chunk, B * K - c)), c));
       });
       const entropies = (pieces.length === 1 ? pieces[0]! : cat(pieces, 0)).view(B, K);
       if (!bonusGradient) return entropies;
@@ -61,7 +70,7 @@ export function completionEntropies(
       enableGrad(() => {
         for (let c = 0; c < B * K; c += chunk) {
           const len = Math.min(chunk, B * K - c);
-          scope(() => entropyOf(leaf.narrow(0, c, len)).backward(g.narrow(0, c, len)));
+          scope(() => entropyOf(leaf.narrow(0, c, len), c).backward(g.narrow(0, c, len)));
         }
       });
       const dRows = leaf.grad;

@@ -115,6 +115,7 @@ export function optimizeOnBatch(
               mb,
               batch.temperature,
               settings.entropyCoef === 0 ? undefined : (h) => bonusGradient(h, mb.lossMask, settings),
+              mb.blocked ?? undefined,
             )
           : undefined;
         let metrics: GrpoLossMetrics | undefined;
