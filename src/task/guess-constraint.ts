@@ -16,6 +16,7 @@
  * A position whose list is empty gets an empty allow list, which the sampler treats as free.
  */
 import type { TokenConstraint, TokenFilter } from "../model/sampler.js";
+import { memoizeOn } from "../util/weak-memo.js";
 import { encodeHistory, type HistoryEntry, isConsistentCoded } from "../wordle/candidates.js";
 import { loadWordLists } from "../wordle/words.js";
 import type { PromptTemplateName } from "./prompt.js";
@@ -69,15 +70,7 @@ export function constraintWords(
   return new WordPrefixes(accepted.filter((w) => isConsistentCoded(w, coded)));
 }
 
-const acceptedCache = new WeakMap<readonly string[], WordPrefixes>();
-function acceptedPrefixes(accepted: readonly string[]): WordPrefixes {
-  let prefixes = acceptedCache.get(accepted);
-  if (prefixes === undefined) {
-    prefixes = new WordPrefixes(accepted);
-    acceptedCache.set(accepted, prefixes);
-  }
-  return prefixes;
-}
+const acceptedPrefixes = memoizeOn((accepted: readonly string[]) => new WordPrefixes(accepted));
 
 /**
  * Whether `inside`, the text after the first `<guess>`, is still on the way to a legal guess:
@@ -106,24 +99,18 @@ export interface TokenTexts {
   readonly closers: readonly number[];
 }
 
-const tokenTextCache = new WeakMap<object, TokenTexts>();
-
 /** Every token's text, once per tokenizer. */
-export function tokenTexts(tokenizer: {
-  readonly vocabSize: number;
-  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
-}): TokenTexts {
-  let table = tokenTextCache.get(tokenizer);
-  if (table === undefined) {
+export const tokenTexts = memoizeOn(
+  (tokenizer: {
+    readonly vocabSize: number;
+    decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  }): TokenTexts => {
     const texts = Array.from({ length: tokenizer.vocabSize }, (_, id) =>
       tokenizer.decode([id], { skipSpecialTokens: false }),
     );
-    const closers = texts.flatMap((t, id) => (t.includes(">") ? [id] : []));
-    table = { texts, closers };
-    tokenTextCache.set(tokenizer, table);
-  }
-  return table;
-}
+    return { texts, closers: texts.flatMap((t, id) => (t.includes(">") ? [id] : [])) };
+  },
+);
 
 /**
  * The next tokens a completion may pick so that its first guess comes from `words`: null when

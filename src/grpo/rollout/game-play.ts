@@ -23,6 +23,7 @@ import { normalizedInfoGain } from "../../task/info-gain.js";
 import { parseGuess } from "../../task/parse-guess.js";
 import { type PromptTemplateName, type RefusedGuess, renderPrompt } from "../../task/prompt.js";
 import { mixSeeds } from "../../util/rng.js";
+import { memoizeOn } from "../../util/weak-memo.js";
 import {
   candidatesCoded,
   encodeHistory,
@@ -125,15 +126,7 @@ export interface Decoding extends SamplingSettings {
 }
 
 /** One PrefixJudge per word list: its prefix sets and history cache outlive a step. */
-const judges = new WeakMap<readonly string[], PrefixJudge>();
-function prefixJudge(allowed: readonly string[]): PrefixJudge {
-  let judge = judges.get(allowed);
-  if (judge === undefined) {
-    judge = new PrefixJudge(allowed);
-    judges.set(allowed, judge);
-  }
-  return judge;
-}
+const prefixJudge = memoizeOn((allowed: readonly string[]) => new PrefixJudge(allowed));
 
 /** The refused guesses a prompt shows in this context: a copy of them, or none. */
 function shownRefusals(ctx: PlayContext, refused: readonly RefusedGuess[]): RefusedGuess[] {
