@@ -23,6 +23,7 @@ import type {
   TokenFilter,
 } from "./sampler.js";
 import type { StopCriteria, StopReason } from "./stop-criteria.js";
+import { blockedMask } from "./token-filter.js";
 
 /** The call's options, checked and resolved (sampler.ts does that once). */
 export interface DecodeSettings {
@@ -193,23 +194,15 @@ export class DecodeState {
   private constrained(logits: Tensor): Tensor {
     const constrain = this.settings.constrain;
     if (constrain === null) return logits;
-    const vocab = logits.size(-1);
-    let blocked: Uint8Array | null = null;
-    this.rows.forEach((row, r) => {
-      if (row.done) return;
-      let filter = constrain(row.completion, this.generated[row.completion]);
-      if (filter !== null && ("allow" in filter ? filter.allow : filter.block).length === 0) filter = null;
-      this.filters[row.completion].push(filter);
-      if (filter === null) return;
-      blocked ??= new Uint8Array(this.rows.length * vocab);
-      const base = r * vocab;
-      if ("allow" in filter) {
-        blocked.fill(1, base, base + vocab);
-        for (const id of filter.allow) if (id >= 0 && id < vocab) blocked[base + id] = 0;
-      } else {
-        for (const id of filter.block) if (id >= 0 && id < vocab) blocked[base + id] = 1;
-      }
+    const filters = this.rows.map((row) => {
+      if (row.done) return null;
+      const filter = constrain(row.completion, this.generated[row.completion]);
+      const free = filter === null || ("allow" in filter ? filter.allow : filter.block).length === 0;
+      this.filters[row.completion].push(free ? null : filter);
+      return free ? null : filter;
     });
+    const vocab = logits.size(-1);
+    const blocked = blockedMask(filters, vocab);
     if (blocked === null) return logits;
     const mask = tensor(blocked, { dtype: "bool", device: this.device, shape: [this.rows.length, vocab] });
     return logits.maskedFill(mask, Number.NEGATIVE_INFINITY);

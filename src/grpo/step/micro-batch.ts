@@ -16,6 +16,7 @@
 import type { Device } from "../../engine/dtype.js";
 import { type Tensor, tensor } from "../../engine/index.js";
 import type { TokenFilter } from "../../model/sampler.js";
+import { blockedMask } from "../../model/token-filter.js";
 import type { LossRow } from "./loss-rows.js";
 
 export interface MicroBatch {
@@ -122,20 +123,9 @@ export function blockedTokens(
   vocabSize: number,
   device: Device,
 ): Tensor | null {
-  if (!filters.some((row) => row?.some((f) => f !== null))) return null;
-  const blocked = new Uint8Array(filters.length * width * vocabSize);
-  filters.forEach((row, b) => {
-    row?.forEach((filter, k) => {
-      if (filter === null) return;
-      const base = (b * width + k) * vocabSize;
-      if ("allow" in filter) {
-        blocked.fill(1, base, base + vocabSize);
-        for (const id of filter.allow) blocked[base + id] = 0;
-      } else {
-        for (const id of filter.block) blocked[base + id] = 1;
-      }
-    });
-  });
+  const positions = filters.flatMap((row) => Array.from({ length: width }, (_, k) => row?.[k] ?? null));
+  const blocked = blockedMask(positions, vocabSize);
+  if (blocked === null) return null;
   return tensor(blocked, { dtype: "bool", device, shape: [filters.length, width, vocabSize] });
 }
 
