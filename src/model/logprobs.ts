@@ -40,6 +40,24 @@ export interface TokenLogProbs {
   entropy: Tensor | null;
 }
 
+/**
+ * Logits [N, V] at temperature T, with the tokens `blocked` [N, V] marks at -inf (constrained
+ * decoding: the distribution a token was drawn from).
+ */
+export function headDistributionLogits(logits: Tensor, temperature: number, blocked?: Tensor): Tensor {
+  const scaled = temperature === 1 ? logits : logits.div(temperature);
+  return blocked ? scaled.maskedFill(blocked, Number.NEGATIVE_INFINITY) : scaled;
+}
+
+/**
+ * Softmax entropy of logits [N, V] with logsumexp `lse` [N]: H = lse - sum_v p_v logit_v. A blocked
+ * token (-inf logit) has p = 0 and adds nothing (its logit is read as 0, not 0 x -inf).
+ */
+export function softmaxEntropy(logits: Tensor, lse: Tensor, blocked?: Tensor): Tensor {
+  const finite = blocked ? logits.maskedFill(blocked, 0) : logits;
+  return lse.sub(logits.sub(lse.unsqueeze(-1)).exp().mul(finite).sum(-1));
+}
+
 export function defaultChunkSize(vocabSize: number): number {
   return Math.max(1, Math.floor(2 ** 24 / vocabSize));
 }
@@ -68,18 +86,12 @@ export function headLogProbs(
       const piece = scope(() => {
         let h = rows.narrow(0, start, len);
         if (options.normalize) h = model.finalNorm(h);
-        let logits = model.lmHead(h); // [len, V] float32
-        if (temperature !== 1) logits = logits.div(temperature);
         const blocked = options.blocked?.narrow(0, start, len);
-        if (blocked) logits = logits.maskedFill(blocked, Number.NEGATIVE_INFINITY);
+        const logits = headDistributionLogits(model.lmHead(h), temperature, blocked); // [len, V] float32
         const lse = logits.logsumexp(-1);
         const t = targets.narrow(0, start, len).unsqueeze(-1);
         const lp = logits.gather(-1, t).squeeze(-1).sub(lse);
-        // H = lse - sum_v p_v logit_v; a blocked token has p 0 (its -inf logit would make 0 x -inf).
-        const finite = blocked ? logits.maskedFill(blocked, 0) : logits;
-        const ent = options.entropy
-          ? noGrad(() => lse.sub(logits.sub(lse.unsqueeze(-1)).exp().mul(finite).sum(-1)))
-          : null;
+        const ent = options.entropy ? noGrad(() => softmaxEntropy(logits, lse, blocked)) : null;
         return { lp, ent };
       });
       lps.push(piece.lp);

@@ -1,6 +1,6 @@
 import type { Device } from "../../engine/dtype.js";
 import { cat, enableGrad, getRngState, noGrad, scope, setRngState, type Tensor } from "../../engine/index.js";
-import { defaultChunkSize } from "../../model/logprobs.js";
+import { defaultChunkSize, headDistributionLogits, softmaxEntropy } from "../../model/logprobs.js";
 import type { CausalLM } from "../../model/transformer.js";
 import type { MicroBatch } from "./micro-batch.js";
 
@@ -49,13 +49,9 @@ export function completionEntropies(
       const flatBlocked = blocked?.reshape(B * K, model.config.vocabSize);
       // Over the allowed tokens only when decoding was constrained (a blocked token has p = 0).
       const entropyOf = (h: Tensor, c: number) => {
-        let z = model.lmHead(h);
-        if (temperature !== 1) z = z.div(temperature);
         const mask = flatBlocked?.narrow(0, c, h.size(0));
-        if (mask) z = z.maskedFill(mask, Number.NEGATIVE_INFINITY);
-        const lse = z.logsumexp(-1);
-        const finite = mask ? z.maskedFill(mask, 0) : z;
-        return lse.sub(z.sub(lse.unsqueeze(-1)).exp().mul(finite).sum(-1));
+        const z = headDistributionLogits(model.lmHead(h), temperature, mask);
+        return softmaxEntropy(z, z.logsumexp(-1), mask);
       };
       const pieces: Tensor[] = [];
       noGrad(() => {
