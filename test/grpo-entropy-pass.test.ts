@@ -8,11 +8,29 @@ import { test } from "node:test";
 import { enableGrad, manualSeed, noGrad, scope, type Tensor, tensor } from "../src/engine/index.js";
 import { resolveConfig } from "../src/grpo/config/config.js";
 import { completionEntropies } from "../src/grpo/step/entropy-pass.js";
-import { buildMicroBatch } from "../src/grpo/step/micro-batch.js";
+import { buildMicroBatch, type MicroBatch } from "../src/grpo/step/micro-batch.js";
 import { attachAdapter } from "../src/grpo/trainer-setup.js";
 import { forwardBackward } from "../src/model/checkpointing.js";
 import { loadModel } from "../src/model/load.js";
+import type { CausalLM } from "../src/model/transformer.js";
 import { makeTinyModel } from "./grpo-trainer-fixture.js";
+
+/** The entropies the policy pass (forwardBackward) reports for logging. */
+function policyPassEntropies(model: CausalLM, mb: MicroBatch, temperature: number, blocked?: Tensor): Tensor {
+  return forwardBackward(
+    model,
+    mb.inputIds,
+    {
+      attentionMask: mb.attentionMask,
+      positionIds: mb.positionIds,
+      targets: mb.targets,
+      temperature,
+      entropy: true,
+      blocked,
+    },
+    (logps) => logps.sum(),
+  ).entropy as Tensor;
+}
 
 test("entropies match the policy pass; the bonus gradient matches plain autograd", async () => {
   const dir = makeTinyModel(5);
@@ -49,18 +67,7 @@ test("entropies match the policy pass; the bonus gradient matches plain autograd
 
     scope(() => {
       // The same entropies as forwardBackward computes for logging.
-      const reported = forwardBackward(
-        model,
-        mb.inputIds,
-        {
-          attentionMask: mb.attentionMask,
-          positionIds: mb.positionIds,
-          targets: mb.targets,
-          temperature,
-          entropy: true,
-        },
-        (logps) => logps.sum(),
-      ).entropy!;
+      const reported = policyPassEntropies(model, mb, temperature);
       zero();
       const ours = completionEntropies(model, mb, temperature, () => weights);
       const fromPass = grads();
@@ -128,19 +135,7 @@ test("with a constraint's mask, the entropies are over the allowed tokens, as th
     });
     scope(() => {
       const blocked = tensor(bits, { dtype: "bool", shape: [2, 3, vocab] });
-      const reported = forwardBackward(
-        model,
-        mb.inputIds,
-        {
-          attentionMask: mb.attentionMask,
-          positionIds: mb.positionIds,
-          targets: mb.targets,
-          temperature: 0.8,
-          entropy: true,
-          blocked,
-        },
-        (logps) => logps.sum(),
-      ).entropy!;
+      const reported = policyPassEntropies(model, mb, 0.8, blocked);
       const ours = completionEntropies(model, mb, 0.8, undefined, blocked);
       const free = completionEntropies(model, mb, 0.8);
       assert.ok(ours.sub(reported).abs().max().item() < 1e-5);

@@ -153,6 +153,7 @@ export function applyCompletion(
   const historyBefore = [...game.history];
   const refusedShown = shownRefusals(ctx, game.refused);
   const move = game.episode.play(guess);
+  const coded = encodeHistory(historyBefore);
   const record: TurnRecord = {
     promptIds,
     tokenIds: completion.tokenIds,
@@ -162,14 +163,14 @@ export function applyCompletion(
     historyBefore,
     refusedShown,
     valid: move.valid,
-    consistent: move.valid && isConsistentCoded(move.word, encodeHistory(historyBefore)),
+    consistent: move.valid && isConsistentCoded(move.word, coded),
     repeated: move.valid && historyBefore.some((h) => h.guess === move.word),
     ...(completion.tokenFilters === undefined ? {} : { tokenFilters: completion.tokenFilters }),
   };
-  if (ctx.judgeInformation) {
-    const remaining = candidatesCoded(encodeHistory(historyBefore), loadWordLists().answers);
-    record.information = move.valid ? normalizedInfoGain(move.word, remaining) : 0;
-  }
+  if (ctx.judgeInformation)
+    record.information = move.valid
+      ? normalizedInfoGain(move.word, candidatesCoded(coded, loadWordLists().answers))
+      : 0;
   if (ctx.letterWeights !== null) {
     const letters =
       guess !== null && guess.length === 5
