@@ -117,20 +117,34 @@ export function trainedPromptTemplate(dir: string): PromptTemplateName | null {
 }
 
 /**
+ * The value of `key` in the first of these folders' training.json (adapter, then model) that
+ * records it, checked by `valid`; undefined when none records it.
+ */
+function firstRecorded<T>(
+  dirs: readonly string[],
+  key: string,
+  valid: (value: unknown) => value is T,
+  expected: string,
+): T | undefined {
+  for (const dir of dirs) {
+    const value = trainingRecord(dir)?.[key];
+    if (value === undefined) continue;
+    if (!valid(value))
+      throw new Error(
+        `${join(dir, "training.json")}: ${key} must be ${expected}, got ${JSON.stringify(value)}`,
+      );
+    return value;
+  }
+  return undefined;
+}
+
+/**
  * Whether the first of these folders (adapter, then model) that records it was trained with
  * refused guesses in its prompts (`show_refused`); false when none records it.
  */
 export function trainedShowRefused(dirs: readonly string[]): boolean {
-  for (const dir of dirs) {
-    const value = trainingRecord(dir)?.show_refused;
-    if (value === undefined) continue;
-    if (typeof value !== "boolean")
-      throw new Error(
-        `${join(dir, "training.json")}: show_refused must be true or false, got ${JSON.stringify(value)}`,
-      );
-    return value;
-  }
-  return false;
+  const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
+  return firstRecorded(dirs, "show_refused", isBoolean, "true or false") ?? false;
 }
 
 /**
@@ -138,16 +152,9 @@ export function trainedShowRefused(dirs: readonly string[]): boolean {
  * trained with (`constrain`); "none" when none records it.
  */
 export function trainedConstrain(dirs: readonly string[]): GuessConstraintMode {
-  for (const dir of dirs) {
-    const value = trainingRecord(dir)?.constrain;
-    if (value === undefined) continue;
-    if (typeof value !== "string" || !(GUESS_CONSTRAINT_MODES as readonly string[]).includes(value))
-      throw new Error(
-        `${join(dir, "training.json")}: constrain must be one of ${GUESS_CONSTRAINT_MODES.join(", ")}, got ${JSON.stringify(value)}`,
-      );
-    return value as GuessConstraintMode;
-  }
-  return "none";
+  const isMode = (v: unknown): v is GuessConstraintMode =>
+    (GUESS_CONSTRAINT_MODES as readonly unknown[]).includes(v);
+  return firstRecorded(dirs, "constrain", isMode, `one of ${GUESS_CONSTRAINT_MODES.join(", ")}`) ?? "none";
 }
 
 const DTYPES = ["float32", "bfloat16", "float16"] as const;
